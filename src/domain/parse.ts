@@ -127,7 +127,8 @@ class Reader {
 
   fail(param: string, value: string | undefined, problem: string, status: 400 | 409 = 400): void {
     const shownValue = value === undefined || SECRET_PARAMS.has(param.replace(/\.\d+$/, '').toLowerCase()) ? undefined : value;
-    const message = shownValue === undefined ? `${param} ${problem}.` : `${param} "${shortValue(shownValue)}" ${problem}.`;
+    const sentence = /^[A-Z]/.test(problem);
+    const message = sentence ? `${problem}.` : shownValue === undefined ? `${param} ${problem}.` : `${param} "${shortValue(shownValue)}" ${problem}.`;
     this.issues.push(issue(param, shownValue, message.replace(/\.\.$/, '.'), status));
   }
 

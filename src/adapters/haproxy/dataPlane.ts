@@ -1,0 +1,180 @@
+import dns from 'node:dns/promises';
+import fs from 'node:fs';
+import path from 'node:path';
+import { writeFileAtomic } from '../fsAtomic.js';
+import { checkConfig, type CheckResult } from './check.js';
+import { cliBatch, cliCommand, isSuccessAnswer } from './cli.js';
+import { HaproxyProcess, type ReloadResult } from './process.js';
+import type { RuntimeOp } from '../../core/runtimeDiff.js';
+import type { ConfigFiles, DataPlane, RuntimeResult } from '../../core/ports.js';
+import { MAP_DIR_TOKEN } from '../../core/ports.js';
+import { mapFileName } from '../../render/model.js';
+
+export interface DataPlaneOptions {
+  haproxyBin: string;
+  /** Directory for the generated config, maps and runtime files. */
+  dir: string;
+  log: { info(o: object, m?: string): void; warn(o: object, m?: string): void; error(o: object, m?: string): void };
+}
+
+/** File layout under DATA_DIR/haproxy, shared by the renderer (paths in the config) and the process. */
+export function haproxyLayout(dir: string) {
+  return {
+    config: path.join(dir, 'haproxy.cfg'),
+    mapDir: path.join(dir, 'maps'),
+    candidateConfig: path.join(dir, 'candidate', 'haproxy.cfg'),
+    candidateMapDir: path.join(dir, 'candidate', 'maps'),
+    previousConfig: path.join(dir, 'previous', 'haproxy.cfg'),
+    previousMapDir: path.join(dir, 'previous', 'maps'),
+    runDir: path.join(dir, 'run'),
+    adminSocket: path.join(dir, 'run', 'admin.sock'),
+    masterSocket: path.join(dir, 'run', 'master.sock'),
+    pidFile: path.join(dir, 'run', 'haproxy.pid'),
+    serverState: path.join(dir, 'run', 'server-state'),
+    logFile: path.join(dir, 'run', 'haproxy.log'),
+    crtList: path.join(dir, 'crt-list.txt'),
+  };
+}
+
+/** The real HAProxy: files on disk, `haproxy -c`, master-worker reloads and the runtime API. */
+export class HaproxyDataPlane implements DataPlane {
+  readonly files: ReturnType<typeof haproxyLayout>;
+  readonly process: HaproxyProcess;
+
+  constructor(private readonly options: DataPlaneOptions) {
+    this.files = haproxyLayout(options.dir);
+    for (const d of [options.dir, this.files.mapDir, this.files.candidateMapDir, this.files.previousMapDir, this.files.runDir]) {
+      fs.mkdirSync(d, { recursive: true, mode: 0o700 });
+    }
+    this.process = new HaproxyProcess(
+      {
+        bin: options.haproxyBin,
+        config: this.files.config,
+        pidFile: this.files.pidFile,
+        masterSocket: this.files.masterSocket,
+        adminSocket: this.files.adminSocket,
+        logFile: this.files.logFile,
+      },
+      options.log,
+    );
+  }
+
+  /** Writes the first config and starts (or adopts) HAProxy with it. */
+  async start(files: ConfigFiles): Promise<'started' | 'adopted'> {
+    const adoptable = fs.existsSync(this.files.pidFile);
+    if (!adoptable) this.writeLive(files);
+    const how = await this.process.start();
+    return how;
+  }
+
+  async check(files: ConfigFiles): Promise<CheckResult> {
+    this.writeSet(files, this.files.candidateConfig, this.files.candidateMapDir);
+    return checkConfig(this.options.haproxyBin, this.files.candidateConfig);
+  }
+
+  /** Makes files live with a reload; on failure the previous files are restored. */
+  async commit(files: ConfigFiles): Promise<ReloadResult> {
+    await this.saveServerState();
+    this.copySet(this.files.config, this.files.mapDir, this.files.previousConfig, this.files.previousMapDir);
+    this.writeLive(files);
+    const result = await this.process.reload();
+    if (!result.ok) this.copySet(this.files.previousConfig, this.files.previousMapDir, this.files.config, this.files.mapDir);
+    return result;
+  }
+
+  /** Reloads the files already live (the /reload endpoint without recreate). */
+  reloadOnly(): Promise<ReloadResult> {
+    return this.saveServerState().then(() => this.process.reload());
+  }
+
+  writeLive(files: ConfigFiles): void {
+    this.writeSet(files, this.files.config, this.files.mapDir);
+  }
+
+  liveConfigText(): string {
+    return fs.readFileSync(this.files.config, 'utf8');
+  }
+
+  async runtime(ops: readonly RuntimeOp[]): Promise<RuntimeResult> {
+    const commands: string[] = [];
+    for (const op of ops) {
+      switch (op.kind) {
+        case 'setMap':
+          commands.push(`${op.exists ? 'set' : 'add'} map ${path.join(this.files.mapDir, mapFileName(op.lookup))} ${op.key} ${op.value}`);
+          break;
+        case 'delMap':
+          commands.push(`del map ${path.join(this.files.mapDir, mapFileName(op.lookup))} ${op.key}`);
+          break;
+        case 'addServer': {
+          const ip = await resolveAddress(op.host);
+          if (ip === undefined) return { ok: false, message: `cannot resolve ${op.host} for ${op.backend}/${op.server}` };
+          commands.push(`add server ${op.backend}/${op.server} ${address(ip, op.port)}${op.options.replace(/ resolvers \S+/, '')}`);
+          commands.push(`enable server ${op.backend}/${op.server}`);
+          if (op.check) commands.push(`enable health ${op.backend}/${op.server}`);
+          break;
+        }
+        case 'moveServer': {
+          const ip = await resolveAddress(op.host);
+          if (ip === undefined) return { ok: false, message: `cannot resolve ${op.host} for ${op.backend}/${op.server}` };
+          commands.push(`set server ${op.backend}/${op.server} addr ${ip} port ${op.port}`);
+          break;
+        }
+        case 'delServer':
+          commands.push(`set server ${op.backend}/${op.server} state maint`);
+          commands.push(`shutdown sessions server ${op.backend}/${op.server}`);
+          commands.push(`del server ${op.backend}/${op.server}`);
+          break;
+      }
+    }
+    if (commands.length === 0) return { ok: true, message: 'nothing to change', commands: 0 };
+    const answers = await cliBatch(this.files.adminSocket, commands, { timeoutMs: 30_000 });
+    const failures = answers.map((a, i) => [commands[i], a] as const).filter(([, a]) => !isSuccessAnswer(a));
+    if (failures.length > 0) {
+      return { ok: false, message: failures.slice(0, 3).map(([c, a]) => `${c}: ${a}`).join('; '), commands: commands.length };
+    }
+    return { ok: true, message: 'applied', commands: commands.length };
+  }
+
+  private async saveServerState(): Promise<void> {
+    try {
+      const state = await cliCommand(this.files.adminSocket, 'show servers state', { timeoutMs: 5000 });
+      if (state.startsWith('1')) writeFileAtomic(this.files.serverState, state);
+    } catch (e) {
+      this.options.log.warn({ err: e }, 'could not save server state before reload');
+    }
+  }
+
+  private writeSet(files: ConfigFiles, config: string, mapDir: string): void {
+    for (const [name, content] of Object.entries(files.maps)) writeFileAtomic(path.join(mapDir, name), content);
+    writeFileAtomic(config, files.config.split(MAP_DIR_TOKEN).join(mapDir));
+  }
+
+  private copySet(fromConfig: string, fromMaps: string, toConfig: string, toMaps: string): void {
+    if (!fs.existsSync(fromConfig)) return;
+    for (const name of fs.readdirSync(fromMaps)) {
+      if (name.endsWith('.map')) writeFileAtomic(path.join(toMaps, name), fs.readFileSync(path.join(fromMaps, name)));
+    }
+    const text = fs.readFileSync(fromConfig, 'utf8');
+    writeFileAtomic(toConfig, text.split(fromMaps).join(toMaps));
+  }
+
+  stop(graceMs?: number): Promise<void> {
+    return this.process.stop(graceMs);
+  }
+}
+
+function address(ip: string, port: number): string {
+  return ip.includes(':') ? `[${ip}]:${port}` : `${ip}:${port}`;
+}
+
+/** Servers added at run time need an IP: HAProxy never resolves names of dynamic servers. */
+async function resolveAddress(host: string): Promise<string | undefined> {
+  const bare = host.replace(/^\[|\]$/g, '');
+  if (/^[0-9.]+$/.test(bare) || bare.includes(':')) return bare;
+  try {
+    const r = await dns.lookup(bare);
+    return r.address;
+  } catch {
+    return undefined;
+  }
+}

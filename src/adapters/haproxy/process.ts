@@ -1,0 +1,337 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { FlowError } from '../../domain/errors.js';
+import { cliCommand } from './cli.js';
+import { parseAlerts } from './check.js';
+
+export interface HaproxyPaths {
+  bin: string;
+  config: string;
+  pidFile: string;
+  masterSocket: string;
+  adminSocket: string;
+  /** The master's stdout and stderr: reload outcomes and, with DEBUG, traffic logs. */
+  logFile: string;
+}
+
+export interface ProcInfo {
+  masterPid: number;
+  reloads: number;
+  failed: number;
+  /** Current worker first, then old workers still finishing their connections. */
+  workers: Array<{ pid: number; reloads: number }>;
+}
+
+export interface ReloadResult {
+  ok: boolean;
+  workerPid?: number;
+  message: string;
+  durationMs: number;
+}
+
+interface Logger {
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
+}
+
+/**
+ * Supervises one HAProxy master-worker process: starts it (or adopts the one
+ * a previous run left serving), reloads it through the master CLI and
+ * confirms the outcome, and brings back a lost worker or master.
+ */
+export class HaproxyProcess {
+  private child: ChildProcess | undefined;
+  private masterPid: number | undefined;
+  private stopping = false;
+  private watch: NodeJS.Timeout | undefined;
+  private logOffset = 0;
+  private recovering = false;
+  /** Called when the data plane had to be brought back (worker or master lost). */
+  onRecovered: (what: string) => void = () => {};
+
+  constructor(private readonly paths: HaproxyPaths, private readonly log: Logger) {}
+
+  get pid(): number | undefined {
+    return this.masterPid;
+  }
+
+  /** Adopts a live master from an earlier run, else starts one. The config file must exist. */
+  async start(timeoutMs = 30_000): Promise<'started' | 'adopted'> {
+    const adopted = await this.tryAdopt();
+    if (adopted) {
+      this.log.info({ masterPid: this.masterPid }, 'adopted running HAProxy');
+      this.startWatch();
+      return 'adopted';
+    }
+    await this.spawnMaster(timeoutMs);
+    this.startWatch();
+    return 'started';
+  }
+
+  private async tryAdopt(): Promise<boolean> {
+    let pid: number;
+    try {
+      pid = Number(fs.readFileSync(this.paths.pidFile, 'utf8').trim());
+    } catch {
+      return false;
+    }
+    if (!Number.isInteger(pid) || pid <= 1 || !alive(pid) || !isHaproxy(pid)) return false;
+    try {
+      const info = await this.showProc(2000);
+      if (info.masterPid !== pid) return false;
+    } catch {
+      return false;
+    }
+    this.masterPid = pid;
+    this.logOffset = fileSize(this.paths.logFile);
+    return true;
+  }
+
+  private async spawnMaster(timeoutMs: number): Promise<void> {
+    for (const f of [this.paths.masterSocket, this.paths.adminSocket, this.paths.pidFile]) fs.rmSync(f, { force: true });
+    this.logOffset = fileSize(this.paths.logFile);
+    const out = fs.openSync(this.paths.logFile, 'a');
+    const child = spawn(
+      this.paths.bin,
+      ['-W', '-S', `${this.paths.masterSocket},mode,600,level,admin`, '-f', this.paths.config, '-p', this.paths.pidFile],
+      { detached: true, stdio: ['ignore', out, out] },
+    );
+    fs.closeSync(out);
+    this.child = child;
+    let exited: { code: number | null; signal: NodeJS.Signals | null } | undefined;
+    let spawnError: Error | undefined;
+    child.on('error', (e) => (spawnError = e));
+    child.on('exit', (code, signal) => {
+      exited = { code, signal };
+      if (this.child === child) this.child = undefined;
+      if (!this.stopping && this.masterPid === child.pid) void this.recover('master exited');
+    });
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      if (spawnError) throw new FlowError('HAPROXY_SPAWN', `cannot start HAProxy (${this.paths.bin}): ${spawnError.message}`);
+      if (exited) {
+        const alerts = parseAlerts(this.readNewLog()).map((a) => a.message);
+        throw new FlowError('HAPROXY_START', `HAProxy exited at start (code ${exited.code}): ${alerts.join(' | ') || 'no message'}`);
+      }
+      try {
+        const info = await this.showProc(1000);
+        if (info.workers.length > 0 && (await this.workerServing(info.workers[0]?.pid as number))) {
+          this.masterPid = info.masterPid;
+          return;
+        }
+      } catch {
+        // not up yet
+      }
+      await sleep(10);
+    }
+    child.kill('SIGKILL');
+    throw new FlowError('HAPROXY_START', `HAProxy did not start within ${timeoutMs} ms`);
+  }
+
+  /** Master CLI `show proc`, parsed. */
+  async showProc(timeoutMs = 2000): Promise<ProcInfo> {
+    const text = await cliCommand(this.paths.masterSocket, 'show proc', { timeoutMs });
+    return parseShowProc(text);
+  }
+
+  private async workerServing(pid: number): Promise<boolean> {
+    try {
+      const info = await cliCommand(this.paths.adminSocket, 'show info', { timeoutMs: 1000 });
+      return new RegExp(`^Pid: ${pid}$`, 'm').test(info);
+    } catch {
+      return false;
+    }
+  }
+
+  /**
+   * Reloads through the master CLI and waits until the new worker answers on
+   * the admin socket, or the master reports the reload failed.
+   */
+  async reload(timeoutMs = 60_000): Promise<ReloadResult> {
+    const started = performance.now();
+    const before = await this.showProc();
+    this.readNewLog();
+    await cliCommand(this.paths.masterSocket, 'reload', { timeoutMs: 5000 });
+    const deadline = Date.now() + timeoutMs;
+    let info: ProcInfo | undefined;
+    while (Date.now() < deadline) {
+      await sleep(2);
+      try {
+        info = await this.showProc(1000);
+      } catch {
+        continue; // the master re-executes itself and is briefly unreachable
+      }
+      if (info.reloads > before.reloads) break;
+      info = undefined;
+    }
+    if (!info) return { ok: false, message: `HAProxy did not finish reloading within ${timeoutMs} ms`, durationMs: performance.now() - started };
+    if (info.failed > 0) {
+      const alerts = parseAlerts(this.readNewLog()).map((a) => a.message);
+      return { ok: false, message: alerts.join(' ') || 'HAProxy refused the new configuration', durationMs: performance.now() - started };
+    }
+    const worker = info.workers[0]?.pid;
+    while (worker !== undefined && Date.now() < deadline && !(await this.workerServing(worker))) await sleep(2);
+    return { ok: true, ...(worker !== undefined && { workerPid: worker }), message: 'reloaded', durationMs: performance.now() - started };
+  }
+
+  /** New lines the master wrote since the last read. */
+  readNewLog(): string {
+    try {
+      const size = fileSize(this.paths.logFile);
+      if (size < this.logOffset) this.logOffset = 0;
+      if (size === this.logOffset) return '';
+      const fd = fs.openSync(this.paths.logFile, 'r');
+      const buf = Buffer.alloc(Math.min(size - this.logOffset, 1 << 20));
+      fs.readSync(fd, buf, 0, buf.length, size - buf.length);
+      fs.closeSync(fd);
+      this.logOffset = size;
+      return buf.toString('utf8');
+    } catch {
+      return '';
+    }
+  }
+
+  private startWatch(): void {
+    this.watch = setInterval(() => void this.check(), 1000);
+    this.watch.unref();
+  }
+
+  /** Brings back a lost master (restart) or a lost worker (reload). */
+  private async check(): Promise<void> {
+    if (this.stopping || this.recovering || this.masterPid === undefined) return;
+    if (!alive(this.masterPid)) {
+      await this.recover('master gone');
+      return;
+    }
+    try {
+      const info = await this.showProc(2000);
+      if (info.workers.length === 0) await this.recover('no worker');
+    } catch {
+      // reload in progress or transient; the next tick looks again
+    }
+  }
+
+  private async recover(what: string): Promise<void> {
+    if (this.stopping || this.recovering) return;
+    this.recovering = true;
+    try {
+      this.log.warn({ what }, 'HAProxy lost; bringing it back');
+      if (what === 'no worker' && this.masterPid !== undefined && alive(this.masterPid)) {
+        const r = await this.reload();
+        if (!r.ok) throw new FlowError('HAPROXY_RECOVER', r.message);
+      } else {
+        this.masterPid = undefined;
+        await this.spawnMaster(30_000);
+      }
+      this.onRecovered(what);
+    } catch (e) {
+      this.log.error({ err: e }, 'could not bring HAProxy back');
+    } finally {
+      this.recovering = false;
+    }
+  }
+
+  /** Stops HAProxy: soft stop, then hard stop after graceMs; resolves when nothing is left running. */
+  async stop(graceMs = 5000): Promise<void> {
+    this.stopping = true;
+    if (this.watch) clearInterval(this.watch);
+    const pid = this.masterPid ?? this.child?.pid;
+    if (pid === undefined) return;
+    const workers = await this.showProc(1000).then((i) => i.workers.map((w) => w.pid)).catch(() => [] as number[]);
+    signal(pid, 'SIGUSR1');
+    if (!(await waitGone([pid, ...workers], graceMs))) {
+      signal(pid, 'SIGTERM');
+      if (!(await waitGone([pid, ...workers], 3000))) {
+        for (const p of [pid, ...workers]) signal(p, 'SIGKILL');
+        await waitGone([pid, ...workers], 2000);
+      }
+    }
+    for (const f of [this.paths.masterSocket, this.paths.adminSocket, this.paths.pidFile]) fs.rmSync(f, { force: true });
+    this.masterPid = undefined;
+  }
+
+  /** Forgets the process without stopping it (used by tests that simulate a crash). */
+  detach(): void {
+    this.stopping = true;
+    if (this.watch) clearInterval(this.watch);
+    this.child?.unref();
+  }
+}
+
+export function parseShowProc(text: string): ProcInfo {
+  const lines = text.split('\n');
+  let masterPid = 0;
+  let reloads = 0;
+  let failed = 0;
+  const workers: Array<{ pid: number; reloads: number }> = [];
+  let section: 'master' | 'workers' | 'programs' = 'master';
+  for (const line of lines) {
+    if (line.startsWith('# workers')) section = 'workers';
+    else if (line.startsWith('# programs')) section = 'programs';
+    if (line.startsWith('#') || line.trim() === '') continue;
+    const m = /^(\d+)\s+(master|worker)\s+(\d+)(?:\s+\[failed:\s*(\d+)\])?/.exec(line.trim());
+    if (!m) continue;
+    if (m[2] === 'master' && section === 'master') {
+      masterPid = Number(m[1]);
+      reloads = Number(m[3]);
+      failed = Number(m[4] ?? 0);
+    } else if (m[2] === 'worker' && section === 'workers') {
+      workers.push({ pid: Number(m[1]), reloads: Number(m[3]) });
+    }
+  }
+  if (masterPid === 0) throw new FlowError('SHOW_PROC', `unexpected "show proc" answer: ${text.slice(0, 200)}`);
+  workers.sort((a, b) => a.reloads - b.reloads);
+  return { masterPid, reloads, failed, workers };
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return !isZombie(pid);
+  } catch {
+    return false;
+  }
+}
+
+function isZombie(pid: number): boolean {
+  try {
+    return /^State:\s+Z/m.test(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+  } catch {
+    return false;
+  }
+}
+
+function isHaproxy(pid: number): boolean {
+  try {
+    return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('haproxy');
+  } catch {
+    return false;
+  }
+}
+
+function signal(pid: number, sig: NodeJS.Signals): void {
+  try {
+    process.kill(pid, sig);
+  } catch {
+    // already gone
+  }
+}
+
+async function waitGone(pids: number[], timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (pids.every((p) => !alive(p))) return true;
+    await sleep(20);
+  }
+  return pids.every((p) => !alive(p));
+}
+
+function fileSize(file: string): number {
+  try {
+    return fs.statSync(file).size;
+  } catch {
+    return 0;
+  }
+}

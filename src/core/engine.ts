@@ -1,0 +1,534 @@
+import { FlowError } from '../domain/errors.js';
+import { EMPTY_REGISTRY, remove, sameEntry, upsert, type Entry, type Owner, type Registry } from '../domain/registry.js';
+import type { ServiceSpec } from '../domain/spec.js';
+import type { Alert } from '../adapters/haproxy/check.js';
+import { buildModel, type Layout, type Model } from '../render/model.js';
+import type { Compiled } from '../render/render.js';
+import type { RenderSettings } from '../render/settings.js';
+import type { Lookup, MapEntry } from '../render/routes.js';
+import { renderFiles, sameFiles, type RenderedFiles } from './files.js';
+import type { Log } from './log.js';
+import type { ConfigFiles, DataPlane, Store, StoredService, StoredState } from './ports.js';
+import { describeOps, runtimeDiff } from './runtimeDiff.js';
+
+/** A change to the desired state, from any source. */
+export type Command =
+  | { kind: 'upsert'; entry: Entry }
+  | { kind: 'remove'; name: string; onlyOwner?: Owner }
+  /** Replace every entry an owner has (discovery's level-triggered sync). */
+  | { kind: 'sync'; owner: Owner; entries: Entry[] }
+  /** Reload HAProxy; with recreate the config is rendered again first. */
+  | { kind: 'reload'; recreate: boolean }
+  /** Render again because something outside the registry changed (certificates, templates). */
+  | { kind: 'refresh'; reason: string };
+
+export type ApplyKind = 'runtime' | 'reload' | 'none';
+
+/** How one apply was made live, and why. */
+export interface ApplyRecord {
+  id: number;
+  kind: ApplyKind;
+  reason: string;
+  ok: boolean;
+  durationMs: number;
+  commands: number;
+  changeIds: string[];
+  at: number;
+}
+
+export interface CommandResult {
+  ok: boolean;
+  status: number;
+  message: string;
+  apply?: ApplyRecord;
+}
+
+export interface Quarantined {
+  name: string;
+  reason: string;
+  owner: Owner;
+}
+
+export interface CustomTemplates {
+  /** Renders the frontend/backend snippets of a service with custom templates; throws with a reason. */
+  render(spec: ServiceSpec, backendNames: readonly string[]): Promise<{ frontend?: string; backend?: string }>;
+}
+
+export interface EngineDeps {
+  dataPlane: DataPlane;
+  store: Store;
+  settings: RenderSettings;
+  templates: Compiled;
+  custom?: CustomTemplates;
+  hasCerts: () => boolean;
+  log: Log;
+  /** Called after every apply, for metrics. */
+  onApply?: (record: ApplyRecord) => void;
+  now?: () => number;
+}
+
+interface Pending {
+  command: Command;
+  changeId: string;
+  resolve: (r: CommandResult) => void;
+}
+
+interface LiveState {
+  model: Model;
+  files: ConfigFiles;
+  layout: Layout;
+  maps: Record<Lookup, MapEntry[]>;
+}
+
+type Attempt =
+  | { ok: true; record: ApplyRecord }
+  | { ok: false; culprits: Map<string, string> }
+  | { ok: false; fatal: string; status?: number };
+
+const MAX_ATTEMPTS = 12;
+
+/**
+ * The reconciler: one apply at a time, every change that arrives meanwhile is
+ * merged into the next apply, and each caller is answered when the apply that
+ * holds its change is live (or when its change was rejected).
+ */
+export class Engine {
+  private committed: Registry = EMPTY_REGISTRY;
+  private readonly quarantine = new Map<string, Quarantined & { params: string }>();
+  private live: LiveState | undefined;
+  private queue: Pending[] = [];
+  private running = false;
+  private applyCount = 0;
+  private lastStored = '';
+  private readonly records: ApplyRecord[] = [];
+  private readonly now: () => number;
+  private started = false;
+  /** Stored services that no longer parse: kept in the store, shown as quarantined, never dropped silently. */
+  private readonly unparsed = new Map<string, StoredService>();
+
+  constructor(private readonly deps: EngineDeps) {
+    this.now = deps.now ?? (() => performance.now());
+  }
+
+  /** The registry as last made live. */
+  get registry(): Registry {
+    return this.committed;
+  }
+
+  get quarantined(): Quarantined[] {
+    return [...this.quarantine.values()].map(({ name, reason, owner }) => ({ name, reason, owner }));
+  }
+
+  get recentApplies(): readonly ApplyRecord[] {
+    return this.records;
+  }
+
+  /** The rendered config currently live. */
+  get liveConfig(): ConfigFiles | undefined {
+    return this.live?.files;
+  }
+
+  get isStarted(): boolean {
+    return this.started;
+  }
+
+  /**
+   * First apply: the restored and environment services, rendered and checked,
+   * then HAProxy started (or adopted and reloaded) with them.
+   */
+  async start(entries: Entry[], invalid: Array<Quarantined & { stored: StoredService }> = []): Promise<ApplyRecord> {
+    let registry = EMPTY_REGISTRY;
+    for (const e of entries) registry = upsert(registry, e);
+    for (const q of invalid) {
+      this.quarantine.set(q.name, { name: q.name, reason: q.reason, owner: q.owner, params: '' });
+      this.unparsed.set(q.name, q.stored);
+    }
+    const started = this.now();
+    for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+      const model = this.model(registry, undefined, await this.customFor(registry));
+      if (model.conflicts.size > 0) {
+        for (const [name, reason] of model.conflicts) this.quarantineEntry(registry, name, reason);
+        continue;
+      }
+      const rendered = renderFiles(this.deps.templates, model.model);
+      const check = await this.deps.dataPlane.check(rendered.files);
+      if (!check.ok) {
+        const culprits = await this.attribute(check.alerts, rendered, model.model, [...this.active(registry).keys()], registry);
+        if (culprits.size === 0) throw new FlowError('CONFIG_INVALID', `the generated configuration is invalid: ${check.alerts.map((a) => a.message).join(' ')}`);
+        for (const [name, reason] of culprits) this.quarantineEntry(registry, name, reason);
+        continue;
+      }
+      const how = await this.deps.dataPlane.start(rendered.files);
+      if (how === 'adopted') {
+        const r = await this.deps.dataPlane.commit(rendered.files);
+        if (!r.ok) throw new FlowError('HAPROXY_RELOAD', `could not reload the adopted HAProxy: ${r.message}`);
+      }
+      this.committed = registry;
+      this.live = { model: model.model, files: rendered.files, layout: model.model.layout, maps: model.model.maps };
+      await this.persist(registry, true);
+      this.started = true;
+      return this.record('reload', how === 'adopted' ? 'first apply (adopted the running HAProxy)' : 'first apply (HAProxy started)', true, started, 0, []);
+    }
+    throw new FlowError('CONFIG_INVALID', 'could not build a valid configuration at start');
+  }
+
+  /** Queues a change; resolves when it is live or rejected. */
+  submit(command: Command, changeId = ''): Promise<CommandResult> {
+    return new Promise((resolve) => {
+      this.queue.push({ command, changeId, resolve });
+      if (!this.running) void this.drain();
+    });
+  }
+
+  private async drain(): Promise<void> {
+    this.running = true;
+    try {
+      while (this.queue.length > 0) {
+        const batch = this.queue;
+        this.queue = [];
+        try {
+          await this.process(batch);
+        } catch (e) {
+          this.deps.log.error({ err: e }, 'apply failed');
+          const message = e instanceof Error ? e.message : String(e);
+          for (const p of batch) p.resolve({ ok: false, status: 500, message });
+        }
+      }
+    } finally {
+      this.running = false;
+    }
+  }
+
+  private async process(batch: Pending[]): Promise<void> {
+    const started = this.now();
+    let registry = this.committed;
+    const changedBy = new Map<string, Pending[]>();
+    const early = new Map<Pending, CommandResult>();
+    let forceReload = false;
+    let reloadOnly = false;
+    let refresh = '';
+    const mark = (name: string, p: Pending) => changedBy.set(name, [...(changedBy.get(name) ?? []), p]);
+
+    for (const p of batch) {
+      const c = p.command;
+      if (c.kind === 'upsert' || c.kind === 'remove') this.unparsed.delete(c.kind === 'upsert' ? c.entry.name : c.name);
+      if (c.kind === 'upsert') {
+        const clash = [...registry.entries.values()].find((e) => e.name !== c.entry.name && e.spec.aclName === c.entry.spec.aclName);
+        if (clash) {
+          early.set(p, { ok: false, status: 400, message: `aclName "${c.entry.spec.aclName}" is already used by service "${clash.name}".` });
+          continue;
+        }
+        const before = registry.entries.get(c.entry.name);
+        const q = this.quarantine.get(c.entry.name);
+        if (sameEntry(before, c.entry) && (!q || q.params === paramsKey(c.entry))) continue;
+        registry = upsert(registry, c.entry);
+        this.quarantine.delete(c.entry.name);
+        mark(c.entry.name, p);
+      } else if (c.kind === 'remove') {
+        const before = registry.entries.get(c.name);
+        if (!before || (c.onlyOwner !== undefined && before.owner !== c.onlyOwner)) {
+          if (this.quarantine.delete(c.name)) mark(c.name, p);
+          continue;
+        }
+        registry = remove(registry, c.name);
+        this.quarantine.delete(c.name);
+        mark(c.name, p);
+      } else if (c.kind === 'sync') {
+        const wanted = new Map(c.entries.map((e) => [e.name, e]));
+        for (const e of registry.entries.values()) {
+          if (e.owner === c.owner && !wanted.has(e.name)) {
+            registry = remove(registry, e.name);
+            this.quarantine.delete(e.name);
+            mark(e.name, p);
+          }
+        }
+        for (const e of c.entries) {
+          const before = registry.entries.get(e.name);
+          if (before && before.owner !== c.owner) continue; // a service of the same name from the API wins
+          const q = this.quarantine.get(e.name);
+          if (sameEntry(before, e) && (!q || q.params === paramsKey(e))) continue;
+          registry = upsert(registry, e);
+          this.quarantine.delete(e.name);
+          mark(e.name, p);
+        }
+      } else if (c.kind === 'reload') {
+        if (c.recreate) forceReload = true;
+        else reloadOnly = true;
+      } else {
+        refresh = c.reason;
+      }
+    }
+
+    const rejected = new Map<string, string>();
+    let outcome: Attempt | undefined;
+    const nothingChanged = changedBy.size === 0 && !forceReload && !refresh;
+    if (nothingChanged && !reloadOnly) {
+      outcome = { ok: true, record: this.record('none', 'no change', true, started, 0, ids(batch)) };
+    } else if (nothingChanged && reloadOnly) {
+      const r = await this.deps.dataPlane.reloadOnly();
+      outcome = r.ok
+        ? { ok: true, record: this.record('reload', 'reload requested', true, started, 0, ids(batch)) }
+        : { ok: false, fatal: `reload failed: ${r.message}` };
+    } else {
+      for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+        outcome = await this.attempt(registry, changedBy, { forceReload: forceReload || reloadOnly, reason: refresh }, started, ids(batch));
+        if (outcome.ok || !('culprits' in outcome)) break;
+        for (const [name, reason] of outcome.culprits) {
+          const by = changedBy.get(name) ?? [];
+          const fromCaller = by.some((p) => p.command.kind === 'upsert' || p.command.kind === 'remove');
+          if (fromCaller) {
+            rejected.set(name, reason);
+            const previous = this.committed.entries.get(name);
+            registry = previous ? upsert(registry, previous) : remove(registry, name);
+            changedBy.delete(name);
+          } else {
+            this.quarantineEntry(registry, name, reason);
+          }
+        }
+        outcome = undefined;
+      }
+    }
+
+    for (const p of batch) {
+      const pre = early.get(p);
+      if (pre) {
+        p.resolve(pre);
+        continue;
+      }
+      const target = p.command.kind === 'upsert' ? p.command.entry.name : p.command.kind === 'remove' ? p.command.name : undefined;
+      if (target !== undefined && rejected.has(target)) {
+        p.resolve({ ok: false, status: 400, message: rejected.get(target) as string });
+      } else if (!outcome) {
+        p.resolve({ ok: false, status: 500, message: 'could not find a valid configuration for this change' });
+      } else if (outcome.ok) {
+        p.resolve({ ok: true, status: 200, message: '', apply: outcome.record });
+      } else if ('fatal' in outcome) {
+        p.resolve({ ok: false, status: outcome.status ?? 500, message: outcome.fatal });
+      }
+    }
+  }
+
+  /** One try at making `registry` live, by the cheapest safe path. */
+  private async attempt(registry: Registry, changedBy: Map<string, Pending[]>, opts: { forceReload: boolean; reason: string }, started: number, changeIds: string[]): Promise<Attempt> {
+    const custom = await this.customFor(registry);
+    if (custom.failures.size > 0) return { ok: false, culprits: custom.failures };
+    let reloadReason = opts.forceReload ? 'reload requested' : opts.reason || '';
+
+    if (this.live && !opts.forceReload) {
+      const sticky = this.model(registry, this.live.layout, custom);
+      if (sticky.conflicts.size > 0) return { ok: false, culprits: sticky.conflicts };
+      if (sticky.model.structure === this.live.model.structure) {
+        const ops = runtimeDiff(this.live, sticky.model);
+        const rendered = renderFiles(this.deps.templates, sticky.model);
+        const persisted = await this.persistOrFail(registry);
+        if (persisted) return persisted;
+        if (ops.length === 0 && sameFiles(rendered.files, this.live.files)) {
+          this.commit(registry, sticky.model, rendered.files);
+          return { ok: true, record: this.record('none', 'nothing to change in HAProxy', true, started, 0, changeIds) };
+        }
+        this.deps.dataPlane.writeLive(rendered.files);
+        const result = await this.deps.dataPlane.runtime(ops);
+        if (result.ok) {
+          this.commit(registry, sticky.model, rendered.files);
+          return { ok: true, record: this.record('runtime', describeOps(ops), true, started, result.commands ?? 0, changeIds) };
+        }
+        reloadReason = `runtime API refused a change (${result.message})`;
+        this.deps.log.warn({ message: result.message }, 'runtime update failed; reloading');
+      } else {
+        reloadReason ||= explainReload(this.live.model, sticky.model);
+      }
+    }
+
+    const canonical = this.model(registry, undefined, custom);
+    if (canonical.conflicts.size > 0) return { ok: false, culprits: canonical.conflicts };
+    const rendered = renderFiles(this.deps.templates, canonical.model);
+    const check = await this.deps.dataPlane.check(rendered.files);
+    if (!check.ok) {
+      const suspects = [...changedBy.keys()].filter((n) => registry.entries.has(n) && !this.quarantine.has(n));
+      const culprits = await this.attribute(check.alerts, rendered, canonical.model, suspects.length > 0 ? suspects : [...this.active(registry).keys()], registry);
+      if (culprits.size > 0) return { ok: false, culprits };
+      return { ok: false, fatal: `HAProxy rejected the configuration: ${check.alerts.map((a) => a.message).join(' ')}`, status: 500 };
+    }
+    const persisted = await this.persistOrFail(registry);
+    if (persisted) return persisted;
+    const reload = await this.deps.dataPlane.commit(rendered.files);
+    if (!reload.ok) {
+      await this.persist(this.committed, false).catch(() => undefined);
+      const culprits = attributeMessage(reload.message, canonical.model, [...changedBy.keys()]);
+      if (culprits.size > 0) return { ok: false, culprits };
+      return { ok: false, fatal: `HAProxy reload failed: ${reload.message}` };
+    }
+    this.commit(registry, canonical.model, rendered.files);
+    return { ok: true, record: this.record('reload', reloadReason || 'configuration structure changed', true, started, 0, changeIds) };
+  }
+
+  private commit(registry: Registry, model: Model, files: ConfigFiles): void {
+    this.committed = registry;
+    this.live = { model, files, layout: model.layout, maps: model.maps };
+  }
+
+  private active(registry: Registry): Map<string, ServiceSpec> {
+    const specs = new Map<string, ServiceSpec>();
+    for (const e of registry.entries.values()) if (!this.quarantine.has(e.name)) specs.set(e.name, e.spec);
+    return specs;
+  }
+
+  private model(registry: Registry, previous: Layout | undefined, custom: { rendered: Map<string, { frontend?: string; backend?: string }> }, without: ReadonlySet<string> = new Set()) {
+    const services = [...this.active(registry).values()].filter((s) => !without.has(s.serviceName));
+    const model = buildModel({ settings: this.deps.settings, services, hasCerts: this.deps.hasCerts(), custom: custom.rendered }, previous);
+    return { model, conflicts: model.conflicts };
+  }
+
+  private async customFor(registry: Registry): Promise<{ rendered: Map<string, { frontend?: string; backend?: string }>; failures: Map<string, string> }> {
+    const rendered = new Map<string, { frontend?: string; backend?: string }>();
+    const failures = new Map<string, string>();
+    if (!this.deps.custom) return { rendered, failures };
+    for (const spec of this.active(registry).values()) {
+      if (spec.templateFePath === undefined && spec.templateBePath === undefined) continue;
+      try {
+        rendered.set(spec.serviceName, await this.deps.custom.render(spec, []));
+      } catch (e) {
+        failures.set(spec.serviceName, `custom template of service "${spec.serviceName}" failed: ${e instanceof Error ? e.message : String(e)}`);
+      }
+    }
+    return { rendered, failures };
+  }
+
+  /**
+   * Finds the services that make HAProxy refuse a config: first from the
+   * lines its errors point at, else by checking halves of the suspects.
+   */
+  private async attribute(alerts: Alert[], rendered: RenderedFiles, model: Model, suspects: string[], registry: Registry): Promise<Map<string, string>> {
+    const culprits = new Map<string, string>();
+    const message = (a: Alert) => a.message.replace(/\[[^\]]*candidate\/haproxy\.cfg:(\d+)\]/, '[haproxy.cfg:$1]');
+    for (const a of alerts) {
+      const owners = a.line !== undefined ? rendered.owners[a.line - 1] : undefined;
+      const named = owners ?? namesToOwners(a.names, model);
+      for (const o of named ?? []) culprits.set(o, `HAProxy refused the configuration of service "${o}": ${message(a)}`);
+    }
+    if (culprits.size > 0) return culprits;
+    const text = alerts.map((a) => a.message).join(' ');
+    const valid = async (without: Set<string>) => {
+      const m = this.model(registry, undefined, await this.customFor(registry), without).model;
+      return (await this.deps.dataPlane.check(renderFiles(this.deps.templates, m).files)).ok;
+    };
+    const found = await bisect(suspects, valid);
+    for (const name of found) culprits.set(name, `HAProxy refused the configuration of service "${name}": ${text}`);
+    return culprits;
+  }
+
+  private quarantineEntry(registry: Registry, name: string, reason: string): void {
+    const entry = registry.entries.get(name);
+    this.deps.log.warn({ service: name, reason }, 'service quarantined');
+    this.quarantine.set(name, { name, reason, owner: entry?.owner ?? 'api', params: entry ? paramsKey(entry) : '' });
+  }
+
+  private async persistOrFail(registry: Registry): Promise<Attempt | undefined> {
+    try {
+      await this.persist(registry, false);
+      return undefined;
+    } catch (e) {
+      return { ok: false, fatal: `could not save the state, nothing was changed: ${e instanceof Error ? e.message : String(e)}`, status: 507 };
+    }
+  }
+
+  /** Saves the services the store keeps (API and env ones); discovery rebuilds its own at start. */
+  private async persist(registry: Registry, force: boolean): Promise<void> {
+    const state: StoredState = {
+      version: registry.version,
+      services: [...registry.entries.values()]
+        .filter((e) => e.owner !== 'docker')
+        .sort((a, b) => (a.name < b.name ? -1 : 1))
+        .map((e): StoredService => ({ owner: e.owner as 'api' | 'env', params: { ...e.params } }))
+        .concat([...this.unparsed.entries()].filter(([name]) => !registry.entries.has(name)).map(([, s]) => s)),
+    };
+    const key = JSON.stringify(state.services);
+    if (!force && key === this.lastStored) return;
+    await this.deps.store.save(state);
+    this.lastStored = key;
+  }
+
+  private record(kind: ApplyKind, reason: string, ok: boolean, started: number, commands: number, changeIds: string[]): ApplyRecord {
+    const record: ApplyRecord = { id: ++this.applyCount, kind, reason, ok, durationMs: this.now() - started, commands, changeIds, at: Date.now() };
+    this.records.push(record);
+    if (this.records.length > 200) this.records.shift();
+    this.deps.log.info({ apply: record.id, kind, reason, durationMs: Math.round(record.durationMs * 10) / 10, changeIds }, 'applied');
+    this.deps.onApply?.(record);
+    return record;
+  }
+}
+
+function ids(batch: Pending[]): string[] {
+  return batch.map((p) => p.changeId).filter((id) => id !== '');
+}
+
+function paramsKey(entry: Entry): string {
+  return JSON.stringify([entry.params, entry.spec.servers ?? []]);
+}
+
+function namesToOwners(names: string[], model: Model): string[] | undefined {
+  const owners = new Set<string>();
+  for (const n of names) {
+    const owner = model.layout.backends.get(n)?.view.owner;
+    if (owner) owners.add(owner);
+    const fe = model.view.tcpFrontends.find((f) => f.name === n) ?? model.view.listens.find((l) => l.name === n);
+    for (const o of fe?.owners ?? []) owners.add(o);
+  }
+  return owners.size > 0 ? [...owners] : undefined;
+}
+
+/** Reload failures HAProxy can name, such as a port another process holds. */
+function attributeMessage(message: string, model: Model, suspects: string[]): Map<string, string> {
+  const culprits = new Map<string, string>();
+  const port = /cannot bind socket[^\n]*?:(\d+)\]/i.exec(message) ?? /Starting (?:frontend|proxy) ([^:]+):/i.exec(message);
+  if (port) {
+    for (const fe of [...model.view.tcpFrontends, ...model.view.listens]) {
+      if (String(fe.port) === port[1] || fe.name === port[1]) {
+        for (const o of fe.owners) if (suspects.includes(o)) culprits.set(o, `HAProxy could not start what service "${o}" needs: ${message}`);
+      }
+    }
+  }
+  return culprits;
+}
+
+/** Finds the suspects whose presence makes `valid` false, testing halves (group testing). */
+export async function bisect(suspects: readonly string[], valid: (without: Set<string>) => Promise<boolean>): Promise<string[]> {
+  if (suspects.length === 0) return [];
+  if (!(await valid(new Set(suspects)))) return []; // broken even without them: not their fault
+  const culprits = new Set<string>();
+  const find = async (candidates: readonly string[], excluded: readonly string[]): Promise<void> => {
+    if (candidates.length === 0) return;
+    if (await valid(new Set([...excluded, ...culprits]))) return;
+    if (candidates.length === 1) {
+      culprits.add(candidates[0] as string);
+      return;
+    }
+    const half = Math.ceil(candidates.length / 2);
+    const a = candidates.slice(0, half);
+    const b = candidates.slice(half);
+    await find(a, [...excluded, ...b]);
+    await find(b, excluded);
+  };
+  await find(suspects, []);
+  return [...culprits];
+}
+
+/** A sentence on why the structure changed, from the live and the next (sticky) model. */
+function explainReload(live: Model, next: Model): string {
+  const before = new Set(live.layout.order);
+  const added = next.layout.order.filter((n) => !before.has(n));
+  if (added.length > 0) {
+    const owners = added.map((n) => next.layout.backends.get(n)?.view.owner ?? n);
+    return `new backend${added.length > 1 ? 's' : ''} for ${[...new Set(owners)].slice(0, 5).join(', ')} (no free spare fits)`;
+  }
+  for (const name of next.layout.order) {
+    const a = live.layout.backends.get(name)?.view;
+    const b = next.layout.backends.get(name)?.view;
+    if (a && b && JSON.stringify({ ...a, owner: '', servers: [] }) !== JSON.stringify({ ...b, owner: '', servers: [] })) {
+      return `options of ${b.owner ?? name} changed (backend ${name})`;
+    }
+    if (a && b && !b.dynamic && JSON.stringify(a.servers) !== JSON.stringify(b.servers)) return `servers of ${b.owner ?? name} changed (static servers)`;
+  }
+  if (JSON.stringify(live.view.http.routing) !== JSON.stringify(next.view.http.routing)) return 'routing rules changed';
+  return 'frontend or global settings changed';
+}

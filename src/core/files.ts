@@ -1,0 +1,27 @@
+import type { Model } from '../render/model.js';
+import { mapFileName } from '../render/model.js';
+import { renderConfig, type Compiled, type Rendered } from '../render/render.js';
+import { LOOKUPS } from '../render/routes.js';
+import type { ConfigFiles } from './ports.js';
+
+export interface RenderedFiles {
+  files: ConfigFiles;
+  /** Owners of each line of files.config, for error attribution. */
+  owners: Rendered['owners'];
+}
+
+/** Renders haproxy.cfg and the map files of a model. */
+export function renderFiles(compiled: Compiled, model: Model): RenderedFiles {
+  const rendered = renderConfig(compiled, model.view);
+  const maps: Record<string, string> = {};
+  for (const lookup of LOOKUPS) {
+    maps[mapFileName(lookup)] = model.maps[lookup].map((e) => `${e.key} ${e.backend}\n`).join('');
+  }
+  return { files: { config: rendered.text.endsWith('\n') ? rendered.text : `${rendered.text}\n`, maps }, owners: rendered.owners };
+}
+
+export function sameFiles(a: ConfigFiles, b: ConfigFiles): boolean {
+  if (a.config !== b.config) return false;
+  const keys = Object.keys(a.maps);
+  return keys.length === Object.keys(b.maps).length && keys.every((k) => a.maps[k] === b.maps[k]);
+}

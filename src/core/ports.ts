@@ -1,0 +1,46 @@
+import type { CheckResult } from '../adapters/haproxy/check.js';
+import type { ReloadResult } from '../adapters/haproxy/process.js';
+import type { RuntimeOp } from './runtimeDiff.js';
+
+/** Stands for the map directory in rendered text; the data plane puts the real (candidate or live) path in. */
+export const MAP_DIR_TOKEN = '\u0001MAPS\u0001';
+
+/** A rendered configuration: haproxy.cfg (with MAP_DIR_TOKEN) and the map files by name. */
+export interface ConfigFiles {
+  config: string;
+  maps: Readonly<Record<string, string>>;
+}
+
+export interface RuntimeResult {
+  ok: boolean;
+  message: string;
+  commands?: number;
+}
+
+/** What the engine needs from HAProxy. */
+export interface DataPlane {
+  start(files: ConfigFiles): Promise<'started' | 'adopted'>;
+  check(files: ConfigFiles): Promise<CheckResult>;
+  commit(files: ConfigFiles): Promise<ReloadResult>;
+  reloadOnly(): Promise<ReloadResult>;
+  writeLive(files: ConfigFiles): void;
+  runtime(ops: readonly RuntimeOp[]): Promise<RuntimeResult>;
+  stop(graceMs?: number): Promise<void>;
+}
+
+/** One stored service: owner and canonical parameters. */
+export interface StoredService {
+  owner: 'api' | 'env';
+  params: Record<string, string>;
+}
+
+export interface StoredState {
+  version: number;
+  services: StoredService[];
+}
+
+/** Where the registry survives restarts: a local file by default, Consul for clusters. */
+export interface Store {
+  load(): Promise<StoredState | undefined>;
+  save(state: StoredState): Promise<void>;
+}

@@ -1,0 +1,122 @@
+import Router from '@koa/router';
+import type Koa from 'koa';
+import { FlowError } from '../domain/errors.js';
+import { fromEntries } from '../domain/params.js';
+import type { Engine } from '../core/engine.js';
+import { nok, reconfigure, removeService, type ServiceDeps } from '../core/services.js';
+import type { AppState } from './app.js';
+import { redactConfig, serviceJson } from './serviceJson.js';
+
+export interface DfpRouteDeps extends ServiceDeps {
+  engine: Engine;
+  /** The live haproxy.cfg as HAProxy reads it. */
+  liveConfigText: () => string;
+  /** Readiness: the stored or discovered routes are live. */
+  ready: () => boolean;
+}
+
+const PREFIX = '/v1/docker-flow-proxy';
+
+/** Query entries in order, with duplicates kept (so they can be refused) and bad percent-encoding reported. */
+export function queryEntries(querystring: string): Array<[string, string]> {
+  const entries: Array<[string, string]> = [];
+  for (const part of querystring.split('&')) {
+    if (part === '') continue;
+    const eq = part.indexOf('=');
+    const rawKey = eq < 0 ? part : part.slice(0, eq);
+    const rawValue = eq < 0 ? '' : part.slice(eq + 1);
+    entries.push([decode(rawKey, rawKey), decode(rawValue, rawKey)]);
+  }
+  return entries;
+}
+
+function decode(text: string, param: string): string {
+  try {
+    return decodeURIComponent(text.replace(/\+/g, ' '));
+  } catch {
+    throw new FlowError('BAD_ENCODING', `Parameter ${decodeSafe(param)} is not valid percent-encoding.`, 400);
+  }
+}
+
+function decodeSafe(text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return text.replace(/[^A-Za-z0-9_.%-]/g, '?');
+  }
+}
+
+/** The docker-flow-proxy endpoints; like the original, they accept any method except /cert (PUT). */
+export function dfpRoutes(deps: DfpRouteDeps): (app: Koa<AppState>) => void {
+  const router = new Router<AppState>({ prefix: PREFIX });
+
+  router.all('/reconfigure', async (ctx) => {
+    const raw = fromEntries(queryEntries(ctx.querystring));
+    const result = await reconfigure(raw, deps, ctx.state.changeId);
+    ctx.state.log.info({ service: result.body.ServiceName, status: result.status, message: result.body.Message }, 'reconfigure');
+    ctx.status = result.status;
+    ctx.body = result.body;
+  });
+
+  router.all('/remove', async (ctx) => {
+    const raw = fromEntries(queryEntries(ctx.querystring));
+    if (raw.issues.length > 0) throw new FlowError('BAD_QUERY', raw.issues.map((i) => i.message).join(' '), 400);
+    const result = await removeService(raw.params.get('servicename'), deps, ctx.state.changeId);
+    ctx.state.log.info({ service: result.body.ServiceName, status: result.status }, 'remove');
+    ctx.status = result.status;
+    ctx.body = result.body;
+  });
+
+  router.all('/reload', async (ctx) => {
+    const raw = fromEntries(queryEntries(ctx.querystring));
+    const recreate = /^(1|t|true)$/i.test(raw.params.get('recreate') ?? '');
+    const result = await deps.engine.submit({ kind: 'reload', recreate }, ctx.state.changeId);
+    ctx.status = result.status;
+    ctx.body = result.ok ? { Status: 'OK', Message: '', Applied: result.apply && { Kind: result.apply.kind, Reason: result.apply.reason } } : nok(result.message, '');
+  });
+
+  router.all('/config', (ctx) => {
+    const type = new URLSearchParams(ctx.querystring).get('type');
+    if (type === 'json') {
+      const quarantined = new Map(deps.engine.quarantined.map((q) => [q.name, q.reason]));
+      const body: Record<string, unknown> = {};
+      for (const entry of [...deps.engine.registry.entries.values()].sort((a, b) => (a.name < b.name ? -1 : 1))) {
+        const reason = quarantined.get(entry.name);
+        body[entry.name] = serviceJson(entry, reason === undefined ? { state: 'live' } : { state: 'quarantined', reason });
+      }
+      ctx.type = 'application/json';
+      ctx.body = body;
+      return;
+    }
+    ctx.type = 'text/html';
+    ctx.body = redactConfig(deps.liveConfigText());
+  });
+
+  router.all('/services', (ctx) => {
+    const quarantined = deps.engine.quarantined;
+    const registry = deps.engine.registry;
+    ctx.body = {
+      Services: [...registry.entries.values()].map((e) => {
+        const q = quarantined.find((x) => x.name === e.name);
+        return { ServiceName: e.name, Owner: e.owner, State: q ? 'quarantined' : 'live', ...(q && { Reason: q.reason }) };
+      }),
+      Quarantined: quarantined.map((q) => ({ ServiceName: q.name, Owner: q.owner, Reason: q.reason })),
+      Applies: deps.engine.recentApplies.slice(-50).map((a) => ({ Id: a.id, Kind: a.kind, Reason: a.reason, DurationMs: Math.round(a.durationMs * 100) / 100, ChangeIds: a.changeIds })),
+    };
+  });
+
+  router.all('/ping', (ctx) => {
+    ctx.body = { Status: 'OK', Message: '' };
+  });
+
+  router.all('/successfulinitreload', (ctx) => {
+    const ready = deps.ready();
+    ctx.status = ready ? 200 : 500;
+    ctx.body = { Status: ready ? 'OK' : 'NOK', Message: ready ? '' : 'the initial configuration is not live yet' };
+  });
+
+  return (app) => {
+    app.use(router.routes());
+    app.use(router.allowedMethods());
+  };
+}

@@ -1,0 +1,50 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { pino } from 'pino';
+import { FlowError } from './domain/errors.js';
+import { startProxy } from './proxy.js';
+import { loadSettings } from './settings.js';
+
+/** Composition root: the only place that reads process.env. */
+async function main(): Promise<void> {
+  const env = process.env;
+  const secretsDir = env.SECRETS_DIR ?? '/run/secrets';
+  const readSecret = (name: string) => {
+    try {
+      return fs.readFileSync(path.join(secretsDir, name), 'utf8');
+    } catch {
+      return undefined;
+    }
+  };
+  const loaded = loadSettings(env, readSecret);
+  if (!loaded.ok) {
+    for (const error of loaded.errors) process.stderr.write(`flow-proxy: ${error}\n`);
+    process.stderr.write(`flow-proxy: ${loaded.errors.length} invalid setting${loaded.errors.length > 1 ? 's' : ''}; not starting.\n`);
+    process.exit(2);
+  }
+  const settings = loaded.settings;
+  const log = pino({ level: settings.logLevel, base: { service: 'flow-proxy' }, timestamp: pino.stdTimeFunctions.isoTime });
+  let proxy: Awaited<ReturnType<typeof startProxy>>;
+  try {
+    proxy = await startProxy({ settings, env, log });
+  } catch (e) {
+    const message = e instanceof FlowError ? e.message : e instanceof Error ? e.stack ?? e.message : String(e);
+    log.fatal({ code: e instanceof FlowError ? e.code : undefined }, message);
+    process.stderr.write(`flow-proxy: ${message}\n`);
+    process.exit(1);
+  }
+  const shutdown = (signal: string) => {
+    log.info({ signal }, 'stopping');
+    proxy.stop().then(
+      () => process.exit(0),
+      (e: unknown) => {
+        log.error({ err: e }, 'stop failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.once('SIGTERM', () => shutdown('SIGTERM'));
+  process.once('SIGINT', () => shutdown('SIGINT'));
+}
+
+void main();

@@ -1,0 +1,166 @@
+import fs from 'node:fs';
+import http from 'node:http';
+import path from 'node:path';
+import type { AddressInfo } from 'node:net';
+import { HaproxyDataPlane } from './adapters/haproxy/dataPlane.js';
+import { FileStore } from './adapters/store/fileStore.js';
+import { fileTemplateReader, loadTemplateSources, ServiceTemplates } from './adapters/templates.js';
+import { Engine, type Quarantined } from './core/engine.js';
+import type { Log } from './core/log.js';
+import { MAP_DIR_TOKEN, type StoredService, type Store } from './core/ports.js';
+import { toEntry } from './core/services.js';
+import { describeIssues } from './domain/errors.js';
+import { fromRecord, servicesFromEnv } from './domain/params.js';
+import type { ParseContext } from './domain/parse.js';
+import type { Entry } from './domain/registry.js';
+import { FlowError } from './domain/errors.js';
+import { createApp } from './http/app.js';
+import { dfpRoutes } from './http/dfpRoutes.js';
+import { compileTemplates } from './render/render.js';
+import type { RenderSettings } from './render/settings.js';
+import type { Env, Settings } from './settings.js';
+
+export interface Proxy {
+  server: http.Server;
+  engine: Engine;
+  dataPlane: HaproxyDataPlane;
+  /** Port the API listens on. */
+  port: number;
+  stop(): Promise<void>;
+}
+
+export interface ProxyOptions {
+  settings: Settings;
+  env: Env;
+  log: Log;
+  /** Overrides the file store (Consul, tests). */
+  store?: Store;
+}
+
+/** Translates settings into what the renderer needs; the data plane owns the paths. */
+export function renderSettings(settings: Settings, files: HaproxyDataPlane['files']): RenderSettings {
+  return {
+    adminSocket: files.adminSocket,
+    serverStateFile: files.serverState,
+    errorDir: path.resolve(path.dirname(new URL(import.meta.url).pathname), '..', '..', 'errorfiles'),
+    mapDir: MAP_DIR_TOKEN,
+    crtList: files.crtList,
+    defaultPorts: settings.defaultPorts,
+    bindPorts: settings.bindPorts,
+    connectionMode: settings.connectionMode,
+    timeouts: settings.timeouts,
+    extraGlobal: settings.extraGlobal,
+    extraFrontend: settings.extraFrontend,
+    ...(settings.stats && { stats: settings.stats }),
+    debug: settings.debug,
+    users: settings.users,
+    ...(settings.compression && { compression: settings.compression }),
+    captureRequestHeaders: settings.captureRequestHeaders,
+    resolvers: settings.resolvers,
+    checkResolvers: settings.checkResolvers,
+    sslBindOptions: settings.sslBindOptions,
+    sslBindCiphers: settings.sslBindCiphers,
+    ...(settings.caFile !== undefined && { caFile: settings.caFile }),
+    enableH2: settings.enableH2,
+    hardStopAfter: settings.hardStopAfter,
+    maxReloads: settings.maxReloads,
+    routeOrder: settings.routeOrder,
+    spareBackends: settings.spareBackends,
+    maxconn: settings.maxconn,
+    ...(settings.nbthread !== undefined && { nbthread: settings.nbthread }),
+  };
+}
+
+/** Contents of the `dfp_users_<name>` secrets, keyed by name. */
+export function readUserSecrets(dir: string): Map<string, string> {
+  const secrets = new Map<string, string>();
+  try {
+    for (const file of fs.readdirSync(dir)) {
+      if (file.startsWith('dfp_users_')) secrets.set(file.slice('dfp_users_'.length), fs.readFileSync(path.join(dir, file), 'utf8'));
+    }
+  } catch {
+    // no secrets directory
+  }
+  return secrets;
+}
+
+export function parseContext(settings: Settings): ParseContext {
+  return {
+    separator: settings.separator,
+    httpsOnly: settings.httpsOnly,
+    ...(settings.serviceDomainAlgo !== undefined && { serviceDomainAlgo: settings.serviceDomainAlgo }),
+    globalUsers: settings.users,
+    userSecrets: readUserSecrets(settings.secretsDir),
+    allowRawSnippets: settings.allowRawSnippets,
+    templateDirs: settings.templateDirs,
+  };
+}
+
+/**
+ * Starts flow-proxy: restores the stored services, adds the environment's,
+ * makes them live in HAProxy with one apply, then opens the API.
+ */
+export async function startProxy(options: ProxyOptions): Promise<Proxy> {
+  const { settings, log } = options;
+  fs.mkdirSync(settings.dataDir, { recursive: true, mode: 0o700 });
+  const store = options.store ?? new FileStore(settings.dataDir, log);
+  const ctx = parseContext(settings);
+
+  const entries = new Map<string, Entry>();
+  const invalid: Array<Quarantined & { stored: StoredService }> = [];
+  const stored = await store.load();
+  for (const s of stored?.services ?? []) {
+    const parsed = toEntry({ params: fromRecord(s.params), issues: [] }, ctx, s.owner);
+    if (parsed.ok) entries.set(parsed.entry.name, parsed.entry);
+    else invalid.push({ name: s.params.serviceName ?? '(unnamed)', owner: s.owner, reason: `stored service no longer valid: ${describeIssues(parsed.issues)}`, stored: s });
+  }
+  const envProblems: string[] = [];
+  for (const raw of servicesFromEnv(options.env)) {
+    const parsed = toEntry(raw, { ...ctx, defaultReqMode: settings.defaultProtocol }, 'env');
+    if (parsed.ok) entries.set(parsed.entry.name, { ...parsed.entry, spec: { ...parsed.entry.spec, replicas: undefined } as Entry['spec'] });
+    else envProblems.push(`DFP_SERVICE (${parsed.serviceName ?? raw.params.get('servicename') ?? '?'}): ${describeIssues(parsed.issues)}`);
+  }
+  if (envProblems.length > 0) throw new FlowError('BAD_ENV_SERVICE', envProblems.join('\n'));
+
+  const dataPlane = new HaproxyDataPlane({ haproxyBin: settings.haproxyBin, dir: path.join(settings.dataDir, 'haproxy'), log });
+  const engine = new Engine({
+    dataPlane,
+    store,
+    settings: renderSettings(settings, dataPlane.files),
+    templates: compileTemplates(loadTemplateSources(settings.templatesDir, process.env.TEMPLATES_OVERRIDE_DIR)),
+    custom: new ServiceTemplates(fileTemplateReader),
+    hasCerts: () => false,
+    log,
+  });
+  await engine.start([...entries.values()], invalid);
+
+  const app = createApp({ log }, dfpRoutes({
+    engine,
+    parseContext: ctx,
+    ...(settings.filterProxyInstanceName && { instanceFilter: settings.proxyInstanceName }),
+    liveConfigText: () => dataPlane.liveConfigText(),
+    ready: () => engine.isStarted,
+  }));
+  const server = http.createServer(app.callback());
+  server.keepAliveTimeout = 5000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(settings.port, settings.ip, () => resolve());
+  });
+  const port = (server.address() as AddressInfo).port;
+  log.info({ port, ip: settings.ip, services: entries.size }, 'flow-proxy API listening');
+
+  let stopping: Promise<void> | undefined;
+  const stop = () => {
+    stopping ??= (async () => {
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+      await dataPlane.stop(settings.stopGraceMs);
+      log.info({}, 'stopped');
+    })();
+    return stopping;
+  };
+  return { server, engine, dataPlane, port, stop };
+}

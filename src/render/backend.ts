@@ -1,0 +1,194 @@
+import type { Destination, HeaderRules, ServiceSpec } from '../domain/spec.js';
+import type { RenderSettings } from './settings.js';
+
+export interface ServerView {
+  name: string;
+  host: string;
+  port: number;
+  /** `host:port`, bracketed for IPv6. */
+  address: string;
+  /** Identity used to keep a server's name when others come and go. */
+  identity: string;
+}
+
+/** Everything a backend template needs; templates only lay it out. */
+export interface BackendView {
+  name: string;
+  /** Service that owns it; not part of the structure (a spare can host any service). */
+  owner?: string;
+  mode: 'http' | 'tcp';
+  httpsRedirect?: { code?: number };
+  forwardedProto: boolean;
+  connectionMode?: string;
+  log: boolean;
+  headers: HeaderRules;
+  timeoutServer?: number;
+  timeoutTunnel?: number;
+  setPaths: string[];
+  verifyClientSsl: boolean;
+  allowedMethods: string[];
+  deniedMethods: string[];
+  denyHttp: boolean;
+  compression?: { algo?: string; type?: string };
+  balance?: string;
+  cookie?: string;
+  tcpCheck: boolean;
+  /** Options appended to every server line, with a leading space. */
+  serverOptions: string;
+  servers: ServerView[];
+  serverTemplate?: { prefix: string; count: number; address: string };
+  auth: { userlist?: string; realm?: string; global: boolean };
+  extra?: string;
+  /** Servers can be added, removed and moved through the runtime API. */
+  dynamic: boolean;
+}
+
+/** Which backend of which service: stable across renders. */
+export interface BackendSlot {
+  key: string;
+  canonicalName: string;
+  view: BackendView;
+}
+
+export type Variant = 'http' | 'https' | 'tcp';
+
+export function backendKey(serviceName: string, index: number, variant: Variant): string {
+  return `${serviceName}\u0000${index}\u0000${variant}`;
+}
+
+export function canonicalBackendName(spec: ServiceSpec, d: Destination, variant: Variant): string {
+  return variant === 'https' ? `https-${spec.aclName}-be${d.httpsPort}_${d.index}` : `${spec.aclName}-be${d.port}_${d.index}`;
+}
+
+const EMPTY_HEADERS: HeaderRules = { addReq: [], setReq: [], delReq: [], addRes: [], setRes: [], delRes: [] };
+
+/** The backends a service needs, one per destination and variant, in a stable order. */
+export function backendsFor(spec: ServiceSpec, settings: RenderSettings): BackendSlot[] {
+  const slots: BackendSlot[] = [];
+  for (const d of spec.destinations) {
+    if (d.reqMode === 'http') {
+      if (d.port !== undefined) slots.push(slot(spec, d, 'http', settings));
+      if (d.httpsPort !== undefined) slots.push(slot(spec, d, 'https', settings));
+    } else if (d.serviceGroup === undefined && d.port !== undefined) {
+      slots.push(slot(spec, d, 'tcp', settings));
+    }
+  }
+  return slots;
+}
+
+function slot(spec: ServiceSpec, d: Destination, variant: Variant, settings: RenderSettings): BackendSlot {
+  const name = canonicalBackendName(spec, d, variant);
+  return { key: backendKey(spec.serviceName, d.index, variant), canonicalName: name, view: backendView(spec, d, variant, name, settings) };
+}
+
+export function formatAddress(host: string, port: number): string {
+  return host.includes(':') ? `[${host.replace(/^\[|\]$/g, '')}]:${port}` : `${host}:${port}`;
+}
+
+/** The servers of one destination: discovered instances, or the service name (Swarm VIP) at its port. */
+export function serversFor(spec: ServiceSpec, d: Destination, variant: Variant): ServerView[] {
+  const port = (variant === 'https' ? d.httpsPort : d.port) as number;
+  const list = spec.servers && spec.servers.length > 0
+    ? spec.servers.map((s) => ({ host: s.host, port: variant === 'https' ? port : s.port ?? port, id: s.id }))
+    : [{ host: d.outboundHostname ?? spec.serviceName, port, id: undefined }];
+  return list.map((s, i) => ({
+    name: `s${i + 1}`,
+    host: s.host,
+    port: s.port,
+    address: formatAddress(s.host, s.port),
+    identity: s.id ?? formatAddress(s.host, s.port),
+  }));
+}
+
+function backendView(spec: ServiceSpec, d: Destination, variant: Variant, name: string, settings: RenderSettings): BackendView {
+  const http = variant !== 'tcp';
+  const sticky = spec.sessionType === 'sticky-server';
+  const dns = spec.discoveryType === 'DNS';
+  const resolvers = settings.resolvers.length > 0 && (spec.params.checkResolvers !== undefined ? spec.checkResolvers : settings.checkResolvers);
+  const options = [
+    d.checkTcp || dns || resolvers ? ' check' : '',
+    resolvers || dns ? ' resolvers docker' : '',
+    d.sslVerifyNone ? ' ssl verify none' : '',
+  ].join('');
+  const servers = dns ? [] : serversFor(spec, d, variant);
+  const port = (variant === 'https' ? d.httpsPort : d.port) as number;
+  const withAuth = http && !d.ignoreAuthorization;
+  const serviceAuth = withAuth && (spec.users.length > 0 || spec.usersDenyAll);
+  const view: BackendView = {
+    name,
+    owner: spec.serviceName,
+    mode: http ? 'http' : 'tcp',
+    ...(variant === 'http' && d.httpsOnly && { httpsRedirect: d.httpsRedirectCode !== undefined ? { code: d.httpsRedirectCode } : {} }),
+    forwardedProto: http,
+    ...(http && spec.connectionMode !== undefined && { connectionMode: spec.connectionMode }),
+    log: settings.debug,
+    headers: http ? d.headers : EMPTY_HEADERS,
+    ...(d.timeoutServer !== undefined && { timeoutServer: d.timeoutServer }),
+    ...(d.timeoutTunnel !== undefined && { timeoutTunnel: d.timeoutTunnel }),
+    setPaths: http ? d.reqPathSearchReplace.map((r) => `%[path,regsub("${r.search}","${r.replace}")]`) : [],
+    verifyClientSsl: http && d.verifyClientSsl,
+    allowedMethods: http ? d.allowedMethods : [],
+    deniedMethods: http ? d.deniedMethods : [],
+    denyHttp: http && variant === 'http' && d.denyHttp,
+    ...(http && (spec.compressionAlgo !== undefined || spec.compressionType !== undefined) && {
+      compression: {
+        ...(spec.compressionAlgo !== undefined && { algo: spec.compressionAlgo }),
+        ...(spec.compressionType !== undefined && { type: spec.compressionType }),
+      },
+    }),
+    ...(sticky && { balance: 'roundrobin', cookie: spec.serviceName }),
+    tcpCheck: !http && d.checkTcp,
+    serverOptions: options,
+    servers,
+    ...(dns && {
+      serverTemplate: {
+        prefix: spec.serviceName,
+        count: Math.max(1, spec.replicas ?? 1),
+        address: formatAddress(d.outboundHostname ?? spec.serviceName, port),
+      },
+    }),
+    auth: {
+      ...(serviceAuth && { userlist: `${spec.serviceName}Users`, realm: `${spec.serviceName}Realm` }),
+      global: withAuth && settings.users.length > 0,
+    },
+    ...(spec.backendExtra !== undefined && { extra: spec.backendExtra }),
+    dynamic: !sticky && !dns && spec.templateBePath === undefined,
+  };
+  return view;
+}
+
+/** A spare backend: what a plain HTTP service's backend looks like, with no servers. */
+export function spareView(name: string, settings: RenderSettings): BackendView {
+  return {
+    name,
+    mode: 'http',
+    forwardedProto: true,
+    log: settings.debug,
+    headers: EMPTY_HEADERS,
+    setPaths: [],
+    verifyClientSsl: false,
+    allowedMethods: [],
+    deniedMethods: [],
+    denyHttp: false,
+    tcpCheck: false,
+    serverOptions: '',
+    servers: [],
+    auth: { global: settings.users.length > 0 },
+    dynamic: true,
+  };
+}
+
+/** The part of a backend that only a reload can change: everything but its name, owner and dynamic servers. */
+export function structureOf(view: BackendView): string {
+  const { owner: _owner, name: _name, servers, ...rest } = view;
+  return stableJson(view.dynamic ? rest : { ...rest, servers: servers.map(({ identity: _i, ...s }) => s) });
+}
+
+/** JSON with object keys sorted, so equal values give equal text. */
+export function stableJson(value: unknown): string {
+  return JSON.stringify(value, (_key, v: unknown) =>
+    v && typeof v === 'object' && !Array.isArray(v)
+      ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+      : v,
+  );
+}

@@ -1,0 +1,531 @@
+import type { Destination, ServiceSpec, User } from '../domain/spec.js';
+import { backendsFor, spareView, stableJson, structureOf, type BackendSlot, type BackendView, type ServerView } from './backend.js';
+import { hostCondition, pathCondition, planRoutes, LOOKUPS, type HostMatch, type Lookup, type MapEntry, type PathMatch, type RouteInput, type RoutingStep } from './routes.js';
+import type { BindSpec, RenderSettings } from './settings.js';
+
+/**
+ * The view model: everything the templates print, computed here so that the
+ * templates hold no logic. Built from the applied services and, for a
+ * runtime-only apply, the layout of the live config (which backend serves
+ * which service, which spares are free).
+ */
+
+export interface UserlistView {
+  name: string;
+  /** Marker of the owning service, for error attribution. */
+  owner?: string;
+  users: Array<{ name: string; keyword: 'password' | 'insecure-password'; password: string }>;
+}
+
+export interface MapStepView {
+  lookup: Lookup;
+  /** Sample expression the key is built from. */
+  key: string;
+  converter: 'map_str' | 'map_beg';
+  file: string;
+}
+
+export interface RouteStepView {
+  map?: MapStepView;
+  rule?: { backend: string; condition: string; owner: string };
+}
+
+export interface FrontRuleView {
+  owner: string;
+  line: string;
+}
+
+export interface TcpFrontendView {
+  name: string;
+  port: number;
+  owners: string[];
+  sni: boolean;
+  clitcpka: boolean;
+  timeoutClient?: number;
+  log: boolean;
+  rules: Array<{ owner: string; backend: string; condition: string }>;
+  defaultBackend?: string;
+}
+
+export interface ListenView {
+  name: string;
+  port: number;
+  owners: string[];
+  balance?: string;
+  clitcpka: boolean;
+  timeoutClient?: number;
+  tcpCheck: boolean;
+  servers: Array<{ name: string; address: string; options: string }>;
+}
+
+export interface ConfigView {
+  global: {
+    adminSocket: string;
+    serverStateFile: string;
+    hardStopAfter: string;
+    maxReloads: number;
+    maxconn: number;
+    nbthread?: number;
+    sslBindOptions: string;
+    sslBindCiphers: string;
+    debug: boolean;
+    extra: string[];
+  };
+  resolvers: string[];
+  defaults: {
+    connectionMode: string;
+    timeouts: RenderSettings['timeouts'];
+    compression?: { algo?: string; type?: string };
+    errorDir: string;
+    debug: boolean;
+  };
+  userlists: UserlistView[];
+  http: {
+    binds: string[];
+    captures: Array<{ name: string; length: number }>;
+    extra: string[];
+    stats?: { uri: string; auth?: string };
+    redirects: FrontRuleView[];
+    routing: RouteStepView[];
+    defaultBackend: string;
+    customFrontends: Array<{ owner: string; text: string }>;
+    debug: boolean;
+  };
+  statsFrontend?: { port: number; uri: string; auth?: string };
+  metricsFrontend?: { port: number };
+  tcpFrontends: TcpFrontendView[];
+  listens: ListenView[];
+  backends: BackendView[];
+  customBackends: Array<{ owner: string; text: string }>;
+}
+
+/** Which backend serves what in a rendered config; kept to plan runtime-only applies. */
+export interface Layout {
+  order: string[];
+  backends: Map<string, { key?: string; view: BackendView }>;
+}
+
+export interface Model {
+  view: ConfigView;
+  layout: Layout;
+  maps: Record<Lookup, MapEntry[]>;
+  /** Services that cannot be rendered, with the reason (port clashes and the like). */
+  conflicts: Map<string, string>;
+  /** Compares equal exactly when two configs differ only in maps and dynamic servers. */
+  structure: string;
+}
+
+export interface ModelInput {
+  settings: RenderSettings;
+  services: readonly ServiceSpec[];
+  /** Certificates exist: `:ssl` binds terminate TLS. */
+  hasCerts: boolean;
+  /** Rendered custom frontend/backend snippets by service (templateFePath/templateBePath). */
+  custom: ReadonlyMap<string, { frontend?: string; backend?: string }>;
+}
+
+export const NO_ROUTE_BACKEND = '_fp_no_route';
+const SPARE_PREFIX = '_spare_';
+
+const MAP_FILES: Record<Lookup, { file: string; key: string; converter: 'map_str' | 'map_beg' }> = {
+  hostPathExact: { file: 'host_path_exact.map', key: 'var(txn.fp_hp)', converter: 'map_str' },
+  hostPathPrefix: { file: 'host_path_prefix.map', key: 'var(txn.fp_hp)', converter: 'map_beg' },
+  pathExact: { file: 'path_exact.map', key: 'path', converter: 'map_str' },
+  pathPrefix: { file: 'path_prefix.map', key: 'path', converter: 'map_beg' },
+  hostRoot: { file: 'host_root.map', key: 'var(txn.fp_host)', converter: 'map_str' },
+  pathRoot: { file: 'path_root.map', key: 'path', converter: 'map_beg' },
+};
+
+export function mapFileName(lookup: Lookup): string {
+  return MAP_FILES[lookup].file;
+}
+
+/**
+ * Builds the model. With `previous`, backends keep the names they have in
+ * the live config and new services take free spares, so that a change that
+ * only touches routes and servers renders the same structure.
+ */
+export function buildModel(input: ModelInput, previous?: Layout): Model {
+  const { settings } = input;
+  const conflicts = new Map<string, string>();
+  const services = [...input.services].sort((a, b) => cmp(a.aclName, b.aclName) || cmp(a.serviceName, b.serviceName));
+  const usable = services.filter((s) => !portConflict(s, settings, conflicts));
+
+  const slots = usable.flatMap((s) => backendsFor(s, settings));
+  const { names, backends, order } = assignBackends(slots, settings, previous);
+  const nameOf = (spec: ServiceSpec, d: Destination, variant: 'http' | 'https' | 'tcp') =>
+    names.get(`${spec.serviceName}\u0000${d.index}\u0000${variant}`);
+
+  const routeInputs: RouteInput[] = [];
+  const redirects: FrontRuleView[] = [];
+  let defaultBackend: string | undefined;
+  for (const spec of usable) {
+    for (const d of spec.destinations) {
+      if (d.reqMode !== 'http') continue;
+      const routes = httpRoutes(spec, d, nameOf(spec, d, 'http'), nameOf(spec, d, 'https'));
+      routeInputs.push(...routes);
+      redirects.push(...frontRedirects(spec, d));
+      const first = nameOf(spec, d, 'http') ?? nameOf(spec, d, 'https');
+      if (spec.isDefaultBackend && defaultBackend === undefined && first) defaultBackend = first;
+    }
+  }
+  const plan = planRoutes(routeInputs, settings.routeOrder);
+  const routing = plan.steps.map((step) => routeStepView(step, settings.mapDir));
+
+  const view: ConfigView = {
+    global: {
+      adminSocket: settings.adminSocket,
+      serverStateFile: settings.serverStateFile,
+      hardStopAfter: settings.hardStopAfter,
+      maxReloads: settings.maxReloads,
+      maxconn: settings.maxconn,
+      ...(settings.nbthread !== undefined && { nbthread: settings.nbthread }),
+      sslBindOptions: settings.sslBindOptions,
+      sslBindCiphers: settings.sslBindCiphers,
+      debug: settings.debug,
+      extra: settings.extraGlobal,
+    },
+    resolvers: settings.resolvers,
+    defaults: {
+      connectionMode: settings.connectionMode,
+      timeouts: settings.timeouts,
+      ...(settings.compression && { compression: settings.compression }),
+      errorDir: settings.errorDir,
+      debug: settings.debug,
+    },
+    userlists: userlists(usable, settings.users),
+    http: {
+      binds: [...settings.defaultPorts, ...settings.bindPorts].map((b) => bindLine(b, input.hasCerts, settings)),
+      captures: settings.captureRequestHeaders,
+      extra: settings.extraFrontend,
+      ...(settings.stats && settings.stats.port === undefined && { stats: statsView(settings.stats) }),
+      redirects,
+      routing,
+      defaultBackend: defaultBackend ?? NO_ROUTE_BACKEND,
+      customFrontends: usable.flatMap((s) => {
+        const text = input.custom.get(s.serviceName)?.frontend;
+        return text === undefined ? [] : [{ owner: s.serviceName, text }];
+      }),
+      debug: settings.debug,
+    },
+    ...(settings.stats?.port !== undefined && { statsFrontend: { port: settings.stats.port, ...statsView(settings.stats) } }),
+    ...(settings.metricsPort !== undefined && { metricsFrontend: { port: settings.metricsPort } }),
+    tcpFrontends: tcpFrontends(usable, nameOf, settings.debug),
+    listens: listens(usable),
+    backends: order.map((name) => backends.get(name) as BackendView),
+    customBackends: usable.flatMap((s) => {
+      const text = input.custom.get(s.serviceName)?.backend;
+      return text === undefined ? [] : [{ owner: s.serviceName, text }];
+    }),
+  };
+  const keys = new Map([...names].map(([key, name]) => [name, key]));
+  const layout: Layout = { order, backends: new Map(order.map((name) => [name, { key: keys.get(name), view: backends.get(name) as BackendView }])) };
+  return { view, layout, maps: plan.maps, conflicts, structure: structureKey(view) };
+}
+
+function cmp(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** Everything but owners and dynamic servers: two views with equal keys render configs a reload would not change. */
+export function structureKey(view: ConfigView): string {
+  const backends = view.backends.map((b) => structureOf(b));
+  const { backends: _b, userlists, http, tcpFrontends, listens, ...rest } = view;
+  return stableJson({
+    ...rest,
+    backends,
+    userlists: userlists.map(({ owner: _o, ...u }) => u),
+    http: { ...http, redirects: http.redirects.map((r) => r.line), routing: http.routing.map((r) => (r.rule ? { ...r.rule, owner: '' } : r)), customFrontends: http.customFrontends.map((c) => c.text) },
+    tcpFrontends: tcpFrontends.map(({ owners: _o, rules, ...t }) => ({ ...t, rules: rules.map((r) => ({ ...r, owner: '' })) })),
+    listens: listens.map(({ owners: _o, ...l }) => l),
+  });
+}
+
+function portConflict(spec: ServiceSpec, settings: RenderSettings, conflicts: Map<string, string>): boolean {
+  const httpPorts = new Set([...settings.defaultPorts, ...settings.bindPorts].map((b) => b.port));
+  for (const d of spec.destinations) {
+    if (d.reqMode !== 'http' && d.srcPort !== undefined && httpPorts.has(d.srcPort)) {
+      conflicts.set(spec.serviceName, `srcPort ${d.srcPort} of service "${spec.serviceName}" is already bound by the HTTP frontend (DEFAULT_PORTS/BIND_PORTS).`);
+      return true;
+    }
+    if (settings.stats?.port !== undefined && d.srcPort === settings.stats.port) {
+      conflicts.set(spec.serviceName, `srcPort ${d.srcPort} of service "${spec.serviceName}" is the stats port (STATS_PORT).`);
+      return true;
+    }
+  }
+  return false;
+}
+
+/**
+ * Names every backend. With a previous layout, known backends keep their
+ * names and new HTTP backends take free spares; the rest get canonical names.
+ */
+function assignBackends(slots: BackendSlot[], settings: RenderSettings, previous?: Layout) {
+  const names = new Map<string, string>();
+  const backends = new Map<string, BackendView>();
+  const spareStructure = structureOf(spareView('', settings));
+  if (!previous) {
+    for (const s of slots) {
+      names.set(s.key, s.canonicalName);
+      backends.set(s.canonicalName, withStableServers(s.view, undefined));
+    }
+    const httpCount = slots.filter((s) => s.view.mode === 'http').length;
+    const spares = Math.max(settings.spareBackends, Math.ceil(httpCount * 0.02));
+    const order = [...backends.keys()].sort(cmp);
+    for (let i = 1; i <= spares; i++) {
+      const name = `${SPARE_PREFIX}${i}`;
+      backends.set(name, spareView(name, settings));
+      order.push(name);
+    }
+    return { names, backends, order };
+  }
+  const byKey = new Map<string, string>();
+  const free: string[] = [];
+  for (const name of previous.order) {
+    const entry = previous.backends.get(name);
+    if (!entry) continue;
+    if (entry.key !== undefined) byKey.set(entry.key, name);
+    else if (name.startsWith(SPARE_PREFIX) && structureOf(entry.view) === spareStructure) free.push(name);
+  }
+  const wanted = new Set(slots.map((s) => s.key));
+  // A spare whose service went away is free again.
+  for (const [key, name] of byKey) {
+    if (!wanted.has(key) && name.startsWith(SPARE_PREFIX) && structureOf(previous.backends.get(name)?.view as BackendView) === spareStructure) {
+      free.push(name);
+      byKey.delete(key);
+    }
+  }
+  free.sort((a, b) => Number(a.slice(SPARE_PREFIX.length)) - Number(b.slice(SPARE_PREFIX.length)));
+  const order = [...previous.order];
+  for (const s of slots) {
+    let name = byKey.get(s.key);
+    if (name === undefined && s.view.mode === 'http' && structureOf(s.view) === spareStructure) name = free.shift();
+    if (name === undefined) {
+      name = s.canonicalName;
+      if (!order.includes(name)) order.push(name);
+    }
+    names.set(s.key, name);
+    const before = previous.backends.get(name)?.view;
+    backends.set(name, withStableServers({ ...s.view, name }, before));
+  }
+  const used = new Set(names.values());
+  for (const name of order) {
+    if (used.has(name)) continue;
+    const before = previous.backends.get(name)?.view;
+    if (!before) continue;
+    // Orphans and free spares stay in the structure, empty, until the next reload.
+    const { owner: _owner, ...rest } = before;
+    backends.set(name, { ...rest, servers: before.dynamic ? [] : before.servers });
+  }
+  return { names, backends, order: order.filter((n) => backends.has(n)) };
+}
+
+/** Keeps each server's name from the previous render when its identity is the same. */
+function withStableServers(view: BackendView, before: BackendView | undefined): BackendView {
+  if (!before || before.servers.length === 0) return view;
+  const known = new Map(before.servers.map((s) => [s.identity, s.name]));
+  const taken = new Set<string>();
+  const named = view.servers.map((s) => {
+    const name = known.get(s.identity);
+    if (name !== undefined && !taken.has(name)) {
+      taken.add(name);
+      return { ...s, name };
+    }
+    return { ...s, name: '' };
+  });
+  let next = 1;
+  const servers: ServerView[] = named.map((s) => {
+    if (s.name !== '') return s;
+    while (taken.has(`s${next}`) || before.servers.some((b) => b.name === `s${next}`)) next++;
+    const name = `s${next}`;
+    taken.add(name);
+    return { ...s, name };
+  });
+  return { ...view, servers };
+}
+
+function hostMatches(spec: ServiceSpec, d: Destination): HostMatch[] {
+  if (d.serviceDomain.length === 0) return [{ kind: 'any' }];
+  if (spec.serviceDomainAlgo !== undefined) {
+    const starred = d.serviceDomain.some((x) => x.startsWith('*'));
+    return [{
+      kind: 'algo',
+      algo: starred ? 'hdr_end(host)' : spec.serviceDomainAlgo,
+      patterns: d.serviceDomain.map((x) => x.replace(/^\*/, '')),
+    }];
+  }
+  const exact = d.serviceDomain.filter((x) => !x.startsWith('*'));
+  const wild = d.serviceDomain.filter((x) => x.startsWith('*'));
+  return [
+    ...(exact.length > 0 ? [{ kind: 'exact', hosts: exact } as HostMatch] : []),
+    ...wild.map((w): HostMatch => ({ kind: 'wildcard', suffix: w.slice(1) })),
+  ];
+}
+
+function pathMatch(d: Destination): PathMatch {
+  if (d.pathType === 'path_beg') return { kind: 'prefix', paths: d.servicePath };
+  if (d.pathType === 'path') return { kind: 'exact', paths: d.servicePath };
+  return { kind: 'other', fetch: d.pathType, patterns: d.servicePath };
+}
+
+const q = (s: string) => `'${s}'`;
+
+function destinationConditions(d: Destination): string[] {
+  const conditions: string[] = [];
+  if (d.servicePathExclude.length > 0) conditions.push(`!{ path_beg ${d.servicePathExclude.map(q).join(' ')} }`);
+  for (const h of d.serviceHeader) conditions.push(`{ req.hdr(${h.name}) -m str ${q(h.value)} }`);
+  if (d.userAgent.length > 0) conditions.push(`{ req.hdr(User-Agent) -m sub -i ${d.userAgent.map(q).join(' ')} }`);
+  return conditions;
+}
+
+/** The routes of one HTTP destination; with httpsPort, plain and TLS traffic go to different backends. */
+function httpRoutes(spec: ServiceSpec, d: Destination, plain: string | undefined, tls: string | undefined): RouteInput[] {
+  const base = destinationConditions(d);
+  const variants: Array<{ backend: string; conditions: string[] }> = [];
+  if (d.httpsPort !== undefined) {
+    if (plain) variants.push({ backend: plain, conditions: [...base, `{ dst_port ${d.srcPort ?? 80} }`] });
+    if (tls) variants.push({ backend: tls, conditions: [...base, `{ dst_port ${d.srcHttpsPort ?? 443} }`] });
+  } else if (plain) {
+    variants.push({ backend: plain, conditions: d.srcPort !== undefined ? [...base, `{ dst_port ${d.srcPort} }`] : base });
+  }
+  const routes: RouteInput[] = [];
+  let part = 0;
+  for (const v of variants) {
+    for (const host of hostMatches(spec, d)) {
+      routes.push({
+        owner: spec.serviceName,
+        aclName: spec.aclName,
+        destIndex: d.index,
+        part: part++,
+        backend: v.backend,
+        host,
+        path: pathMatch(d),
+        conditions: v.conditions,
+      });
+    }
+  }
+  return routes;
+}
+
+function frontRedirects(spec: ServiceSpec, d: Destination): FrontRuleView[] {
+  const rules: FrontRuleView[] = [];
+  const owner = spec.serviceName;
+  const target = d.serviceDomain.find((x) => !x.startsWith('*'));
+  if (d.redirectFromDomain.length > 0 && target !== undefined) {
+    const exact = d.redirectFromDomain.filter((x) => !x.startsWith('*'));
+    const wild = d.redirectFromDomain.filter((x) => x.startsWith('*')).map((x) => x.slice(1));
+    const location = `'%[ssl_fc,iif(https,http)]://${target}%[capture.req.uri]'`;
+    if (exact.length > 0) rules.push({ owner, line: `http-request redirect code 301 location ${location} if { var(txn.fp_host) -m str ${exact.map(q).join(' ')} }` });
+    for (const w of wild) rules.push({ owner, line: `http-request redirect code 301 location ${location} if { var(txn.fp_host) -m end ${q(w)} }` });
+  }
+  if ((spec.redirectWhenHttpProto || spec.redirectUnlessHttpsProto) && d.port !== undefined) {
+    const code = d.httpsRedirectCode !== undefined ? ` code ${d.httpsRedirectCode}` : '';
+    const proto = spec.redirectWhenHttpProto ? `{ req.hdr(X-Forwarded-Proto) -m str http }` : `!{ req.hdr(X-Forwarded-Proto) -m str https }`;
+    for (const host of hostMatches(spec, d)) {
+      const conds = [proto, hostCondition(host), pathCondition(pathMatch(d)), ...destinationConditions(d)];
+      if (d.srcPort !== undefined) conds.push(`{ dst_port ${d.srcPort} }`);
+      rules.push({ owner, line: `http-request redirect scheme https${code} if ${conds.filter((c) => c !== '').join(' ')}` });
+    }
+  }
+  return rules;
+}
+
+function routeStepView(step: RoutingStep, mapDir: string): RouteStepView {
+  if (step.kind === 'rule') return { rule: { backend: step.rule.backend, condition: step.rule.condition, owner: step.rule.owner } };
+  const m = MAP_FILES[step.lookup];
+  return { map: { lookup: step.lookup, key: m.key, converter: m.converter, file: `${mapDir}/${m.file}` } };
+}
+
+function userlists(services: readonly ServiceSpec[], globalUsers: readonly User[]): UserlistView[] {
+  const lists: UserlistView[] = [];
+  const entries = (users: readonly User[]) =>
+    users.map((u) => ({ name: u.name, keyword: u.encrypted ? ('password' as const) : ('insecure-password' as const), password: u.password }));
+  if (globalUsers.length > 0) lists.push({ name: 'defaultUsers', users: entries(globalUsers) });
+  for (const s of services) {
+    if (s.users.length === 0 && !s.usersDenyAll) continue;
+    const users = s.usersDenyAll ? [{ name: 'dummyUser', password: `denied-${s.serviceName}`, encrypted: true }] : s.users;
+    lists.push({ name: `${s.serviceName}Users`, owner: s.serviceName, users: entries(users) });
+  }
+  return lists;
+}
+
+function bindLine(b: BindSpec, hasCerts: boolean, settings: RenderSettings): string {
+  const address = `${b.address}:${b.port}`;
+  const tls = b.ssl && (hasCerts || settings.caFile !== undefined)
+    ? ` ssl crt-list ${settings.crtList} alpn ${settings.enableH2 ? 'h2,http/1.1' : 'http/1.1'}${settings.caFile ? ` ca-file ${settings.caFile} verify optional` : ''}`
+    : '';
+  return `${address}${tls}${b.options ? ` ${b.options}` : ''}`;
+}
+
+function statsView(stats: NonNullable<RenderSettings['stats']>): { uri: string; auth?: string } {
+  const open = stats.user === 'none' || stats.pass === 'none';
+  return { uri: stats.uri, ...(!open && { auth: `${stats.user}:${stats.pass}` }) };
+}
+
+type NameOf = (spec: ServiceSpec, d: Destination, variant: 'http' | 'https' | 'tcp') => string | undefined;
+
+function tcpFrontends(services: readonly ServiceSpec[], nameOf: NameOf, debug: boolean): TcpFrontendView[] {
+  const byPort = new Map<number, TcpFrontendView>();
+  for (const spec of services) {
+    for (const d of spec.destinations) {
+      if (d.reqMode === 'http' || d.serviceGroup !== undefined || d.srcPort === undefined) continue;
+      const backend = nameOf(spec, d, 'tcp');
+      if (!backend) continue;
+      const sni = d.reqMode === 'sni';
+      const fe = byPort.get(d.srcPort) ?? {
+        name: sni ? `service_${d.srcPort}` : `tcpFE_${d.srcPort}`,
+        port: d.srcPort,
+        owners: [],
+        sni,
+        clitcpka: false,
+        log: debug,
+        rules: [],
+      };
+      if (!fe.owners.includes(spec.serviceName)) fe.owners.push(spec.serviceName);
+      fe.clitcpka ||= d.clitcpka;
+      if (d.timeoutClient !== undefined) fe.timeoutClient = d.timeoutClient;
+      const patterns = sni ? (d.servicePath.length > 0 ? d.servicePath : d.serviceDomain) : d.serviceDomain;
+      if (sni || patterns.length > 0) {
+        fe.sni ||= patterns.length > 0;
+        const fetch = sni ? d.pathType : 'req.ssl_sni -i';
+        const list = sni ? patterns : patterns.map((p) => p.replace(/^\*/, ''));
+        const matcher = !sni && patterns.some((p) => p.startsWith('*')) ? 'req.ssl_sni -i -m end' : fetch;
+        fe.rules.push({ owner: spec.serviceName, backend, condition: `{ ${matcher} ${list.map(q).join(' ')} }` });
+      } else {
+        fe.defaultBackend = backend;
+      }
+      byPort.set(d.srcPort, fe);
+    }
+  }
+  return [...byPort.values()].sort((a, b) => a.port - b.port);
+}
+
+function listens(services: readonly ServiceSpec[]): ListenView[] {
+  const groups = new Map<string, ListenView>();
+  for (const spec of services) {
+    for (const d of spec.destinations) {
+      if (d.serviceGroup === undefined || d.srcPort === undefined || d.port === undefined) continue;
+      const id = `${d.serviceGroup}_${d.srcPort}`;
+      const l = groups.get(id) ?? {
+        name: `tcpListen_${id}`,
+        port: d.srcPort,
+        owners: [],
+        ...(d.balanceGroup !== undefined && { balance: d.balanceGroup }),
+        clitcpka: d.clitcpka,
+        ...(d.timeoutClient !== undefined && { timeoutClient: d.timeoutClient }),
+        tcpCheck: d.checkTcp,
+        servers: [],
+      };
+      l.owners.push(spec.serviceName);
+      const hosts = spec.servers && spec.servers.length > 0 ? spec.servers.map((s) => ({ host: s.host, port: s.port ?? d.port as number })) : [{ host: d.outboundHostname ?? spec.serviceName, port: d.port }];
+      hosts.forEach((h, i) => {
+        const address = h.host.includes(':') ? `[${h.host}]:${h.port}` : `${h.host}:${h.port}`;
+        l.servers.push({ name: `${d.serviceGroup}-${spec.serviceName}${h.port}_${i + 1}`, address, options: l.tcpCheck ? ' check' : '' });
+      });
+      groups.set(id, l);
+    }
+  }
+  return [...groups.values()].sort((a, b) => a.port - b.port || cmp(a.name, b.name));
+}
+
+export { LOOKUPS };

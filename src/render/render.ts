@@ -1,0 +1,70 @@
+import Handlebars from 'handlebars';
+import type { ConfigView } from './model.js';
+
+/** Template sources: the main haproxy.cfg template and its partials by name. */
+export interface TemplateSources {
+  main: string;
+  partials: Readonly<Record<string, string>>;
+}
+
+export type Compiled = (view: ConfigView) => string;
+
+/** Ownership markers: a NUL line opens a block owned by services, a lone NUL closes it. User values never hold NUL. */
+const MARK = '\u0000';
+
+/** A Handlebars environment of our own: strict, unescaped (HAProxy config is not HTML). */
+export function createEnvironment(): typeof Handlebars {
+  const hb = Handlebars.create();
+  hb.registerHelper('owned', function (this: unknown, owner: unknown, options: Handlebars.HelperOptions) {
+    const owners = Array.isArray(owner) ? owner.join(',') : typeof owner === 'string' ? owner : '';
+    const body = options.fn(this);
+    return owners ? `${MARK}${owners}\n${body}${MARK}\n` : body;
+  });
+  hb.registerHelper('defined', (value: unknown) => value !== undefined && value !== null);
+  hb.registerHelper('or', (...args: unknown[]) => args.slice(0, -1).some(Boolean));
+  return hb;
+}
+
+export function compileTemplates(sources: TemplateSources): Compiled {
+  const hb = createEnvironment();
+  for (const [name, source] of Object.entries(sources.partials)) {
+    hb.registerPartial(name, hb.compile(source, { strict: true, noEscape: true }));
+  }
+  const main = hb.compile(sources.main, { strict: true, noEscape: true });
+  return (view) => main(view);
+}
+
+/** Renders a user template (templateFePath/templateBePath) against a service's context. */
+export function renderUserTemplate(source: string, context: unknown): string {
+  const hb = createEnvironment();
+  return hb.compile(source, { noEscape: true })(context);
+}
+
+export interface Rendered {
+  text: string;
+  /** For each line of text (0-based), the services that own it, if any. */
+  owners: ReadonlyArray<readonly string[] | undefined>;
+}
+
+/** Renders the view and turns ownership markers into a line → owners table. */
+export function renderConfig(compiled: Compiled, view: ConfigView): Rendered {
+  return stripMarkers(compiled(view));
+}
+
+export function stripMarkers(raw: string): Rendered {
+  const lines = raw.split('\n');
+  const out: string[] = [];
+  const owners: Array<readonly string[] | undefined> = [];
+  const stack: string[][] = [];
+  for (const line of lines) {
+    if (line.startsWith(MARK)) {
+      const rest = line.slice(1);
+      if (rest === '') stack.pop();
+      else stack.push(rest.split(','));
+      continue;
+    }
+    out.push(line);
+    owners.push(stack.length > 0 ? stack[stack.length - 1] : undefined);
+  }
+  return { text: out.join('\n'), owners };
+}

@@ -1,0 +1,336 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { z } from 'zod';
+import { checkRawLine, hasControl } from './domain/haproxyText.js';
+import type { ReqMode, User } from './domain/spec.js';
+import { parseBool } from './domain/values.js';
+import type { BindSpec, Timeouts } from './render/settings.js';
+import type { RouteOrder } from './render/routes.js';
+
+/** Every setting of flow-proxy, typed; built from the environment by loadSettings. */
+export interface Settings {
+  port: number;
+  ip: string;
+  dataDir: string;
+  haproxyBin: string;
+  serviceName: string;
+  defaultPorts: BindSpec[];
+  bindPorts: BindSpec[];
+  connectionMode: string;
+  timeouts: Timeouts;
+  serviceDomainAlgo?: string;
+  separator: string;
+  extraGlobal: string[];
+  extraFrontend: string[];
+  stats?: { user: string; pass: string; uri: string; port?: number };
+  debug: boolean;
+  users: User[];
+  httpsOnly: boolean;
+  captureRequestHeaders: Array<{ name: string; length: number }>;
+  compression?: { algo?: string; type?: string };
+  checkResolvers: boolean;
+  resolvers: string[];
+  caFile?: string;
+  certsDir: string;
+  preferredCertificates: string[];
+  enableH2: boolean;
+  sslBindOptions: string;
+  sslBindCiphers: string;
+  routeOrder: RouteOrder;
+  hardStopAfter: string;
+  maxReloads: number;
+  spareBackends: number;
+  allowRawSnippets: boolean;
+  templatesDir: string;
+  templateDirs: string[];
+  secretsDir: string;
+  defaultProtocol: ReqMode;
+  filterProxyInstanceName: boolean;
+  proxyInstanceName: string;
+  logLevel: string;
+  maxconn: number;
+  nbthread?: number;
+  stopGraceMs: number;
+}
+
+/** Variables docker-flow-proxy also reads from /run/secrets/dfp_<name>, which win over the environment. */
+const SECRET_VARS = [
+  'DEFAULT_PORTS', 'BIND_PORTS', 'CONNECTION_MODE', 'TIMEOUT_CONNECT', 'TIMEOUT_CLIENT', 'TIMEOUT_SERVER', 'TIMEOUT_QUEUE',
+  'TIMEOUT_TUNNEL', 'TIMEOUT_HTTP_REQUEST', 'TIMEOUT_HTTP_KEEP_ALIVE', 'STATS_USER', 'STATS_PASS', 'STATS_URI', 'STATS_PORT',
+  'USERS', 'USERS_PASS_ENCRYPTED', 'EXTRA_GLOBAL', 'EXTRA_FRONTEND', 'RESOLVERS', 'SSL_BIND_OPTIONS', 'SSL_BIND_CIPHERS',
+  'DEBUG', 'DEFAULT_PROTOCOL',
+] as const;
+
+export type Env = Readonly<Record<string, string | undefined>>;
+
+export type SettingsResult = { ok: true; settings: Settings } | { ok: false; errors: string[] };
+
+const SHOWN_SECRET = new Set(['STATS_PASS', 'USERS', 'API_TOKEN']);
+
+/**
+ * Reads the environment (and docker-flow-proxy's /run/secrets/dfp_* files)
+ * into Settings. Every invalid variable is reported, not just the first.
+ */
+export function loadSettings(env: Env, readSecret: (name: string) => string | undefined = () => undefined, cwd = process.cwd()): SettingsResult {
+  const raw: Record<string, string | undefined> = { ...env };
+  for (const name of SECRET_VARS) {
+    const secret = readSecret(`dfp_${name.toLowerCase()}`);
+    if (secret !== undefined) raw[name] = secret.trim();
+  }
+  // docker-flow-proxy's indirection: STATS_USER_ENV names the variable holding the user, and so on.
+  for (const name of ['STATS_USER', 'STATS_PASS', 'STATS_URI']) {
+    const indirect = env[`${name}_ENV`];
+    if (indirect !== undefined && indirect !== name) raw[name] = env[indirect];
+  }
+  const result = schema(cwd).safeParse(raw);
+  if (!result.success) return { ok: false, errors: result.error.issues.map((i) => i.message) };
+  return { ok: true, settings: result.data };
+}
+
+type Ctx = z.RefinementCtx;
+
+function fail(ctx: Ctx, name: string, value: string | undefined, problem: string): never {
+  const shown = value === undefined ? '' : SHOWN_SECRET.has(name) ? ' (value hidden)' : ` "${value.length > 80 ? `${value.slice(0, 80)}…` : value}"`;
+  ctx.addIssue({ code: 'custom', message: `${name}${shown} ${problem}.` });
+  return z.NEVER;
+}
+
+const str = () => z.string().optional();
+
+function field<T>(name: string, parse: (value: string | undefined, ctx: Ctx) => T) {
+  return str().transform((v, ctx) => parse(v === '' ? undefined : v, ctx));
+}
+
+function bool(name: string, fallback: boolean) {
+  return field(name, (v, ctx) => {
+    if (v === undefined) return fallback;
+    const parsed = parseBool(v);
+    return typeof parsed === 'string' ? fail(ctx, name, v, parsed) : parsed;
+  });
+}
+
+function int(name: string, fallback: number, min: number, max: number) {
+  return field(name, (v, ctx) => {
+    if (v === undefined) return fallback;
+    if (!/^\d+$/.test(v) || Number(v) < min || Number(v) > max) return fail(ctx, name, v, `must be a whole number from ${min} to ${max}`);
+    return Number(v);
+  });
+}
+
+function optionalInt(name: string, min: number, max: number) {
+  return field(name, (v, ctx) => {
+    if (v === undefined) return undefined;
+    if (!/^\d+$/.test(v) || Number(v) < min || Number(v) > max) return fail(ctx, name, v, `must be a whole number from ${min} to ${max}`);
+    return Number(v);
+  });
+}
+
+function pattern(name: string, fallback: string | undefined, re: RegExp, what: string) {
+  return field(name, (v, ctx) => {
+    if (v === undefined) return fallback;
+    if (hasControl(v) || !re.test(v)) return fail(ctx, name, v, what);
+    return v;
+  });
+}
+
+function lines(name: string) {
+  return field(name, (v, ctx) => {
+    if (v === undefined) return [] as string[];
+    const out = v.split(/[,\n]/).map((l) => l.trim()).filter((l) => l !== '');
+    for (const line of out) {
+      const check = checkRawLine(line, 'directive', true);
+      if (!check.ok) return fail(ctx, name, line, check.reason ?? 'is not allowed');
+    }
+    return out;
+  });
+}
+
+function binds(name: string, fallback: string) {
+  return field(name, (v, ctx) => {
+    const text = v ?? fallback;
+    if (text.trim() === '') return [] as BindSpec[];
+    const out: BindSpec[] = [];
+    for (const item of text.split(',').map((i) => i.trim()).filter((i) => i !== '')) {
+      const m = /^(?:(\*|[0-9.]+|\[[0-9a-fA-F:]+\]):)?(\d{1,5})(:ssl)?(?:\s+(.*))?$/.exec(item);
+      if (!m || Number(m[2]) < 1 || Number(m[2]) > 65535) return fail(ctx, name, item, 'must be a list of [address:]port[:ssl][ bind options], for example 80,443:ssl');
+      const options = (m[4] ?? '').trim();
+      if (options !== '') {
+        const check = checkRawLine(options, 'header', true);
+        if (!check.ok || /[{}]/.test(options)) return fail(ctx, name, item, `has bind options that are not allowed (${check.reason ?? 'braces'})`);
+      }
+      out.push({ address: m[1] ?? '*', port: Number(m[2]), ssl: m[3] !== undefined, options });
+    }
+    return out;
+  });
+}
+
+function findInPath(bin: string, envPath: string | undefined): string | undefined {
+  if (bin.includes('/')) return fs.existsSync(bin) ? bin : undefined;
+  for (const dir of (envPath ?? '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin').split(':')) {
+    const candidate = path.join(dir, bin);
+    try {
+      fs.accessSync(candidate, fs.constants.X_OK);
+      return candidate;
+    } catch {
+      // keep looking
+    }
+  }
+  return undefined;
+}
+
+const DOMAIN_ALGO = /^(hdr|hdr_beg|hdr_end|hdr_dom|hdr_reg|hdr_sub|hdr_dir)\((host|Host)\)( -i| -m (str|beg|end|sub|reg|dir|dom))*$|^(req_ssl_sni|req\.ssl_sni|ssl_fc_sni)( -i| -m (str|beg|end|sub|reg|dir|dom))*$/;
+const TIME = /^\d+(us|ms|s|m|h|d)?$/;
+
+function schema(cwd: string) {
+  return z
+    .object({
+      PORT: int('PORT', 8080, 0, 65535),
+      IP: pattern('IP', '0.0.0.0', /^[0-9.]+$|^[0-9a-fA-F:]+$/, 'must be an IP address'),
+      DATA_DIR: field('DATA_DIR', (v) => path.resolve(cwd, v ?? './data')),
+      HAPROXY_BIN: str(),
+      PATH: str(),
+      SERVICE_NAME: pattern('SERVICE_NAME', 'proxy', /^[A-Za-z0-9][A-Za-z0-9_.-]*$/, 'must be a service name'),
+      DEFAULT_PORTS: binds('DEFAULT_PORTS', '80,443:ssl'),
+      BIND_PORTS: binds('BIND_PORTS', ''),
+      CONNECTION_MODE: field('CONNECTION_MODE', (v, ctx) => {
+        const value = v ?? 'http-keep-alive';
+        if (!['http-keep-alive', 'http-server-close', 'httpclose'].includes(value)) {
+          return fail(ctx, 'CONNECTION_MODE', value, ['http-tunnel', 'forceclose'].includes(value) ? 'is refused by HAProxy 2.x; use http-keep-alive, http-server-close or httpclose' : 'must be http-keep-alive, http-server-close or httpclose');
+        }
+        return value;
+      }),
+      TIMEOUT_CONNECT: int('TIMEOUT_CONNECT', 5, 0, 2_147_483),
+      TIMEOUT_CLIENT: int('TIMEOUT_CLIENT', 20, 0, 2_147_483),
+      TIMEOUT_SERVER: int('TIMEOUT_SERVER', 20, 0, 2_147_483),
+      TIMEOUT_QUEUE: int('TIMEOUT_QUEUE', 30, 0, 2_147_483),
+      TIMEOUT_TUNNEL: int('TIMEOUT_TUNNEL', 3600, 0, 2_147_483),
+      TIMEOUT_HTTP_REQUEST: int('TIMEOUT_HTTP_REQUEST', 5, 0, 2_147_483),
+      TIMEOUT_HTTP_KEEP_ALIVE: int('TIMEOUT_HTTP_KEEP_ALIVE', 15, 0, 2_147_483),
+      SERVICE_DOMAIN_ALGO: pattern('SERVICE_DOMAIN_ALGO', undefined, DOMAIN_ALGO, 'is not a supported host match (hdr(host), hdr_beg(host), hdr_end(host), hdr_dom(host), ...)'),
+      SEPARATOR: pattern('SEPARATOR', ',', /^[^\s'"\\#]{1,4}$/, 'must be one to four characters, no spaces or quotes'),
+      EXTRA_GLOBAL: lines('EXTRA_GLOBAL'),
+      EXTRA_FRONTEND: lines('EXTRA_FRONTEND'),
+      STATS_USER: pattern('STATS_USER', undefined, /^[^\s:'"#\\$]+$/, 'may not contain spaces, ":", quotes, "#", "\\" or "$"'),
+      STATS_PASS: pattern('STATS_PASS', undefined, /^[^\s'"#\\$]+$/, 'may not contain spaces, quotes, "#", "\\" or "$"'),
+      STATS_URI: pattern('STATS_URI', '/admin?stats', /^\/[!-~]*$/, 'must be a path starting with "/"').transform((v, ctx) => (v !== undefined && /['"#\\]/.test(v) ? fail(ctx, 'STATS_URI', v, 'may not contain quotes, "#" or "\\"') : v)),
+      STATS_PORT: optionalInt('STATS_PORT', 1, 65535),
+      DEBUG: bool('DEBUG', false),
+      USERS: field('USERS', (v, ctx) => {
+        if (v === undefined) return [] as Array<{ name: string; password: string }>;
+        const users: Array<{ name: string; password: string }> = [];
+        for (const item of v.split(/[,\n]/).map((i) => i.trim()).filter((i) => i !== '')) {
+          const colon = item.indexOf(':');
+          const name = colon < 0 ? '' : item.slice(0, colon);
+          const password = colon < 0 ? '' : item.slice(colon + 1);
+          if (!/^[A-Za-z0-9._@-]{1,64}$/.test(name) || password === '' || /['\u0000-\u001f\u007f]/.test(password)) {
+            return fail(ctx, 'USERS', v, 'must be a list of user:password pairs (no single quotes or control characters)');
+          }
+          users.push({ name, password });
+        }
+        return users;
+      }),
+      USERS_PASS_ENCRYPTED: bool('USERS_PASS_ENCRYPTED', false),
+      HTTPS_ONLY: bool('HTTPS_ONLY', false),
+      CAPTURE_REQUEST_HEADER: field('CAPTURE_REQUEST_HEADER', (v, ctx) => {
+        if (v === undefined) return [] as Array<{ name: string; length: number }>;
+        const out: Array<{ name: string; length: number }> = [];
+        for (const item of v.split(',').map((i) => i.trim()).filter((i) => i !== '')) {
+          const m = /^([A-Za-z0-9-]+):(\d{1,5})$/.exec(item);
+          if (!m) return fail(ctx, 'CAPTURE_REQUEST_HEADER', item, 'must be a list of Header:length, for example Host:15');
+          out.push({ name: m[1] as string, length: Number(m[2]) });
+        }
+        return out;
+      }),
+      COMPRESSION_ALGO: pattern('COMPRESSION_ALGO', undefined, /^(identity|gzip|deflate|raw-deflate)( (identity|gzip|deflate|raw-deflate))*$/, 'must be a list of identity, gzip, deflate, raw-deflate'),
+      COMPRESSION_TYPE: pattern('COMPRESSION_TYPE', undefined, /^[A-Za-z0-9!#$&^_.+-]+\/[A-Za-z0-9!#$&^_.+*-]+( [A-Za-z0-9!#$&^_.+-]+\/[A-Za-z0-9!#$&^_.+*-]+)*$/, 'must be a space separated list of MIME types'),
+      CHECK_RESOLVERS: bool('CHECK_RESOLVERS', false),
+      DO_NOT_RESOLVE_ADDR: bool('DO_NOT_RESOLVE_ADDR', false),
+      RESOLVERS: lines('RESOLVERS'),
+      CA_FILE: pattern('CA_FILE', undefined, /^\/[A-Za-z0-9_./-]+$/, 'must be an absolute file path'),
+      CERTS_DIR: field('CERTS_DIR', (v) => (v === undefined ? undefined : path.resolve(cwd, v))),
+      PREFERRED_CERTIFICATE: pattern('PREFERRED_CERTIFICATE', undefined, /^[A-Za-z0-9_.*?,\-[\]]+$/, 'must be a list of file name patterns'),
+      ENABLE_H2: bool('ENABLE_H2', true),
+      SSL_BIND_OPTIONS: pattern('SSL_BIND_OPTIONS', 'no-sslv3', /^[A-Za-z0-9._-]+( [A-Za-z0-9._-]+)*$/, 'must be a space separated list of bind options'),
+      SSL_BIND_CIPHERS: pattern('SSL_BIND_CIPHERS', 'ECDH+AESGCM:ECDH+CHACHA20:DH+AESGCM:ECDH+AES256:DH+AES256:ECDH+AES128:DH+AES:RSA+AESGCM:RSA+AES:!aNULL:!MD5:!DSS', /^[A-Za-z0-9:+!@._-]+$/, 'must be an OpenSSL cipher list'),
+      ROUTE_ORDER: field('ROUTE_ORDER', (v, ctx) => (v === undefined ? 'specific' : v === 'specific' || v === 'acl' ? v : fail(ctx, 'ROUTE_ORDER', v, 'must be specific or acl')) as RouteOrder),
+      HARD_STOP_AFTER: pattern('HARD_STOP_AFTER', '30s', TIME, 'must be a HAProxy time such as 30s or 5m'),
+      MWORKER_MAX_RELOADS: int('MWORKER_MAX_RELOADS', 50, 1, 1_000_000),
+      SPARE_BACKENDS: int('SPARE_BACKENDS', 32, 0, 100_000),
+      ALLOW_RAW_SNIPPETS: bool('ALLOW_RAW_SNIPPETS', false),
+      TEMPLATES_DIR: field('TEMPLATES_DIR', (v) => (v === undefined ? undefined : path.resolve(cwd, v))),
+      TEMPLATE_DIRS: field('TEMPLATE_DIRS', (v) => (v ?? '/templates').split(',').map((d) => path.resolve(cwd, d.trim())).filter((d) => d !== '')),
+      SECRETS_DIR: field('SECRETS_DIR', (v) => v ?? '/run/secrets'),
+      DEFAULT_PROTOCOL: field('DEFAULT_PROTOCOL', (v, ctx) => (v === undefined ? 'http' : v === 'http' || v === 'tcp' || v === 'sni' ? v : fail(ctx, 'DEFAULT_PROTOCOL', v, 'must be http, tcp or sni')) as ReqMode),
+      FILTER_PROXY_INSTANCE_NAME: bool('FILTER_PROXY_INSTANCE_NAME', false),
+      PROXY_INSTANCE_NAME: pattern('PROXY_INSTANCE_NAME', 'docker-flow', /^[A-Za-z0-9][A-Za-z0-9_.-]*$/, 'must be a name'),
+      LOG_LEVEL: field('LOG_LEVEL', (v, ctx) => (v === undefined ? 'info' : ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(v) ? v : fail(ctx, 'LOG_LEVEL', v, 'must be one of fatal, error, warn, info, debug, trace, silent'))),
+      MAXCONN: int('MAXCONN', 5000, 1, 10_000_000),
+      NBTHREAD: optionalInt('NBTHREAD', 1, 64),
+      STOP_GRACE: int('STOP_GRACE', 5, 0, 3600),
+    })
+    .transform((r, ctx) => {
+      const bin = findInPath(r.HAPROXY_BIN ?? 'haproxy', r.PATH);
+      if (!bin) fail(ctx, 'HAPROXY_BIN', r.HAPROXY_BIN ?? 'haproxy', 'was not found: install HAProxy 2.6 or newer (apt-get install -y haproxy) or set HAPROXY_BIN to its path');
+      const statsOn = r.STATS_USER !== undefined && r.STATS_PASS !== undefined;
+      if ((r.STATS_USER === undefined) !== (r.STATS_PASS === undefined)) {
+        fail(ctx, r.STATS_USER === undefined ? 'STATS_USER' : 'STATS_PASS', undefined, 'must be set together with ' + (r.STATS_USER === undefined ? 'STATS_PASS' : 'STATS_USER') + ' (use "none" for no authentication)');
+      }
+      const settings: Settings = {
+        port: r.PORT,
+        ip: r.IP as string,
+        dataDir: r.DATA_DIR,
+        haproxyBin: bin ?? 'haproxy',
+        serviceName: r.SERVICE_NAME as string,
+        defaultPorts: r.DEFAULT_PORTS,
+        bindPorts: r.BIND_PORTS,
+        connectionMode: r.CONNECTION_MODE,
+        timeouts: {
+          connect: r.TIMEOUT_CONNECT,
+          client: r.TIMEOUT_CLIENT,
+          server: r.TIMEOUT_SERVER,
+          queue: r.TIMEOUT_QUEUE,
+          tunnel: r.TIMEOUT_TUNNEL,
+          httpRequest: r.TIMEOUT_HTTP_REQUEST,
+          httpKeepAlive: r.TIMEOUT_HTTP_KEEP_ALIVE,
+        },
+        ...(r.SERVICE_DOMAIN_ALGO !== undefined && { serviceDomainAlgo: r.SERVICE_DOMAIN_ALGO }),
+        separator: r.SEPARATOR as string,
+        extraGlobal: r.EXTRA_GLOBAL,
+        extraFrontend: r.EXTRA_FRONTEND,
+        ...(statsOn && {
+          stats: { user: r.STATS_USER as string, pass: r.STATS_PASS as string, uri: r.STATS_URI as string, ...(r.STATS_PORT !== undefined && r.STATS_PORT !== 80 && { port: r.STATS_PORT }) },
+        }),
+        debug: r.DEBUG,
+        users: r.USERS.map((u) => ({ ...u, encrypted: r.USERS_PASS_ENCRYPTED })),
+        httpsOnly: r.HTTPS_ONLY,
+        captureRequestHeaders: r.CAPTURE_REQUEST_HEADER,
+        ...((r.COMPRESSION_ALGO !== undefined || r.COMPRESSION_TYPE !== undefined) && {
+          compression: { ...(r.COMPRESSION_ALGO !== undefined && { algo: r.COMPRESSION_ALGO }), ...(r.COMPRESSION_TYPE !== undefined && { type: r.COMPRESSION_TYPE }) },
+        }),
+        checkResolvers: r.CHECK_RESOLVERS,
+        resolvers: r.RESOLVERS,
+        ...(r.CA_FILE !== undefined && { caFile: r.CA_FILE }),
+        certsDir: r.CERTS_DIR ?? path.join(r.DATA_DIR, 'certs'),
+        preferredCertificates: (r.PREFERRED_CERTIFICATE ?? '').split(',').filter((p) => p !== ''),
+        enableH2: r.ENABLE_H2,
+        sslBindOptions: r.SSL_BIND_OPTIONS as string,
+        sslBindCiphers: r.SSL_BIND_CIPHERS as string,
+        routeOrder: r.ROUTE_ORDER,
+        hardStopAfter: r.HARD_STOP_AFTER as string,
+        maxReloads: r.MWORKER_MAX_RELOADS,
+        spareBackends: r.SPARE_BACKENDS,
+        allowRawSnippets: r.ALLOW_RAW_SNIPPETS,
+        templatesDir: r.TEMPLATES_DIR ?? path.resolve(path.dirname(new URL(import.meta.url).pathname), '..', '..', 'templates'),
+        templateDirs: r.TEMPLATE_DIRS,
+        secretsDir: r.SECRETS_DIR,
+        defaultProtocol: r.DEFAULT_PROTOCOL,
+        filterProxyInstanceName: r.FILTER_PROXY_INSTANCE_NAME,
+        proxyInstanceName: r.PROXY_INSTANCE_NAME as string,
+        logLevel: r.LOG_LEVEL,
+        maxconn: r.MAXCONN,
+        ...(r.NBTHREAD !== undefined && { nbthread: r.NBTHREAD }),
+        stopGraceMs: r.STOP_GRACE * 1000,
+      };
+      return settings;
+    });
+}
