@@ -1,5 +1,5 @@
 import { issue, type Issue } from './errors.js';
-import { checkRawLine } from './haproxyText.js';
+import { checkRawLine, hasControl } from './haproxyText.js';
 import { SECRET_PARAMS, toRecord, type RawParams } from './params.js';
 import type { Destination, HeaderMatch, HeaderRules, PathRewrite, ReqMode, RequestOptions, ServiceSpec, User } from './spec.js';
 import {
@@ -145,6 +145,10 @@ class Reader {
     const param = index > 0 && this.raw.has(`${key}.${index}`) ? `${name}.${index}` : name;
     if (value.length > MAX_VALUE) {
       this.fail(param, value, `is longer than ${MAX_VALUE} characters`);
+      return undefined;
+    }
+    if (hasControl(value)) {
+      this.fail(param, value, 'contains a newline or control character');
       return undefined;
     }
     return value;

@@ -1,0 +1,43 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+export interface Seen {
+  method: string;
+  url: string;
+  headers: http.IncomingHttpHeaders;
+}
+
+export interface Backend {
+  name: string;
+  port: number;
+  /** Requests this backend received, in order. */
+  seen: Seen[];
+  close(): Promise<void>;
+}
+
+/** A real HTTP server on 127.0.0.1 that answers every request with JSON naming itself and echoing the request. */
+export async function startBackend(name: string, port = 0): Promise<Backend> {
+  const seen: Seen[] = [];
+  const server = http.createServer((req, res) => {
+    const entry = { method: req.method ?? '', url: req.url ?? '', headers: req.headers };
+    seen.push(entry);
+    req.resume();
+    req.on('end', () => {
+      const body = JSON.stringify({ backend: name, ...entry });
+      res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) });
+      res.end(body);
+    });
+  });
+  server.keepAliveTimeout = 60_000;
+  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', () => resolve()));
+  return {
+    name,
+    port: (server.address() as AddressInfo).port,
+    seen,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}

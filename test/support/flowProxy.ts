@@ -1,0 +1,147 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import { freePort } from './ports.js';
+import { request, type RequestOptions, type Response } from './http.js';
+
+/** The repository root (tests run from dist/test/support). */
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+export const MAIN = path.join(ROOT, 'dist', 'src', 'main.js');
+
+export interface FlowProxy {
+  apiPort: number;
+  httpPort: number;
+  dataDir: string;
+  env: Record<string, string>;
+  child: ChildProcess;
+  output(): string;
+  /** Calls an API endpoint with query parameters; `path` is relative to /v1/docker-flow-proxy. */
+  api(endpoint: string, query?: Record<string, string> | string, init?: Partial<RequestOptions>): Promise<Response & { json: Record<string, unknown> }>;
+  /** A request through HAProxy's HTTP frontend. */
+  get(pathname: string, options?: Partial<RequestOptions>): Promise<Response>;
+  /** SIGTERM and wait for exit. */
+  stop(): Promise<number | null>;
+  /** SIGKILL the control plane only (HAProxy keeps running). */
+  kill(): Promise<void>;
+  /** Stops HAProxy left behind by kill() (tests clean up after themselves). */
+  cleanup(): Promise<void>;
+}
+
+export interface StartOptions {
+  env?: Record<string, string>;
+  dataDir?: string;
+  httpPort?: number;
+  apiPort?: number;
+  /** Wait for the API (default true). */
+  wait?: boolean;
+}
+
+/** Starts `node dist/src/main.js` as `npm start` would, on free ports, with its own data directory. */
+export async function startFlowProxy(options: StartOptions = {}): Promise<FlowProxy> {
+  const dataDir = options.dataDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'fp-test-'));
+  const apiPort = options.apiPort ?? (await freePort());
+  const httpPort = options.httpPort ?? (await freePort());
+  const env: Record<string, string> = {
+    PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin',
+    PORT: String(apiPort),
+    IP: '127.0.0.1',
+    DATA_DIR: dataDir,
+    DEFAULT_PORTS: String(httpPort),
+    LOG_LEVEL: 'info',
+    SPARE_BACKENDS: '8',
+    SECRETS_DIR: path.join(dataDir, 'secrets'),
+    STOP_GRACE: '1',
+    ...options.env,
+  };
+  const child = spawn(process.execPath, [MAIN], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr?.on('data', (d: Buffer) => (out += d.toString()));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+
+  const proxy: FlowProxy = {
+    apiPort,
+    httpPort,
+    dataDir,
+    env,
+    child,
+    output: () => out,
+    async api(endpoint, query = {}, init = {}) {
+      const qs = typeof query === 'string' ? query : new URLSearchParams(query).toString();
+      const res = await request({ port: apiPort, path: `/v1/docker-flow-proxy/${endpoint}${qs ? `?${qs}` : ''}`, ...init });
+      let json: Record<string, unknown> = {};
+      try {
+        json = JSON.parse(res.body) as Record<string, unknown>;
+      } catch {
+        // text endpoints
+      }
+      return { ...res, json };
+    },
+    get(pathname, opts = {}) {
+      return request({ port: httpPort, path: pathname, ...opts });
+    },
+    async stop() {
+      if (child.exitCode !== null) return child.exitCode;
+      child.kill('SIGTERM');
+      return exited;
+    },
+    async kill() {
+      child.kill('SIGKILL');
+      await exited;
+    },
+    async cleanup() {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      await exited;
+      const pidFile = path.join(dataDir, 'haproxy', 'run', 'haproxy.pid');
+      try {
+        const pid = Number(fs.readFileSync(pidFile, 'utf8').trim());
+        if (pid > 1) {
+          process.kill(pid, 'SIGTERM');
+          for (let i = 0; i < 100; i++) {
+            try {
+              process.kill(pid, 0);
+              await sleep(20);
+            } catch {
+              break;
+            }
+          }
+        }
+      } catch {
+        // nothing left running
+      }
+    },
+  };
+
+  if (options.wait !== false) {
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      if (child.exitCode !== null) throw new Error(`flow-proxy exited with ${child.exitCode}:\n${out}`);
+      try {
+        const res = await request({ port: apiPort, path: '/v1/docker-flow-proxy/ping', timeoutMs: 1000 });
+        if (res.status === 200) break;
+      } catch {
+        // not up yet
+      }
+      if (Date.now() > deadline) {
+        child.kill('SIGKILL');
+        throw new Error(`flow-proxy did not start:\n${out}`);
+      }
+      await sleep(25);
+    }
+  }
+  return proxy;
+}
+
+/** Waits for a condition; returns the last value for the assertion message. */
+export async function eventually<T>(probe: () => Promise<T>, ok: (value: T) => boolean, timeoutMs = 10_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: T = await probe();
+  while (!ok(last) && Date.now() < deadline) {
+    await sleep(25);
+    last = await probe();
+  }
+  return last;
+}

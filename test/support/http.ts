@@ -1,0 +1,56 @@
+import http from 'node:http';
+
+export interface Response {
+  status: number;
+  headers: http.IncomingHttpHeaders;
+  body: string;
+}
+
+export interface RequestOptions {
+  port: number;
+  path?: string;
+  method?: string;
+  host?: string;
+  headers?: Record<string, string>;
+  body?: string;
+  agent?: http.Agent | false;
+  timeoutMs?: number;
+}
+
+/** One real HTTP request to 127.0.0.1, on a new connection unless an agent is given. */
+export function request(options: RequestOptions): Promise<Response> {
+  return new Promise((resolve, reject) => {
+    const headers: Record<string, string> = { ...(options.headers ?? {}) };
+    if (options.host !== undefined) headers.Host = options.host;
+    const req = http.request(
+      {
+        host: '127.0.0.1',
+        port: options.port,
+        path: options.path ?? '/',
+        method: options.method ?? 'GET',
+        headers,
+        agent: options.agent ?? false,
+        timeout: options.timeoutMs ?? 10_000,
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (d: Buffer) => chunks.push(d));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }));
+        res.on('error', reject);
+      },
+    );
+    req.on('timeout', () => req.destroy(new Error(`request to ${options.path} timed out`)));
+    req.on('error', reject);
+    if (options.body !== undefined) req.write(options.body);
+    req.end();
+  });
+}
+
+/** Which test backend answered, from the JSON body the backends send. */
+export function answeredBy(res: Response): string | undefined {
+  try {
+    return (JSON.parse(res.body) as { backend?: string }).backend;
+  } catch {
+    return undefined;
+  }
+}
