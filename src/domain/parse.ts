@@ -289,7 +289,8 @@ class Reader {
     }
     if (!structural) {
       for (const d of destinations) {
-        if (d.reqMode === 'http' && d.port === undefined && d.httpsPort === undefined) {
+        const given = (name: string) => this.raw.get(`${name}.${d.index}`) || this.raw.get(name);
+        if (d.reqMode === 'http' && d.port === undefined && d.httpsPort === undefined && !given('port') && !given('httpsport')) {
           this.fail(d.index > 0 ? `port.${d.index}` : 'port', undefined, 'The port query is mandatory');
         }
       }

@@ -1,0 +1,92 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import test from 'ava';
+import { checkConfig } from '../../src/adapters/haproxy/check.js';
+import { MAP_DIR_TOKEN } from '../../src/core/ports.js';
+import { ROOT } from '../support/flowProxy.js';
+import { baseSettings, render, svc, writeConfig } from '../support/render.js';
+
+const GOLDEN = path.join(ROOT, 'test', 'golden');
+const local = 'outboundHostname=127.0.0.1';
+
+/** Golden cases: name, services, settings. Set UPDATE_GOLDEN=1 to rewrite the files after a deliberate change. */
+const cases: Array<[string, string[], Parameters<typeof baseSettings>[0]?]> = [
+  ['paths-and-domains', [
+    `serviceName=web&servicePath=/web,/w&port=8080&${local}`,
+    `serviceName=api&servicePath=/api&serviceDomain=api.test,*.api.test&port=9000&${local}`,
+    `serviceName=site&serviceDomain=site.test&port=80&${local}`,
+    `serviceName=excl&servicePath=/ex&servicePathExclude=/ex/private&port=81&${local}`,
+    `serviceName=acme&servicePath=/.well-known/acme-challenge&port=82&${local}`,
+  ]],
+  ['backend-options', [
+    `serviceName=opts&servicePath=/o&port=8080&${local}&httpsOnly=true&httpsRedirectCode=301&connectionMode=http-server-close&timeoutServer=60&timeoutTunnel=0&allowedMethods=GET,POST&denyHttp=true&users=bob:pw&addReqHeader=X-A 1&setResHeader=Strict-Transport-Security "max-age=31536000"&delReqHeader=X-Drop&reqPathSearchReplace=/o/,/&compressionAlgo=gzip&compressionType=text/html text/plain&backendExtra=http-response set-header X-Extra 1`,
+    `serviceName=sticky&servicePath=/s&port=8080&${local}&sessionType=sticky-server`,
+  ]],
+  ['tcp-and-sni', [
+    `serviceName=db&reqMode=tcp&srcPort=5432&port=5432&${local}&clitcpka=true&timeoutClient=30&checkTcp=true`,
+    `serviceName=tls&reqMode=sni&srcPort=8443&port=443&serviceDomain=secure.test&${local}`,
+  ]],
+  ['acl-order', [
+    `serviceName=api&servicePath=/api&port=1&${local}`,
+    `serviceName=api-v2&servicePath=/api/v2&port=2&${local}`,
+  ], { routeOrder: 'acl' }],
+  ['global-settings', [`serviceName=web&servicePath=/&port=8080&${local}`], {
+    stats: { user: 'admin', pass: 'statspass', uri: '/admin?stats' },
+    users: [{ name: 'root', password: 'rootpw', encrypted: false }],
+    compression: { algo: 'gzip' },
+    captureRequestHeaders: [{ name: 'Host', length: 15 }],
+    extraGlobal: ['tune.bufsize 32768'],
+    extraFrontend: ['http-request set-header X-Via flow-proxy'],
+    debug: true,
+  }],
+];
+
+for (const [name, queries, over] of cases) {
+  test(`renders ${name} as the golden file, and HAProxy accepts it`, async (t) => {
+    const { files } = render(queries.map((q) => svc(q)), baseSettings(over));
+    const normalised = files.config.split(ROOT).join('<root>').split(MAP_DIR_TOKEN).join('<maps>');
+    const maps = Object.entries(files.maps).filter(([, c]) => c !== '').map(([f, c]) => `# ${f}\n${c}`).join('');
+    const text = `${normalised}\n# ---- maps ----\n${maps}`;
+    const file = path.join(GOLDEN, `${name}.cfg`);
+    if (process.env.UPDATE_GOLDEN === '1' || !fs.existsSync(file)) fs.writeFileSync(file, text);
+    t.is(text, fs.readFileSync(file, 'utf8'));
+    const check = await checkConfig('haproxy', writeConfig(files));
+    t.true(check.ok, check.output);
+  });
+}
+
+test('secrets are rendered strongly quoted and only inside the userlist', (t) => {
+  const { files } = render([svc(`serviceName=a&servicePath=/a&port=1&${local}&users=u:p@ss$word`)]);
+  const lines = files.config.split('\n').filter((l) => l.includes('p@ss$word'));
+  t.deepEqual(lines, ["    user u insecure-password 'p@ss$word'"]);
+});
+
+test('owners of each line point back to the service', (t) => {
+  const { files, owners } = render([svc(`serviceName=a&servicePath=/a&port=1&${local}&backendExtra=http-request deny`)]);
+  const index = files.config.split('\n').findIndex((l) => l.trim() === 'http-request deny');
+  t.deepEqual(owners[index], ['a']);
+});
+
+test('a plain new service fits a spare backend: same structure, no reload needed', (t) => {
+  const first = render([svc(`serviceName=a&servicePath=/a&port=1&${local}`)]);
+  const next = render([svc(`serviceName=a&servicePath=/a&port=1&${local}`), svc(`serviceName=b&servicePath=/b&port=2&${local}`)], baseSettings(), false, first.model.layout);
+  t.is(next.model.structure, first.model.structure);
+  t.is(next.model.maps.pathPrefix.find((e) => e.key === '/b')?.backend, '_spare_1');
+});
+
+test('a service with options of its own needs a new structure', (t) => {
+  const first = render([svc(`serviceName=a&servicePath=/a&port=1&${local}`)]);
+  const next = render([svc(`serviceName=a&servicePath=/a&port=1&${local}`), svc(`serviceName=b&servicePath=/b&port=2&${local}&httpsOnly=true`)], baseSettings(), false, first.model.layout);
+  t.not(next.model.structure, first.model.structure);
+});
+
+test('scaling servers keeps the structure and the names of surviving servers', (t) => {
+  const one = svc(`serviceName=a&servicePath=/a&port=1`);
+  const withServers = (hosts: string[]) => ({ ...one, servers: hosts.map((h) => ({ host: h, id: h })) });
+  const first = render([withServers(['10.0.0.1', '10.0.0.2'])]);
+  const next = render([withServers(['10.0.0.2', '10.0.0.3', '10.0.0.4'])], baseSettings(), false, first.model.layout);
+  t.is(next.model.structure, first.model.structure);
+  const servers = next.model.layout.backends.get('a-be1_0')?.view.servers.map((s) => [s.name, s.host]);
+  // Names of servers removed in this change are not reused: the old one is deleted only after the new ones are added.
+  t.deepEqual(servers, [['s2', '10.0.0.2'], ['s3', '10.0.0.3'], ['s4', '10.0.0.4']]);
+});
