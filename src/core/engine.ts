@@ -17,6 +17,8 @@ export type Command =
   | { kind: 'remove'; name: string; onlyOwner?: Owner }
   /** Replace every entry an owner has (discovery's level-triggered sync). */
   | { kind: 'sync'; owner: Owner; entries: Entry[] }
+  /** Replace the stored (API and env) entries with what a shared store holds; nothing is written back. */
+  | { kind: 'restore'; entries: Entry[] }
   /** Reload HAProxy; with recreate the config is rendered again first. */
   | { kind: 'reload'; recreate: boolean }
   /** Render again because something outside the registry changed (certificates, templates). */
@@ -207,6 +209,7 @@ export class Engine {
     let forceReload = false;
     let reloadOnly = false;
     let refresh = '';
+    let restored = false;
     const mark = (name: string, p: Pending) => changedBy.set(name, [...(changedBy.get(name) ?? []), p]);
 
     for (const p of batch) {
@@ -251,6 +254,22 @@ export class Engine {
           this.quarantine.delete(e.name);
           mark(e.name, p);
         }
+      } else if (c.kind === 'restore') {
+        const wanted = new Map(c.entries.map((e) => [e.name, e]));
+        for (const e of registry.entries.values()) {
+          if (e.owner !== 'docker' && !wanted.has(e.name)) {
+            registry = remove(registry, e.name);
+            this.quarantine.delete(e.name);
+            mark(e.name, p);
+          }
+        }
+        for (const e of c.entries) {
+          if (sameEntry(registry.entries.get(e.name), e)) continue;
+          registry = upsert(registry, e);
+          this.quarantine.delete(e.name);
+          mark(e.name, p);
+        }
+        restored = true;
       } else if (c.kind === 'reload') {
         if (c.recreate) forceReload = true;
         else reloadOnly = true;
@@ -259,6 +278,8 @@ export class Engine {
       }
     }
 
+    // What a shared store just told us is already stored: do not write it back.
+    if (restored) this.lastStored = JSON.stringify(this.storedState(registry).services);
     const rejected = new Map<string, string>();
     let outcome: Attempt | undefined;
     const nothingChanged = changedBy.size === 0 && !forceReload && !refresh;
@@ -434,7 +455,15 @@ export class Engine {
 
   /** Saves the services the store keeps (API and env ones); discovery rebuilds its own at start. */
   private async persist(registry: Registry, force: boolean): Promise<void> {
-    const state: StoredState = {
+    const state = this.storedState(registry);
+    const key = JSON.stringify(state.services);
+    if (!force && key === this.lastStored) return;
+    await this.deps.store.save(state);
+    this.lastStored = key;
+  }
+
+  private storedState(registry: Registry): StoredState {
+    return {
       version: registry.version,
       services: [...registry.entries.values()]
         .filter((e) => e.owner !== 'docker')
@@ -442,10 +471,6 @@ export class Engine {
         .map((e): StoredService => ({ owner: e.owner as 'api' | 'env', params: { ...e.params } }))
         .concat([...this.unparsed.entries()].filter(([name]) => !registry.entries.has(name)).map(([, s]) => s)),
     };
-    const key = JSON.stringify(state.services);
-    if (!force && key === this.lastStored) return;
-    await this.deps.store.save(state);
-    this.lastStored = key;
   }
 
   private record(kind: ApplyKind, reason: string, ok: boolean, started: number, commands: number, changeIds: string[]): ApplyRecord {

@@ -42,5 +42,17 @@ export interface StoredState {
 /** Where the registry survives restarts: a local file by default, Consul for clusters. */
 export interface Store {
   load(): Promise<StoredState | undefined>;
+  /**
+   * Saves the full state. A shared store writes only what changed, with
+   * check-and-set, and throws StoreConflictError when another replica
+   * changed the same service meanwhile (the caller rejects the change).
+   */
   save(state: StoredState): Promise<void>;
+  /**
+   * Shared stores only: calls onChange with the whole state whenever another
+   * replica changed it, until the signal aborts. Local stores omit it.
+   */
+  watch?(onChange: (state: StoredState) => void, signal: AbortSignal): void;
+  /** Shared stores only: is the store reachable right now (for health and metrics). */
+  healthy?(): boolean;
 }

@@ -175,3 +175,13 @@ test('a damaged state file is restored from its backup, never started empty', as
   t.not(code, 0);
   t.regex(out, /refusing to start with an empty registry/i);
 });
+
+test('ROUTE_ORDER=acl restores docker-flow-proxy order: /api captures /api/v2', async (t) => {
+  const p = await start({ env: { ROUTE_ORDER: 'acl' } });
+  t.is((await p.api('reconfigure', { serviceName: 'api', servicePath: '/api', port: String(a.port), outboundHostname: '127.0.0.1' })).status, 200);
+  t.is((await p.api('reconfigure', { serviceName: 'api-v2', servicePath: '/api/v2', port: String(b.port), outboundHostname: '127.0.0.1' })).status, 200);
+  t.is(answeredBy(await p.get('/api/v2/x')), 'a');
+  t.is((await p.api('reconfigure', { serviceName: 'api-v2', aclName: '00-api-v2', servicePath: '/api/v2', port: String(b.port), outboundHostname: '127.0.0.1' })).status, 200);
+  t.is(answeredBy(await p.get('/api/v2/x')), 'b', 'the docker-flow-proxy workaround, aclName, still works');
+  t.is(answeredBy(await p.get('/api/x')), 'a');
+});
