@@ -2,7 +2,9 @@ import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
+import { CertStore } from './adapters/certs/certStore.js';
 import { HaproxyDataPlane } from './adapters/haproxy/dataPlane.js';
+import { tailFile } from './adapters/haproxy/logTail.js';
 import { FileStore } from './adapters/store/fileStore.js';
 import { fileTemplateReader, loadTemplateSources, ServiceTemplates } from './adapters/templates.js';
 import { Engine, type Quarantined } from './core/engine.js';
@@ -123,15 +125,20 @@ export async function startProxy(options: ProxyOptions): Promise<Proxy> {
   if (envProblems.length > 0) throw new FlowError('BAD_ENV_SERVICE', envProblems.join('\n'));
 
   const dataPlane = new HaproxyDataPlane({ haproxyBin: settings.haproxyBin, dir: path.join(settings.dataDir, 'haproxy'), log });
+  const certs = new CertStore(settings.certsDir, settings.secretsDir, settings.preferredCertificates);
+  certs.writeCrtList(dataPlane.files.crtList);
   const engine = new Engine({
     dataPlane,
     store,
     settings: renderSettings(settings, dataPlane.files),
     templates: compileTemplates(loadTemplateSources(settings.templatesDir, process.env.TEMPLATES_OVERRIDE_DIR)),
     custom: new ServiceTemplates(fileTemplateReader),
-    hasCerts: () => false,
+    certs: () => ({ hasCerts: certs.list().length > 0, key: certs.key() }),
     log,
   });
+  const stopped = new AbortController();
+  // HAProxy's own messages (and, with DEBUG, its traffic log) join ours.
+  tailFile(dataPlane.files.logFile, (line) => log.info({ haproxy: line }, 'haproxy'), stopped.signal);
   await engine.start([...entries.values()], invalid);
 
   const app = createApp({ log }, dfpRoutes({
@@ -139,6 +146,17 @@ export async function startProxy(options: ProxyOptions): Promise<Proxy> {
     parseContext: ctx,
     ...(settings.filterProxyInstanceName && { instanceFilter: settings.proxyInstanceName }),
     liveConfigText: () => dataPlane.liveConfigText(),
+    certs,
+    crtListFile: dataPlane.files.crtList,
+    saveServiceCert: async (name: string, pem: string) => {
+      try {
+        certs.put(name, pem);
+        certs.writeCrtList(dataPlane.files.crtList);
+        return undefined;
+      } catch (e) {
+        return e instanceof Error ? e.message : String(e);
+      }
+    },
     ready: () => engine.isStarted,
   }));
   const server = http.createServer(app.callback());
@@ -157,6 +175,7 @@ export async function startProxy(options: ProxyOptions): Promise<Proxy> {
         server.close(() => resolve());
         server.closeAllConnections();
       });
+      stopped.abort();
       await dataPlane.stop(settings.stopGraceMs);
       log.info({}, 'stopped');
     })();

@@ -4,6 +4,7 @@ import type { CustomTemplates } from '../core/engine.js';
 import type { ServiceSpec } from '../domain/spec.js';
 import { renderUserTemplate, type TemplateSources } from '../render/render.js';
 import { hasControl } from '../domain/haproxyText.js';
+import { canonicalBackendName } from '../render/backend.js';
 
 /**
  * Reads the main template and its partials from the built-in directory,
@@ -71,6 +72,8 @@ export function templateContext(spec: ServiceSpec): Record<string, unknown> {
       Index: d.index,
       UserDef: d.userDef ?? '',
       OutboundHostname: d.outboundHostname ?? spec.serviceName,
+      /** The backend name flow-proxy's routes point at; a custom backend template should define it. */
+      BackendName: d.port !== undefined ? canonicalBackendName(spec, d, d.reqMode === 'http' ? 'http' : 'tcp') : '',
     })),
   };
 }

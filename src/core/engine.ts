@@ -62,7 +62,8 @@ export interface EngineDeps {
   settings: RenderSettings;
   templates: Compiled;
   custom?: CustomTemplates;
-  hasCerts: () => boolean;
+  /** Whether certificates exist, and a key that changes with them. */
+  certs: () => { hasCerts: boolean; key: string };
   log: Log;
   /** Called after every apply, for metrics. */
   onApply?: (record: ApplyRecord) => void;
@@ -396,7 +397,8 @@ export class Engine {
 
   private model(registry: Registry, previous: Layout | undefined, custom: { rendered: Map<string, { frontend?: string; backend?: string }> }, without: ReadonlySet<string> = new Set()) {
     const services = [...this.active(registry).values()].filter((s) => !without.has(s.serviceName));
-    const model = buildModel({ settings: this.deps.settings, services, hasCerts: this.deps.hasCerts(), custom: custom.rendered }, previous);
+    const certs = this.deps.certs();
+    const model = buildModel({ settings: this.deps.settings, services, hasCerts: certs.hasCerts, certsKey: certs.key, custom: custom.rendered }, previous);
     return { model, conflicts: model.conflicts };
   }
 

@@ -287,6 +287,11 @@ class Reader {
         this.fail(d.srcPort === undefined ? 'srcPort' : 'port', undefined, `When NOT using reqMode http (e.g. tcp), srcPort and port parameters are mandatory${where}`);
       }
     }
+    for (const d of destinations) {
+      if (d.redirectFromDomain.length > 0 && !d.serviceDomain.some((x) => !x.startsWith('*'))) {
+        this.fail(this.label('redirectFromDomain', d.index), d.redirectFromDomain.join(','), 'needs a serviceDomain (not a wildcard) to redirect to');
+      }
+    }
     if (!structural) {
       for (const d of destinations) {
         const given = (name: string) => this.raw.get(`${name}.${d.index}`) || this.raw.get(name);

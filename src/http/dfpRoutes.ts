@@ -2,6 +2,7 @@ import Router from '@koa/router';
 import type Koa from 'koa';
 import { FlowError } from '../domain/errors.js';
 import { fromEntries } from '../domain/params.js';
+import type { CertStore } from '../adapters/certs/certStore.js';
 import type { Engine } from '../core/engine.js';
 import { nok, reconfigure, removeService, type ServiceDeps } from '../core/services.js';
 import type { AppState } from './app.js';
@@ -13,6 +14,22 @@ export interface DfpRouteDeps extends ServiceDeps {
   liveConfigText: () => string;
   /** Readiness: the stored or discovered routes are live. */
   ready: () => boolean;
+  certs: CertStore;
+  crtListFile: string;
+}
+
+const MAX_CERT_BYTES = 1024 * 1024;
+
+/** Reads a request body up to a limit; 413 beyond it. */
+async function readBody(req: NodeJS.ReadableStream, limit: number): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > limit) throw new FlowError('BODY_TOO_LARGE', `The request body is larger than ${limit} bytes.`, 413);
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks).toString('utf8');
 }
 
 const PREFIX = '/v1/docker-flow-proxy';
@@ -102,6 +119,41 @@ export function dfpRoutes(deps: DfpRouteDeps): (app: Koa<AppState>) => void {
       }),
       Quarantined: quarantined.map((q) => ({ ServiceName: q.name, Owner: q.owner, Reason: q.reason })),
       Applies: deps.engine.recentApplies.slice(-50).map((a) => ({ Id: a.id, Kind: a.kind, Reason: a.reason, DurationMs: Math.round(a.durationMs * 100) / 100, ChangeIds: a.changeIds })),
+    };
+  });
+
+  router.put('/cert', async (ctx) => {
+    const certName = new URLSearchParams(ctx.querystring).get('certName');
+    if (!certName) throw new FlowError('NO_CERT_NAME', 'The certName query is mandatory.', 400);
+    const body = await readBody(ctx.req, MAX_CERT_BYTES);
+    if (body.trim() === '') throw new FlowError('NO_CERT', 'The request body must hold the certificate (PEM).', 400);
+    const stored = deps.certs.put(certName, body);
+    deps.certs.writeCrtList(deps.crtListFile);
+    const result = await deps.engine.submit({ kind: 'refresh', reason: `certificate ${stored.name} changed` }, ctx.state.changeId);
+    ctx.state.log.info({ cert: stored.name, status: result.status }, 'cert');
+    ctx.status = result.status;
+    ctx.body = result.ok ? { Status: 'OK', Message: '', CertName: stored.name } : nok(result.message, '');
+  });
+
+  router.all('/cert', (ctx) => {
+    ctx.status = 405;
+    ctx.set('Allow', 'PUT');
+    ctx.body = { Status: 'NOK', Message: 'Use PUT to upload a certificate.' };
+  });
+
+  router.all('/certs', (ctx) => {
+    ctx.body = {
+      Status: 'OK',
+      Message: '',
+      // Names and metadata only: certificates carry private keys, which never leave the proxy.
+      Certs: deps.certs.list().map((c) => ({
+        ProxyServiceName: c.name,
+        CertsDir: c.source === 'dir' ? c.file.slice(0, c.file.length - c.name.length - 1) : '/run/secrets',
+        Subject: c.subject,
+        Names: c.names,
+        NotAfter: c.notAfter,
+        Fingerprint256: c.fingerprint256,
+      })),
     };
   });
 

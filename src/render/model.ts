@@ -120,6 +120,8 @@ export interface ModelInput {
   services: readonly ServiceSpec[];
   /** Certificates exist: `:ssl` binds terminate TLS. */
   hasCerts: boolean;
+  /** Changes when certificates change; HAProxy loads them only on a reload. */
+  certsKey?: string;
   /** Rendered custom frontend/backend snippets by service (templateFePath/templateBePath). */
   custom: ReadonlyMap<string, { frontend?: string; backend?: string }>;
 }
@@ -151,15 +153,23 @@ export function buildModel(input: ModelInput, previous?: Layout): Model {
   const services = [...input.services].sort((a, b) => cmp(a.aclName, b.aclName) || cmp(a.serviceName, b.serviceName));
   const usable = services.filter((s) => !portConflict(s, settings, conflicts));
 
-  const slots = usable.flatMap((s) => backendsFor(s, settings));
+  // A service with templateBePath brings its own backends; routes still point at the canonical names.
+  const slots = usable.flatMap((s) => (s.templateBePath !== undefined ? [] : backendsFor(s, settings)));
   const { names, backends, order } = assignBackends(slots, settings, previous);
-  const nameOf = (spec: ServiceSpec, d: Destination, variant: 'http' | 'https' | 'tcp') =>
-    names.get(`${spec.serviceName}\u0000${d.index}\u0000${variant}`);
+  const customBackendNames = new Map(
+    usable.filter((s) => s.templateBePath !== undefined).flatMap((s) => backendsForNames(s, settings)),
+  );
+  const nameOf = (spec: ServiceSpec, d: Destination, variant: 'http' | 'https' | 'tcp') => {
+    const key = `${spec.serviceName}\u0000${d.index}\u0000${variant}`;
+    return names.get(key) ?? customBackendNames.get(key);
+  };
 
   const routeInputs: RouteInput[] = [];
   const redirects: FrontRuleView[] = [];
   let defaultBackend: string | undefined;
   for (const spec of usable) {
+    // A service with templateFePath brings its own frontend rules instead of ours.
+    if (spec.templateFePath !== undefined) continue;
     for (const d of spec.destinations) {
       if (d.reqMode !== 'http') continue;
       const routes = httpRoutes(spec, d, nameOf(spec, d, 'http'), nameOf(spec, d, 'https'));
@@ -220,7 +230,11 @@ export function buildModel(input: ModelInput, previous?: Layout): Model {
   };
   const keys = new Map([...names].map(([key, name]) => [name, key]));
   const layout: Layout = { order, backends: new Map(order.map((name) => [name, { key: keys.get(name), view: backends.get(name) as BackendView }])) };
-  return { view, layout, maps: plan.maps, conflicts, structure: structureKey(view) };
+  return { view, layout, maps: plan.maps, conflicts, structure: `${input.certsKey ?? ''}|${structureKey(view)}` };
+}
+
+function backendsForNames(spec: ServiceSpec, settings: RenderSettings): Array<[string, string]> {
+  return backendsFor(spec, settings).map((b) => [b.key, b.canonicalName]);
 }
 
 function cmp(a: string, b: string): number {

@@ -22,8 +22,11 @@ export async function startBackend(name: string, port = 0): Promise<Backend> {
     const entry = { method: req.method ?? '', url: req.url ?? '', headers: req.headers };
     seen.push(entry);
     req.resume();
-    req.on('end', () => {
-      const body = JSON.stringify({ backend: name, ...entry });
+    req.on('end', async () => {
+      const delay = /[?&]delay=(\d+)/.exec(entry.url);
+      if (delay) await new Promise((r) => setTimeout(r, Number(delay[1])));
+      const pad = /[?&]pad=(\d+)/.exec(entry.url);
+      const body = JSON.stringify({ backend: name, ...entry, ...(pad && { pad: 'x'.repeat(Number(pad[1])) }) });
       res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) });
       res.end(body);
     });
