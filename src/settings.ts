@@ -245,7 +245,7 @@ function schema(cwd: string) {
       COMPRESSION_TYPE: pattern('COMPRESSION_TYPE', undefined, /^[A-Za-z0-9!#$&^_.+-]+\/[A-Za-z0-9!#$&^_.+*-]+( [A-Za-z0-9!#$&^_.+-]+\/[A-Za-z0-9!#$&^_.+*-]+)*$/, 'must be a space separated list of MIME types'),
       CHECK_RESOLVERS: bool('CHECK_RESOLVERS', false),
       DO_NOT_RESOLVE_ADDR: bool('DO_NOT_RESOLVE_ADDR', false),
-      RESOLVERS: lines('RESOLVERS'),
+      RESOLVERS: lines('RESOLVERS').transform((l) => (l.length > 0 ? l : ['nameserver dns 127.0.0.11:53'])),
       CA_FILE: pattern('CA_FILE', undefined, /^\/[A-Za-z0-9_./-]+$/, 'must be an absolute file path'),
       CERTS_DIR: field('CERTS_DIR', (v) => (v === undefined ? undefined : path.resolve(cwd, v))),
       PREFERRED_CERTIFICATE: pattern('PREFERRED_CERTIFICATE', undefined, /^[A-Za-z0-9_.*?,\-[\]]+$/, 'must be a list of file name patterns'),

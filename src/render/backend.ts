@@ -107,7 +107,8 @@ function backendView(spec: ServiceSpec, d: Destination, variant: Variant, name: 
   const resolvers = settings.resolvers.length > 0 && (spec.params.checkResolvers !== undefined ? spec.checkResolvers : settings.checkResolvers);
   const options = [
     d.checkTcp || dns || resolvers ? ' check' : '',
-    resolvers || dns ? ' resolvers docker' : '',
+    // With resolvers, HAProxy resolves names itself at run time; the system resolver is never asked.
+    resolvers && !dns ? ' resolvers docker init-addr none' : dns ? ' resolvers docker' : '',
     d.sslVerifyNone ? ' ssl verify none' : '',
   ].join('');
   const servers = dns ? [] : serversFor(spec, d, variant);
@@ -124,7 +125,9 @@ function backendView(spec: ServiceSpec, d: Destination, variant: Variant, name: 
     log: settings.debug,
     headers: http ? d.headers : EMPTY_HEADERS,
     ...(d.timeoutServer !== undefined && { timeoutServer: d.timeoutServer }),
-    ...(d.timeoutTunnel !== undefined && { timeoutTunnel: d.timeoutTunnel }),
+    // In TCP mode HAProxy's tunnel timeout replaces the client timeout once connected, so timeoutClient
+    // (docker-flow-proxy's idle limit for TCP clients) becomes the backend's tunnel timeout unless one is given.
+    ...((d.timeoutTunnel ?? (!http ? d.timeoutClient : undefined)) !== undefined && { timeoutTunnel: (d.timeoutTunnel ?? d.timeoutClient) as number }),
     setPaths: http ? d.reqPathSearchReplace.map((r) => `%[path,regsub("${r.search}","${r.replace}")]`) : [],
     verifyClientSsl: http && d.verifyClientSsl,
     allowedMethods: http ? d.allowedMethods : [],
@@ -152,7 +155,8 @@ function backendView(spec: ServiceSpec, d: Destination, variant: Variant, name: 
       global: withAuth && settings.users.length > 0,
     },
     ...(spec.backendExtra !== undefined && { extra: spec.backendExtra }),
-    dynamic: !sticky && !dns && spec.templateBePath === undefined,
+    // Dynamic (runtime API) servers cannot use resolvers or cookies; those backends change by reload.
+    dynamic: !sticky && !dns && !resolvers && spec.templateBePath === undefined,
   };
   return view;
 }

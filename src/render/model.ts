@@ -466,7 +466,7 @@ function userlists(services: readonly ServiceSpec[], globalUsers: readonly User[
 function bindLine(b: BindSpec, hasCerts: boolean, settings: RenderSettings): string {
   const address = `${b.address}:${b.port}`;
   const tls = b.ssl && (hasCerts || settings.caFile !== undefined)
-    ? ` ssl crt-list ${settings.crtList} alpn ${settings.enableH2 ? 'h2,http/1.1' : 'http/1.1'}${settings.caFile ? ` ca-file ${settings.caFile} verify optional` : ''}`
+    ? ` ssl crt-list ${settings.crtList} alpn ${settings.enableH2 ? 'h2,http/1.1' : 'http/1.1'}${settings.caFile ? ` ca-file ${settings.caFile} verify optional ca-ignore-err all crt-ignore-err all` : ''}`
     : '';
   return `${address}${tls}${b.options ? ` ${b.options}` : ''}`;
 }

@@ -54,3 +54,44 @@ export function answeredBy(res: Response): string | undefined {
     return undefined;
   }
 }
+
+export interface TlsRequestOptions extends RequestOptions {
+  servername?: string;
+  /** Client certificate and key (PEM), for client certificate tests. */
+  cert?: string;
+  key?: string;
+}
+
+/** One HTTPS request to 127.0.0.1 (certificate not verified); also returns the server certificate's subject CN. */
+export async function requestTls(options: TlsRequestOptions): Promise<Response & { peerCN?: string }> {
+  const https = await import('node:https');
+  return new Promise((resolve, reject) => {
+    const headers: Record<string, string> = { ...(options.headers ?? {}) };
+    if (options.host !== undefined) headers.Host = options.host;
+    const req = https.request(
+      {
+        host: '127.0.0.1',
+        port: options.port,
+        path: options.path ?? '/',
+        method: options.method ?? 'GET',
+        headers,
+        agent: false,
+        rejectUnauthorized: false,
+        ...(options.servername !== undefined && { servername: options.servername }),
+        ...(options.cert !== undefined && { cert: options.cert, key: options.key }),
+        timeout: options.timeoutMs ?? 10_000,
+      },
+      (res) => {
+        const peer = (res.socket as import('node:tls').TLSSocket).getPeerCertificate();
+        const chunks: Buffer[] = [];
+        res.on('data', (d: Buffer) => chunks.push(d));
+        res.on('end', () =>
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8'), ...(peer?.subject?.CN && { peerCN: String(peer.subject.CN) }) }),
+        );
+      },
+    );
+    req.on('timeout', () => req.destroy(new Error('TLS request timed out')));
+    req.on('error', reject);
+    req.end();
+  });
+}
