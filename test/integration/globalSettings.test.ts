@@ -137,6 +137,12 @@ test('discoveryType=DNS fills a server-template from RESOLVERS; checkResolvers f
     const moved = await eventually(() => p.get('/moving'), (r) => answeredBy(r) === 'dns-two', 20_000);
     t.is(answeredBy(moved), 'dns-two');
     t.true(dns.queries > 0);
+
+    // A name that does not resolve never breaks the config: that service answers 503, the others keep working.
+    const missing = await p.api('reconfigure', { serviceName: 'missing', servicePath: '/missing', port: String(shared), checkResolvers: 'true', outboundHostname: 'nowhere.test' });
+    t.is(missing.status, 200, missing.body);
+    t.is((await p.get('/missing')).status, 503);
+    t.is(answeredBy(await p.get('/moving')), 'dns-two');
   } finally {
     await one.close();
     twoServer.close();
