@@ -46,7 +46,7 @@ export function renderSettings(settings: Settings, files: HaproxyDataPlane['file
     serverStateFile: files.serverState,
     errorDir: path.resolve(path.dirname(new URL(import.meta.url).pathname), '..', '..', 'errorfiles'),
     mapDir: MAP_DIR_TOKEN,
-    crtList: files.crtList,
+    crtList: settings.crtListPath ?? files.crtList,
     defaultPorts: settings.defaultPorts,
     bindPorts: settings.bindPorts,
     connectionMode: settings.connectionMode,
@@ -70,6 +70,9 @@ export function renderSettings(settings: Settings, files: HaproxyDataPlane['file
     spareBackends: settings.spareBackends,
     maxconn: settings.maxconn,
     ...(settings.nbthread !== undefined && { nbthread: settings.nbthread }),
+    debugErrorsOnly: settings.debugErrorsOnly,
+    ...(settings.debugHttpFormat !== undefined && { debugHttpFormat: settings.debugHttpFormat }),
+    ...(settings.debugTcpFormat !== undefined && { debugTcpFormat: settings.debugTcpFormat }),
   };
 }
 
@@ -124,16 +127,22 @@ export async function startProxy(options: ProxyOptions): Promise<Proxy> {
   }
   if (envProblems.length > 0) throw new FlowError('BAD_ENV_SERVICE', envProblems.join('\n'));
 
-  const dataPlane = new HaproxyDataPlane({ haproxyBin: settings.haproxyBin, dir: path.join(settings.dataDir, 'haproxy'), log });
+  const dataPlane = new HaproxyDataPlane({ haproxyBin: settings.haproxyBin, dir: path.join(settings.dataDir, 'haproxy'), log, terminateOnReload: settings.terminateOnReload });
   const certs = new CertStore(settings.certsDir, settings.secretsDir, settings.preferredCertificates);
   certs.writeCrtList(dataPlane.files.crtList);
+  // With CRT_LIST_PATH the operator owns the crt-list: TLS is on when it lists something.
+  const operatorList = (file: string) => {
+    const text = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '';
+    return { hasCerts: text.split('\n').some((l) => l.trim() !== '' && !l.trim().startsWith('#')), key: text };
+  };
+  const certState = () => (settings.crtListPath !== undefined ? operatorList(settings.crtListPath) : { hasCerts: certs.list().length > 0, key: certs.key() });
   const engine = new Engine({
     dataPlane,
     store,
     settings: renderSettings(settings, dataPlane.files),
-    templates: compileTemplates(loadTemplateSources(settings.templatesDir, process.env.TEMPLATES_OVERRIDE_DIR)),
+    templates: compileTemplates(loadTemplateSources(settings.templatesDir, undefined, settings.mainTemplatePath)),
     custom: new ServiceTemplates(fileTemplateReader),
-    certs: () => ({ hasCerts: certs.list().length > 0, key: certs.key() }),
+    certs: certState,
     log,
   });
   const stopped = new AbortController();

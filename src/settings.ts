@@ -51,6 +51,14 @@ export interface Settings {
   maxconn: number;
   nbthread?: number;
   stopGraceMs: number;
+  /** CFG_TEMPLATE_PATH: a main template file replacing the built-in haproxy.cfg.hbs. */
+  mainTemplatePath?: string;
+  /** CRT_LIST_PATH: a crt-list of the operator's; flow-proxy does not write one. */
+  crtListPath?: string;
+  debugErrorsOnly: boolean;
+  debugHttpFormat?: string;
+  debugTcpFormat?: string;
+  terminateOnReload: boolean;
 }
 
 /** Variables docker-flow-proxy also reads from /run/secrets/dfp_<name>, which win over the environment. */
@@ -178,6 +186,14 @@ function findInPath(bin: string, envPath: string | undefined): string | undefine
   return undefined;
 }
 
+/** A log-format string: one line of HAProxy text, quoted when rendered. */
+function logFormat(ctx: Ctx, name: string, v: string | undefined): string | undefined {
+  if (v === undefined) return undefined;
+  const check = checkRawLine(v, 'header', false);
+  if (!check.ok || v.includes("'")) return fail(ctx, name, v, check.reason ?? 'may not contain a single quote');
+  return v;
+}
+
 const DOMAIN_ALGO = /^(hdr|hdr_beg|hdr_end|hdr_dom|hdr_reg|hdr_sub|hdr_dir)\((host|Host)\)( -i| -m (str|beg|end|sub|reg|dir|dom))*$|^(req_ssl_sni|req\.ssl_sni|ssl_fc_sni)( -i| -m (str|beg|end|sub|reg|dir|dom))*$/;
 const TIME = /^\d+(us|ms|s|m|h|d)?$/;
 
@@ -267,6 +283,17 @@ function schema(cwd: string) {
       MAXCONN: int('MAXCONN', 5000, 1, 10_000_000),
       NBTHREAD: optionalInt('NBTHREAD', 1, 64),
       STOP_GRACE: int('STOP_GRACE', 5, 0, 3600),
+      DEFAULT_REQ_MODE: field('DEFAULT_REQ_MODE', (v, ctx) => (v === undefined || v === 'http' ? 'http' : fail(ctx, 'DEFAULT_REQ_MODE', v, 'is not supported: the HTTP frontend is always in http mode; give TCP services reqMode=tcp'))),
+      CFG_TEMPLATE_PATH: field('CFG_TEMPLATE_PATH', (v, ctx) => {
+        if (v === undefined) return undefined;
+        const file = path.resolve(cwd, v);
+        return fs.existsSync(file) ? file : fail(ctx, 'CFG_TEMPLATE_PATH', v, 'does not exist');
+      }),
+      CRT_LIST_PATH: pattern('CRT_LIST_PATH', undefined, /^\/[A-Za-z0-9_./-]+$/, 'must be an absolute file path'),
+      DEBUG_ERRORS_ONLY: bool('DEBUG_ERRORS_ONLY', false),
+      DEBUG_HTTP_FORMAT: field('DEBUG_HTTP_FORMAT', (v, ctx) => logFormat(ctx, 'DEBUG_HTTP_FORMAT', v)),
+      DEBUG_TCP_FORMAT: field('DEBUG_TCP_FORMAT', (v, ctx) => logFormat(ctx, 'DEBUG_TCP_FORMAT', v)),
+      TERMINATE_ON_RELOAD: bool('TERMINATE_ON_RELOAD', false),
     })
     .transform((r, ctx) => {
       const bin = findInPath(r.HAPROXY_BIN ?? 'haproxy', r.PATH);
@@ -330,6 +357,12 @@ function schema(cwd: string) {
         maxconn: r.MAXCONN,
         ...(r.NBTHREAD !== undefined && { nbthread: r.NBTHREAD }),
         stopGraceMs: r.STOP_GRACE * 1000,
+        ...(r.CFG_TEMPLATE_PATH !== undefined && { mainTemplatePath: r.CFG_TEMPLATE_PATH }),
+        ...(r.CRT_LIST_PATH !== undefined && { crtListPath: r.CRT_LIST_PATH }),
+        debugErrorsOnly: r.DEBUG_ERRORS_ONLY,
+        ...(r.DEBUG_HTTP_FORMAT !== undefined && { debugHttpFormat: r.DEBUG_HTTP_FORMAT }),
+        ...(r.DEBUG_TCP_FORMAT !== undefined && { debugTcpFormat: r.DEBUG_TCP_FORMAT }),
+        terminateOnReload: r.TERMINATE_ON_RELOAD,
       };
       return settings;
     });

@@ -10,7 +10,7 @@ import { canonicalBackendName } from '../render/backend.js';
  * Reads the main template and its partials from the built-in directory,
  * with files of the same name in `overrideDir` taking their place.
  */
-export function loadTemplateSources(builtinDir: string, overrideDir?: string): TemplateSources {
+export function loadTemplateSources(builtinDir: string, overrideDir?: string, mainFile?: string): TemplateSources {
   const pick = (relative: string) => {
     const custom = overrideDir ? path.join(overrideDir, relative) : undefined;
     return fs.readFileSync(custom && fs.existsSync(custom) ? custom : path.join(builtinDir, relative), 'utf8');
@@ -20,7 +20,7 @@ export function loadTemplateSources(builtinDir: string, overrideDir?: string): T
   for (const file of fs.readdirSync(partialDir)) {
     if (file.endsWith('.hbs')) partials[file.slice(0, -4)] = pick(path.join('partials', file));
   }
-  return { main: pick('haproxy.cfg.hbs'), partials };
+  return { main: mainFile ? fs.readFileSync(mainFile, 'utf8') : pick('haproxy.cfg.hbs'), partials };
 }
 
 /** Reads a template file or a consul:// key. */

@@ -43,6 +43,7 @@ export interface TcpFrontendView {
   clitcpka: boolean;
   timeoutClient?: number;
   log: boolean;
+  logFormat?: string;
   rules: Array<{ owner: string; backend: string; condition: string }>;
   defaultBackend?: string;
 }
@@ -90,6 +91,8 @@ export interface ConfigView {
     defaultBackend: string;
     customFrontends: Array<{ owner: string; text: string }>;
     debug: boolean;
+    debugErrorsOnly: boolean;
+    logFormat?: string;
   };
   statsFrontend?: { port: number; uri: string; auth?: string };
   metricsFrontend?: { port: number };
@@ -217,10 +220,12 @@ export function buildModel(input: ModelInput, previous?: Layout): Model {
         return text === undefined ? [] : [{ owner: s.serviceName, text }];
       }),
       debug: settings.debug,
+      debugErrorsOnly: settings.debug && settings.debugErrorsOnly === true,
+      ...(settings.debug && settings.debugHttpFormat !== undefined && { logFormat: settings.debugHttpFormat }),
     },
     ...(settings.stats?.port !== undefined && { statsFrontend: { port: settings.stats.port, ...statsView(settings.stats) } }),
     ...(settings.metricsPort !== undefined && { metricsFrontend: { port: settings.metricsPort } }),
-    tcpFrontends: tcpFrontends(usable, nameOf, settings.debug),
+    tcpFrontends: tcpFrontends(usable, nameOf, settings.debug).map((f) => (settings.debug && settings.debugTcpFormat !== undefined ? { ...f, logFormat: settings.debugTcpFormat } : f)),
     listens: listens(usable),
     backends: order.map((name) => backends.get(name) as BackendView),
     customBackends: usable.flatMap((s) => {
@@ -465,7 +470,8 @@ function userlists(services: readonly ServiceSpec[], globalUsers: readonly User[
 
 function bindLine(b: BindSpec, hasCerts: boolean, settings: RenderSettings): string {
   const address = `${b.address}:${b.port}`;
-  const tls = b.ssl && (hasCerts || settings.caFile !== undefined)
+  // HAProxy refuses an ssl bind without any certificate, so :ssl binds stay plain until one exists.
+  const tls = b.ssl && hasCerts
     ? ` ssl crt-list ${settings.crtList} alpn ${settings.enableH2 ? 'h2,http/1.1' : 'http/1.1'}${settings.caFile ? ` ca-file ${settings.caFile} verify optional ca-ignore-err all crt-ignore-err all` : ''}`
     : '';
   return `${address}${tls}${b.options ? ` ${b.options}` : ''}`;

@@ -53,4 +53,7 @@ export interface RenderSettings {
   metricsPort?: number;
   maxconn: number;
   nbthread?: number;
+  debugErrorsOnly?: boolean;
+  debugHttpFormat?: string;
+  debugTcpFormat?: string;
 }

@@ -15,6 +15,8 @@ export interface DataPlaneOptions {
   /** Directory for the generated config, maps and runtime files. */
   dir: string;
   log: { info(o: object, m?: string): void; warn(o: object, m?: string): void; error(o: object, m?: string): void };
+  /** TERMINATE_ON_RELOAD: stop old workers at once instead of letting them finish. */
+  terminateOnReload?: boolean;
 }
 
 /** File layout under DATA_DIR/haproxy, shared by the renderer (paths in the config) and the process. */
@@ -56,6 +58,7 @@ export class HaproxyDataPlane implements DataPlane {
         logFile: this.files.logFile,
       },
       options.log,
+      options.terminateOnReload === true,
     );
   }
 

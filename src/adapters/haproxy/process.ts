@@ -51,7 +51,7 @@ export class HaproxyProcess {
   /** Called when the data plane had to be brought back (worker or master lost). */
   onRecovered: (what: string) => void = () => {};
 
-  constructor(private readonly paths: HaproxyPaths, private readonly log: Logger) {}
+  constructor(private readonly paths: HaproxyPaths, private readonly log: Logger, private readonly terminateOld = false) {}
 
   get pid(): number | undefined {
     return this.masterPid;
@@ -173,6 +173,7 @@ export class HaproxyProcess {
     }
     const worker = info.workers[0]?.pid;
     while (worker !== undefined && Date.now() < deadline && !(await this.workerServing(worker))) await sleep(2);
+    if (this.terminateOld) for (const old of info.workers.slice(1)) signal(old.pid, 'SIGTERM');
     return { ok: true, ...(worker !== undefined && { workerPid: worker }), message: 'reloaded', durationMs: performance.now() - started };
   }
 

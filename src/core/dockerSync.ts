@@ -1,0 +1,221 @@
+import { describeIssues } from '../domain/errors.js';
+import { fromLabels, type RawResult } from '../domain/params.js';
+import type { ParseContext } from '../domain/parse.js';
+import type { Entry } from '../domain/registry.js';
+import type { ServerAddr, ServiceSpec } from '../domain/spec.js';
+import { toEntry } from './services.js';
+
+/**
+ * What discovery needs to know about a container, cut down at the edge from
+ * the Docker API so that the mapping below stays pure and easy to table-test.
+ */
+export interface DockerContainer {
+  id: string;
+  /** Without Docker's leading slash. */
+  name: string;
+  labels: Readonly<Record<string, string>>;
+  /** Docker's state: running, paused, restarting, exited, ... */
+  state: string;
+  /** `none` when the container has no health check. */
+  health: 'none' | 'starting' | 'healthy' | 'unhealthy';
+  /** host, none, bridge, container:<id> or a network name. */
+  networkMode: string;
+  networks: ReadonlyArray<{ name: string; ip: string }>;
+  ports: ReadonlyArray<{ privatePort: number; publicPort?: number; ip?: string; type: string }>;
+  /** Seconds since the epoch: the newest container of a service defines it. */
+  created: number;
+}
+
+/** A swarm service, cut down the same way. */
+export interface DockerSwarmService {
+  id: string;
+  name: string;
+  labels: Readonly<Record<string, string>>;
+  mode: 'replicated' | 'global';
+  /** Desired replicas of a replicated service. */
+  replicas?: number;
+  /** Its tasks run on the host's network (so the proxy reaches them on 127.0.0.1). */
+  hostNetwork: boolean;
+}
+
+/** Everything that carries the notify label, as read in one sync. */
+export interface DockerState {
+  containers: readonly DockerContainer[];
+  services: readonly DockerSwarmService[];
+}
+
+export interface Skipped {
+  /** Container or swarm service name. */
+  name: string;
+  kind: 'container' | 'service';
+  reason: string;
+}
+
+export interface DockerSyncOptions {
+  /** DF_NOTIFY_LABEL: only what carries `<label>=true` counts. */
+  notifyLabel: string;
+  /** DOCKER_NETWORK: the network the proxy shares with containers (overridden by `com.df.network`). */
+  network?: string;
+  parseContext: ParseContext;
+}
+
+export interface DockerSyncResult {
+  /** The docker-owned services, sorted by name; their servers are set for containers and host-network services. */
+  entries: Entry[];
+  skipped: Skipped[];
+}
+
+const PREFIX = 'com.df.';
+const COMPOSE_SERVICE = 'com.docker.compose.service';
+const STACK_NAMESPACE = 'com.docker.stack.namespace';
+/** Swarm task containers are routed through their service, never one by one. */
+const SWARM_TASK = 'com.docker.swarm.service.id';
+
+/**
+ * Maps what Docker runs to docker-owned registry entries: swarm services
+ * (docker-flow-proxy style, routed to their VIP) and containers
+ * (Interlock style, one server per running, healthy container). Anything
+ * with bad labels is skipped with its reason and never affects the rest.
+ */
+export function dockerSync(state: DockerState, options: DockerSyncOptions): DockerSyncResult {
+  const skipped: Skipped[] = [];
+  const entries = new Map<string, Entry>();
+  const claimed = new Map<string, string>();
+  const notified = (labels: Readonly<Record<string, string>>) => labels[options.notifyLabel] === 'true';
+
+  for (const service of [...state.services].filter((s) => notified(s.labels)).sort(byName)) {
+    const result = serviceEntry(service, options.parseContext);
+    if (!result.ok) {
+      skipped.push({ name: service.name, kind: 'service', reason: result.reason });
+      continue;
+    }
+    if (!result.entry) continue;
+    const owner = claimed.get(result.entry.name);
+    if (owner !== undefined) {
+      skipped.push({ name: service.name, kind: 'service', reason: `service name "${result.entry.name}" is already used by ${owner}` });
+      continue;
+    }
+    claimed.set(result.entry.name, `swarm service "${service.name}"`);
+    entries.set(result.entry.name, result.entry);
+  }
+
+  const groups = new Map<string, Array<{ container: DockerContainer; entry: Entry }>>();
+  const containers = state.containers.filter((c) => notified(c.labels) && c.labels[SWARM_TASK] === undefined && c.state === 'running');
+  for (const container of [...containers].sort(byAge)) {
+    const name = containerServiceName(container);
+    const parsed = toEntry(withDefaults(fromLabels(container.labels, PREFIX), { servicename: name }), options.parseContext, 'docker');
+    if (!parsed.ok) {
+      skipped.push({ name: container.name, kind: 'container', reason: `bad labels: ${describeIssues(parsed.issues)}` });
+      continue;
+    }
+    const group = groups.get(parsed.entry.name) ?? [];
+    group.push({ container, entry: parsed.entry });
+    groups.set(parsed.entry.name, group);
+  }
+
+  for (const [name, group] of [...groups].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+    const owner = claimed.get(name);
+    if (owner !== undefined) {
+      for (const { container } of group) skipped.push({ name: container.name, kind: 'container', reason: `service name "${name}" is already used by ${owner}` });
+      continue;
+    }
+    // The newest container defines the service: during a rolling update the new labels win.
+    const newest = group[group.length - 1] as { container: DockerContainer; entry: Entry };
+    const key = JSON.stringify(newest.entry.params);
+    const servers: ServerAddr[] = [];
+    for (const { container, entry } of group) {
+      if (JSON.stringify(entry.params) !== key) {
+        skipped.push({ name: container.name, kind: 'container', reason: `its labels differ from those of "${newest.container.name}", the newest container of service "${name}"` });
+        continue;
+      }
+      if (container.health === 'starting' || container.health === 'unhealthy') {
+        skipped.push({ name: container.name, kind: 'container', reason: container.health === 'starting' ? 'its health check has not passed yet' : 'it is unhealthy' });
+        continue;
+      }
+      const address = containerAddress(container, newest.entry.spec, container.labels[`${PREFIX}network`] ?? options.network);
+      if ('reason' in address) skipped.push({ name: container.name, kind: 'container', reason: address.reason });
+      else servers.push(address);
+    }
+    // No server means no entry: an empty server list would fall back to the service name as host.
+    if (servers.length === 0) continue;
+    claimed.set(name, `container "${newest.container.name}"`);
+    entries.set(name, { ...newest.entry, spec: { ...newest.entry.spec, servers } });
+  }
+
+  return { entries: [...entries.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)), skipped };
+}
+
+/** A container's service when no `com.df.serviceName` label names it: its compose service, else its own name. */
+export function containerServiceName(container: DockerContainer): string {
+  return container.labels[COMPOSE_SERVICE] ?? container.name;
+}
+
+/**
+ * Where the proxy reaches a container: its IP on the shared network, else
+ * 127.0.0.1 for `--network host`, else a published port, else its first
+ * network IP.
+ */
+export function containerAddress(container: DockerContainer, spec: ServiceSpec, network: string | undefined): ServerAddr | { reason: string } {
+  const id = container.id;
+  if (network !== undefined) {
+    const shared = container.networks.find((n) => n.name === network && n.ip !== '');
+    if (shared) return { host: shared.ip, id };
+  }
+  if (container.networkMode === 'host') return { host: '127.0.0.1', id };
+  const wanted = [...new Set(spec.destinations.map((d) => d.port).filter((p): p is number => p !== undefined))];
+  if (wanted.length === 1) {
+    const published = container.ports
+      .filter((p) => p.type === 'tcp' && p.privatePort === wanted[0] && p.publicPort !== undefined)
+      .sort((a, b) => (isIpv6(a.ip) ? 1 : 0) - (isIpv6(b.ip) ? 1 : 0))[0];
+    if (published) {
+      const ip = published.ip === undefined || published.ip === '' || published.ip === '0.0.0.0' || published.ip === '::' ? '127.0.0.1' : published.ip;
+      return { host: ip, port: published.publicPort as number, id };
+    }
+  }
+  const first = [...container.networks].sort(byName).find((n) => n.ip !== '');
+  if (first) return { host: first.ip, id };
+  const where = network !== undefined ? ` on network "${network}"` : '';
+  return { reason: `it has no address the proxy can reach${where} (network mode "${container.networkMode}", no published port, no network IP)` };
+}
+
+function serviceEntry(service: DockerSwarmService, ctx: ParseContext): { ok: true; entry?: Entry } | { ok: false; reason: string } {
+  // replicas=0 removes the service, as docker-flow-swarm-listener's notification does.
+  if (service.mode === 'replicated' && service.replicas === 0) return { ok: true };
+  const raw = fromLabels(service.labels, PREFIX);
+  const stack = service.labels[STACK_NAMESPACE];
+  const short = raw.params.get('shortname') === 'true' && stack !== undefined && service.name.startsWith(`${stack}_`);
+  const name = short ? service.name.slice(stack.length + 1) : service.name;
+  const defaults: Record<string, string> = { servicename: name };
+  if (service.replicas !== undefined) defaults.replicas = String(service.replicas);
+  const labelled = raw.params.get('servicename');
+  // The VIP is the swarm service's own name, whatever name the route is published under.
+  if ((labelled !== undefined && labelled !== service.name) || short) defaults.outboundhostname = service.name;
+  const parsed = toEntry(withDefaults(raw, defaults), ctx, 'docker');
+  if (!parsed.ok) return { ok: false, reason: `bad labels: ${describeIssues(parsed.issues)}` };
+  const { entry } = parsed;
+  const explicitHost = [...raw.params.keys()].some((k) => k === 'outboundhostname' || k.startsWith('outboundhostname.'));
+  if (service.hostNetwork && entry.spec.discoveryType === undefined && !explicitHost) {
+    return { ok: true, entry: { ...entry, spec: { ...entry.spec, servers: [{ host: '127.0.0.1', id: service.id }] } } };
+  }
+  return { ok: true, entry };
+}
+
+/** Adds parameters the labels did not give. */
+function withDefaults(raw: RawResult, defaults: Readonly<Record<string, string>>): RawResult {
+  const params = new Map(raw.params);
+  for (const [key, value] of Object.entries(defaults)) if (!params.has(key)) params.set(key, value);
+  return { params, issues: raw.issues };
+}
+
+function isIpv6(ip: string | undefined): boolean {
+  return ip !== undefined && ip.includes(':');
+}
+
+function byName(a: { name: string }, b: { name: string }): number {
+  return a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
+}
+
+/** Oldest first, so that the newest container of a group comes last. */
+function byAge(a: DockerContainer, b: DockerContainer): number {
+  return a.created - b.created || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+}
