@@ -1,0 +1,176 @@
+import fs from 'node:fs';
+import http from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
+import test from 'ava';
+import { FileStore } from '../../src/adapters/store/fileStore.js';
+import { startBackend, type Backend } from '../support/backend.js';
+import { answeredBy, request } from '../support/http.js';
+import { startFlowProxy, type FlowProxy } from '../support/flowProxy.js';
+
+let a: Backend;
+let b: Backend;
+const proxies: FlowProxy[] = [];
+
+test.before(async () => {
+  a = await startBackend('a');
+  b = await startBackend('b');
+});
+
+test.after.always(async () => {
+  for (const p of proxies) await p.cleanup();
+  await a?.close();
+  await b?.close();
+});
+
+async function start(options: Parameters<typeof startFlowProxy>[0] = {}) {
+  const p = await startFlowProxy(options);
+  proxies.push(p);
+  return p;
+}
+
+interface Apply {
+  Id: number;
+  Kind: string;
+  Reason: string;
+}
+
+async function applies(p: FlowProxy): Promise<Apply[]> {
+  return (await p.api('services')).json.Applies as Apply[];
+}
+
+const svc = (name: string, to: Backend, extra: Record<string, string> = {}) => ({ serviceName: name, port: String(to.port), outboundHostname: '127.0.0.1', ...extra });
+
+test('1,000 concurrent reconfigure calls end in a handful of applies, each answered when its change is live', async (t) => {
+  const p = await start();
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 1000 });
+  const before = (await applies(p)).length;
+  const results = await Promise.all(
+    Array.from({ length: 1000 }, (_, i) => p.api('reconfigure', svc(`burst-${i}`, i % 2 ? a : b, { servicePath: `/burst/${i}` }), { agent })),
+  );
+  agent.destroy();
+  t.true(results.every((r) => r.status === 200), results.find((r) => r.status !== 200)?.body);
+  const after = await applies(p);
+  const made = after.slice(before);
+  t.true(made.length <= 10, `${made.length} applies`);
+  t.true(made.filter((x) => x.Kind === 'reload').length <= 10);
+  for (const i of [0, 1, 500, 999]) t.is(answeredBy(await p.get(`/burst/${i}`)), i % 2 ? 'a' : 'b', `burst-${i}`);
+});
+
+test('changes that only touch routes or servers go through the runtime API; others reload and say why', async (t) => {
+  const p = await start();
+  const first = await p.api('reconfigure', svc('rt', a, { servicePath: '/rt' }));
+  t.is((first.json.Applied as { Kind: string }).Kind, 'runtime', 'a plain new service takes a spare backend');
+  t.is(answeredBy(await p.get('/rt')), 'a');
+
+  const moved = await p.api('reconfigure', svc('rt', b, { servicePath: '/rt' }));
+  t.is((moved.json.Applied as { Kind: string }).Kind, 'runtime', 'a moved server');
+  t.is(answeredBy(await p.get('/rt')), 'b');
+
+  const rerouted = await p.api('reconfigure', svc('rt', b, { servicePath: '/rt2,/rt3' }));
+  t.is((rerouted.json.Applied as { Kind: string }).Kind, 'runtime', 'new routes to an existing backend');
+  t.is((await p.get('/rt')).status, 503);
+  t.is(answeredBy(await p.get('/rt3/x')), 'b');
+
+  const optioned = await p.api('reconfigure', svc('rt', b, { servicePath: '/rt2', timeoutServer: '9' }));
+  const applied = optioned.json.Applied as { Kind: string; Reason: string };
+  t.is(applied.Kind, 'reload');
+  t.regex(applied.Reason, /options of rt changed/);
+
+  const removed = await p.api('remove', { serviceName: 'rt' });
+  t.is((removed.json.Applied as { Kind: string }).Kind, 'runtime');
+  t.is((await p.get('/rt2')).status, 503);
+
+  const same = await p.api('reconfigure', svc('other', a, { servicePath: '/other' }));
+  t.is((same.json.Applied as { Kind: string }).Kind, 'runtime');
+  const again = await p.api('reconfigure', svc('other', a, { servicePath: '/other' }));
+  t.is((again.json.Applied as { Kind: string }).Kind, 'none', 'an identical reconfigure changes nothing');
+});
+
+test('quarantine: in one batch, only the service HAProxy refuses is rejected; the others are applied', async (t) => {
+  const p = await start();
+  const calls = [
+    ...Array.from({ length: 20 }, (_, i) => p.api('reconfigure', svc(`good-${i}`, a, { servicePath: `/good/${i}`, timeoutServer: '10' }))),
+    p.api('reconfigure', svc('bad', b, { servicePath: '/bad', backendExtra: 'option no-such-option' })),
+    ...Array.from({ length: 20 }, (_, i) => p.api('reconfigure', svc(`good2-${i}`, a, { servicePath: `/good2/${i}`, timeoutServer: '10' }))),
+  ];
+  const results = await Promise.all(calls);
+  const bad = results[20];
+  t.is(bad?.status, 400);
+  t.regex(String(bad?.json.Message), /"bad".*no-such-option/);
+  t.true(results.filter((_, i) => i !== 20).every((r) => r.status === 200));
+  t.is(answeredBy(await p.get('/good/7')), 'a');
+  t.is(answeredBy(await p.get('/good2/19')), 'a');
+  t.is((await p.get('/bad')).status, 503);
+  const json = (await p.api('config', { type: 'json' })).json;
+  t.false('bad' in json);
+});
+
+test('quarantine at start: a stored service HAProxy refuses is listed with its reason, the others are live', async (t) => {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'fp-quar-'));
+  await new FileStore(dataDir).save({
+    version: 1,
+    services: [
+      { owner: 'api', params: { serviceName: 'fine', servicePath: '/fine', port: String(a.port), outboundHostname: '127.0.0.1' } },
+      { owner: 'api', params: { serviceName: 'broken', servicePath: '/broken', port: String(b.port), outboundHostname: '127.0.0.1', backendExtra: 'option no-such-option' } },
+      { owner: 'api', params: { serviceName: 'unparsable', servicePath: 'no-slash', port: 'x' } },
+    ],
+  });
+  const p = await start({ dataDir });
+  t.is(answeredBy(await p.get('/fine')), 'a');
+  t.is((await p.get('/broken')).status, 503);
+  const json = (await p.api('config', { type: 'json' })).json as Record<string, { State: string; Reason?: string }>;
+  t.is(json.fine?.State, 'live');
+  t.is(json.broken?.State, 'quarantined');
+  t.regex(json.broken?.Reason ?? '', /no-such-option/);
+  const services = (await p.api('services')).json as { Quarantined: Array<{ ServiceName: string; Reason: string }> };
+  t.deepEqual(services.Quarantined.map((q) => q.ServiceName).sort(), ['broken', 'unparsable']);
+  // Nothing is lost: both stay in the store until someone fixes or removes them.
+  await p.stop();
+  const stored = await new FileStore(dataDir).load();
+  t.deepEqual(stored?.services.map((s) => s.params.serviceName).sort(), ['broken', 'fine', 'unparsable']);
+  // A fixed version applies and leaves quarantine.
+  const again = await start({ dataDir, apiPort: p.apiPort, httpPort: p.httpPort });
+  t.is((await again.api('reconfigure', svc('broken', b, { servicePath: '/broken' }))).status, 200);
+  t.is(answeredBy(await again.get('/broken')), 'b');
+});
+
+test('zero failed requests over 60 reloads under keep-alive and new-connection load', async (t) => {
+  const p = await start();
+  t.is((await p.api('reconfigure', svc('load', a, { servicePath: '/load' }))).status, 200);
+  let ok = 0;
+  let failed = 0;
+  const errors = new Map<string, number>();
+  let running = true;
+  const keepAlive = new http.Agent({ keepAlive: true, maxSockets: 16 });
+  const worker = async (agent: http.Agent | false) => {
+    while (running) {
+      try {
+        const r = await request({ port: p.httpPort, path: '/load', agent });
+        if (r.status === 200) ok++;
+        else {
+          failed++;
+          errors.set(`status ${r.status}`, (errors.get(`status ${r.status}`) ?? 0) + 1);
+        }
+      } catch (e) {
+        failed++;
+        const key = (e as NodeJS.ErrnoException).code ?? String(e);
+        errors.set(key, (errors.get(key) ?? 0) + 1);
+      }
+    }
+  };
+  const workers = [...Array.from({ length: 16 }, () => worker(keepAlive)), ...Array.from({ length: 4 }, () => worker(false))];
+  let reloads = 0;
+  for (let i = 0; i < 60; i++) {
+    // Alternate a timeout so every call changes a backend option: a real reload each time.
+    const r = await p.api('reconfigure', svc('load', a, { servicePath: '/load', timeoutServer: String(20 + (i % 2)) }));
+    if ((r.json.Applied as { Kind: string } | undefined)?.Kind === 'reload') reloads++;
+  }
+  running = false;
+  await Promise.all(workers);
+  keepAlive.destroy();
+  t.is(reloads, 60);
+  t.true(ok > 500, `${ok} requests served`);
+  t.is(failed, 0, `errors: ${JSON.stringify([...errors])}`);
+  t.log(`${ok} requests, ${failed} failed, ${reloads} reloads`);
+});
