@@ -6,7 +6,7 @@ import { buildModel, type Layout, type Model } from '../render/model.js';
 import type { Compiled } from '../render/render.js';
 import type { RenderSettings } from '../render/settings.js';
 import type { Lookup, MapEntry } from '../render/routes.js';
-import { renderFiles, sameFiles, type RenderedFiles } from './files.js';
+import { renderFiles, type RenderedFiles } from './files.js';
 import type { Log } from './log.js';
 import type { ConfigFiles, DataPlane, Store, StoredService, StoredState } from './ports.js';
 import { describeOps, runtimeDiff } from './runtimeDiff.js';
@@ -78,7 +78,8 @@ interface Pending {
 
 interface LiveState {
   model: Model;
-  files: ConfigFiles;
+  /** The files on disk; after a runtime change they are rendered and written once the callers have their answer. */
+  files: ConfigFiles | undefined;
   layout: Layout;
   maps: Record<Lookup, MapEntry[]>;
 }
@@ -128,7 +129,20 @@ export class Engine {
 
   /** The rendered config currently live. */
   get liveConfig(): ConfigFiles | undefined {
+    this.flushFiles();
     return this.live?.files;
+  }
+
+  /**
+   * Writes the files of the live model when a runtime change left them
+   * behind, so that any later reload (ours, or the supervisor's after a lost
+   * worker) loads exactly what runs.
+   */
+  flushFiles(): void {
+    if (!this.live || this.live.files) return;
+    const rendered = renderFiles(this.deps.templates, this.live.model);
+    this.deps.dataPlane.writeLive(rendered.files);
+    this.live = { ...this.live, files: rendered.files };
   }
 
   get isStarted(): boolean {
@@ -191,6 +205,7 @@ export class Engine {
         this.queue = [];
         try {
           await this.process(batch);
+          this.flushFiles();
         } catch (e) {
           this.deps.log.error({ err: e }, 'apply failed');
           const message = e instanceof Error ? e.message : String(e);
@@ -341,17 +356,16 @@ export class Engine {
       if (sticky.conflicts.size > 0) return { ok: false, culprits: sticky.conflicts };
       if (sticky.model.structure === this.live.model.structure) {
         const ops = runtimeDiff(this.live, sticky.model);
-        const rendered = renderFiles(this.deps.templates, sticky.model);
         const persisted = await this.persistOrFail(registry);
         if (persisted) return persisted;
-        if (ops.length === 0 && sameFiles(rendered.files, this.live.files)) {
-          this.commit(registry, sticky.model, rendered.files);
+        if (ops.length === 0) {
+          this.commit(registry, sticky.model, this.live.files);
           return { ok: true, record: this.record('none', 'nothing to change in HAProxy', true, started, 0, changeIds) };
         }
-        this.deps.dataPlane.writeLive(rendered.files);
         const result = await this.deps.dataPlane.runtime(ops);
         if (result.ok) {
-          this.commit(registry, sticky.model, rendered.files);
+          // Files are written after the callers are answered (flushFiles), before the next apply.
+          this.commit(registry, sticky.model, undefined);
           return { ok: true, record: this.record('runtime', describeOps(ops), true, started, result.commands ?? 0, changeIds) };
         }
         reloadReason = `runtime API refused a change (${result.message})`;
@@ -384,7 +398,7 @@ export class Engine {
     return { ok: true, record: this.record('reload', reloadReason || 'configuration structure changed', true, started, 0, changeIds) };
   }
 
-  private commit(registry: Registry, model: Model, files: ConfigFiles): void {
+  private commit(registry: Registry, model: Model, files: ConfigFiles | undefined): void {
     this.committed = registry;
     this.live = { model, files, layout: model.layout, maps: model.maps };
   }

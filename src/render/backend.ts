@@ -62,8 +62,19 @@ export function canonicalBackendName(spec: ServiceSpec, d: Destination, variant:
 
 const EMPTY_HEADERS: HeaderRules = { addReq: [], setReq: [], delReq: [], addRes: [], setRes: [], delRes: [] };
 
+/** Specs are immutable and live across applies: their backends are computed once per settings. */
+const slotCache = new WeakMap<ServiceSpec, { settings: RenderSettings; slots: BackendSlot[] }>();
+
 /** The backends a service needs, one per destination and variant, in a stable order. */
 export function backendsFor(spec: ServiceSpec, settings: RenderSettings): BackendSlot[] {
+  const cached = slotCache.get(spec);
+  if (cached && cached.settings === settings) return cached.slots;
+  const slots = computeSlots(spec, settings);
+  slotCache.set(spec, { settings, slots });
+  return slots;
+}
+
+function computeSlots(spec: ServiceSpec, settings: RenderSettings): BackendSlot[] {
   const slots: BackendSlot[] = [];
   for (const d of spec.destinations) {
     if (d.reqMode === 'http') {
@@ -182,10 +193,27 @@ export function spareView(name: string, settings: RenderSettings): BackendView {
   };
 }
 
-/** The part of a backend that only a reload can change: everything but its name, owner and dynamic servers. */
+const structureCache = new WeakMap<BackendView, string>();
+
+/**
+ * The part of a backend that only a reload can change: everything but its
+ * name, its owner and (for dynamic backends) its servers. Views are built
+ * by this module in a fixed shape, so plain JSON of a fixed field list is
+ * deterministic; the result is cached per view.
+ */
 export function structureOf(view: BackendView): string {
-  const { owner: _owner, name: _name, servers, ...rest } = view;
-  return stableJson(view.dynamic ? rest : { ...rest, servers: servers.map(({ identity: _i, ...s }) => s) });
+  const cached = structureCache.get(view);
+  if (cached !== undefined) return cached;
+  const v = view;
+  const text = JSON.stringify([
+    v.mode, v.httpsRedirect ?? null, v.forwardedProto, v.connectionMode ?? null, v.log, v.headers, v.timeoutServer ?? null,
+    v.timeoutTunnel ?? null, v.setPaths, v.verifyClientSsl, v.allowedMethods, v.deniedMethods, v.denyHttp, v.compression ?? null,
+    v.balance ?? null, v.cookie ?? null, v.tcpCheck, v.serverOptions, v.serverTemplate ?? null, v.auth.userlist ?? null,
+    v.auth.realm ?? null, v.auth.global, v.extra ?? null, v.dynamic,
+    v.dynamic ? null : v.servers.map((s) => [s.name, s.address]),
+  ]);
+  structureCache.set(view, text);
+  return text;
 }
 
 /** JSON with object keys sorted, so equal values give equal text. */

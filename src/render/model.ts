@@ -1,5 +1,5 @@
 import type { Destination, ServiceSpec, User } from '../domain/spec.js';
-import { backendsFor, spareView, stableJson, structureOf, type BackendSlot, type BackendView, type ServerView } from './backend.js';
+import { backendsFor, spareView, structureOf, type BackendSlot, type BackendView, type ServerView } from './backend.js';
 import { hostCondition, pathCondition, planRoutes, LOOKUPS, type HostMatch, type Lookup, type MapEntry, type PathMatch, type RouteInput, type RoutingStep } from './routes.js';
 import type { BindSpec, RenderSettings } from './settings.js';
 
@@ -248,16 +248,15 @@ function cmp(a: string, b: string): number {
 
 /** Everything but owners and dynamic servers: two views with equal keys render configs a reload would not change. */
 export function structureKey(view: ConfigView): string {
-  const backends = view.backends.map((b) => structureOf(b));
-  const { backends: _b, userlists, http, tcpFrontends, listens, ...rest } = view;
-  return stableJson({
-    ...rest,
-    backends,
-    userlists: userlists.map(({ owner: _o, ...u }) => u),
-    http: { ...http, redirects: http.redirects.map((r) => r.line), routing: http.routing.map((r) => (r.rule ? { ...r.rule, owner: '' } : r)), customFrontends: http.customFrontends.map((c) => c.text) },
-    tcpFrontends: tcpFrontends.map(({ owners: _o, rules, ...t }) => ({ ...t, rules: rules.map((r) => ({ ...r, owner: '' })) })),
-    listens: listens.map(({ owners: _o, ...l }) => l),
-  });
+  const { backends, userlists, http, tcpFrontends, listens, ...rest } = view;
+  return [
+    JSON.stringify(rest),
+    JSON.stringify(userlists.map(({ owner: _o, ...u }) => u)),
+    JSON.stringify({ ...http, redirects: http.redirects.map((r) => r.line), routing: http.routing.map((r) => (r.rule ? { ...r.rule, owner: '' } : r)), customFrontends: http.customFrontends.map((c) => c.text) }),
+    JSON.stringify(tcpFrontends.map(({ owners: _o, rules, ...t }) => ({ ...t, rules: rules.map((r) => ({ ...r, owner: '' })) }))),
+    JSON.stringify(listens.map(({ owners: _o, ...l }) => l)),
+    ...backends.map((b) => structureOf(b)),
+  ].join('\n');
 }
 
 function portConflict(spec: ServiceSpec, settings: RenderSettings, conflicts: Map<string, string>): boolean {
@@ -286,7 +285,7 @@ function assignBackends(slots: BackendSlot[], settings: RenderSettings, previous
   if (!previous) {
     for (const s of slots) {
       names.set(s.key, s.canonicalName);
-      backends.set(s.canonicalName, withStableServers(s.view, undefined));
+      backends.set(s.canonicalName, s.view);
     }
     const httpCount = slots.filter((s) => s.view.mode === 'http').length;
     const spares = Math.max(settings.spareBackends, Math.ceil(httpCount * 0.02));
@@ -316,16 +315,20 @@ function assignBackends(slots: BackendSlot[], settings: RenderSettings, previous
   }
   free.sort((a, b) => Number(a.slice(SPARE_PREFIX.length)) - Number(b.slice(SPARE_PREFIX.length)));
   const order = [...previous.order];
+  const known = new Set(order);
   for (const s of slots) {
     let name = byKey.get(s.key);
     if (name === undefined && s.view.mode === 'http' && structureOf(s.view) === spareStructure) name = free.shift();
     if (name === undefined) {
       name = s.canonicalName;
-      if (!order.includes(name)) order.push(name);
+      if (!known.has(name)) {
+        order.push(name);
+        known.add(name);
+      }
     }
     names.set(s.key, name);
     const before = previous.backends.get(name)?.view;
-    backends.set(name, withStableServers({ ...s.view, name }, before));
+    backends.set(name, withStableServers(name === s.view.name ? s.view : renamed(s.view, name), before));
   }
   const used = new Set(names.values());
   for (const name of order) {
@@ -333,15 +336,40 @@ function assignBackends(slots: BackendSlot[], settings: RenderSettings, previous
     const before = previous.backends.get(name)?.view;
     if (!before) continue;
     // Orphans and free spares stay in the structure, empty, until the next reload.
-    const { owner: _owner, ...rest } = before;
-    backends.set(name, { ...rest, servers: before.dynamic ? [] : before.servers });
+    backends.set(name, emptied(before));
   }
   return { names, backends, order: order.filter((n) => backends.has(n)) };
+}
+
+const renamedCache = new WeakMap<BackendView, Map<string, BackendView>>();
+
+/** The same backend under another name (a spare hosting a service), kept stable across applies. */
+function renamed(view: BackendView, name: string): BackendView {
+  const byName = renamedCache.get(view) ?? new Map<string, BackendView>();
+  renamedCache.set(view, byName);
+  const hit = byName.get(name);
+  if (hit) return hit;
+  const copy = { ...view, name };
+  byName.set(name, copy);
+  return copy;
+}
+
+const emptiedCache = new WeakMap<BackendView, BackendView>();
+
+function emptied(view: BackendView): BackendView {
+  if (view.owner === undefined && (!view.dynamic || view.servers.length === 0)) return view;
+  const hit = emptiedCache.get(view);
+  if (hit) return hit;
+  const { owner: _owner, ...rest } = view;
+  const copy = { ...rest, servers: view.dynamic ? [] : view.servers };
+  emptiedCache.set(view, copy);
+  return copy;
 }
 
 /** Keeps each server's name from the previous render when its identity is the same. */
 function withStableServers(view: BackendView, before: BackendView | undefined): BackendView {
   if (!before || before.servers.length === 0) return view;
+  if (before.servers.length === view.servers.length && view.servers.every((s, i) => before.servers[i]?.identity === s.identity && before.servers[i]?.name === s.name)) return view;
   const known = new Map(before.servers.map((s) => [s.identity, s.name]));
   const taken = new Set<string>();
   const named = view.servers.map((s) => {

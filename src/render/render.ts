@@ -1,4 +1,5 @@
 import Handlebars from 'handlebars';
+import type { BackendView } from './backend.js';
 import type { ConfigView } from './model.js';
 
 /** Template sources: the main haproxy.cfg template and its partials by name. */
@@ -25,13 +26,29 @@ export function createEnvironment(): typeof Handlebars {
   return hb;
 }
 
+/**
+ * Compiles the main template and its partials. Backends are rendered one by
+ * one with the `backend` partial and cached per view object (views of
+ * unchanged services are reused across applies), then handed to the main
+ * template as `renderedBackends`.
+ */
 export function compileTemplates(sources: TemplateSources): Compiled {
   const hb = createEnvironment();
   for (const [name, source] of Object.entries(sources.partials)) {
     hb.registerPartial(name, hb.compile(source, { strict: true, noEscape: true }));
   }
   const main = hb.compile(sources.main, { strict: true, noEscape: true });
-  return (view) => main(view);
+  const backend = hb.compile(sources.partials.backend ?? '', { strict: true, noEscape: true });
+  const cache = new WeakMap<BackendView, string>();
+  const renderBackend = (view: BackendView) => {
+    let text = cache.get(view);
+    if (text === undefined) {
+      text = backend(view);
+      cache.set(view, text);
+    }
+    return text;
+  };
+  return (view) => main({ ...view, renderedBackends: view.backends.map(renderBackend) });
 }
 
 /** Renders a user template (templateFePath/templateBePath) against a service's context. */
