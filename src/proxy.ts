@@ -3,6 +3,8 @@ import http from 'node:http';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { CertStore } from './adapters/certs/certStore.js';
+import { Metrics } from './adapters/metrics.js';
+import { createDockerDiscovery } from './adapters/docker/createDiscovery.js';
 import { HaproxyDataPlane } from './adapters/haproxy/dataPlane.js';
 import { tailFile } from './adapters/haproxy/logTail.js';
 import { FileStore } from './adapters/store/fileStore.js';
@@ -18,6 +20,7 @@ import type { Entry } from './domain/registry.js';
 import { FlowError } from './domain/errors.js';
 import { createApp } from './http/app.js';
 import { dfpRoutes } from './http/dfpRoutes.js';
+import { discoveryRoutes } from './http/discoveryRoutes.js';
 import { compileTemplates } from './render/render.js';
 import type { RenderSettings } from './render/settings.js';
 import type { Env, Settings } from './settings.js';
@@ -26,6 +29,7 @@ export interface Proxy {
   server: http.Server;
   engine: Engine;
   dataPlane: HaproxyDataPlane;
+  metrics: Metrics;
   /** Port the API listens on. */
   port: number;
   stop(): Promise<void>;
@@ -71,6 +75,7 @@ export function renderSettings(settings: Settings, files: HaproxyDataPlane['file
     maxconn: settings.maxconn,
     ...(settings.nbthread !== undefined && { nbthread: settings.nbthread }),
     debugErrorsOnly: settings.debugErrorsOnly,
+    ...(settings.haproxyMetricsPort !== undefined && { metricsPort: settings.haproxyMetricsPort }),
     ...(settings.debugHttpFormat !== undefined && { debugHttpFormat: settings.debugHttpFormat }),
     ...(settings.debugTcpFormat !== undefined && { debugTcpFormat: settings.debugTcpFormat }),
   };
@@ -136,6 +141,7 @@ export async function startProxy(options: ProxyOptions): Promise<Proxy> {
     return { hasCerts: text.split('\n').some((l) => l.trim() !== '' && !l.trim().startsWith('#')), key: text };
   };
   const certState = () => (settings.crtListPath !== undefined ? operatorList(settings.crtListPath) : { hasCerts: certs.list().length > 0, key: certs.key() });
+  const metrics = new Metrics();
   const engine = new Engine({
     dataPlane,
     store,
@@ -144,19 +150,47 @@ export async function startProxy(options: ProxyOptions): Promise<Proxy> {
     custom: new ServiceTemplates(fileTemplateReader),
     certs: certState,
     log,
+    onApply: (record) => {
+      metrics.recordApply(record);
+      refreshGauges();
+    },
   });
+  const refreshGauges = () => {
+    const owners = { api: 0, env: 0, docker: 0 };
+    for (const e of engine.registry.entries.values()) owners[e.owner]++;
+    for (const [owner, n] of Object.entries(owners)) metrics.services.set({ owner }, n);
+    metrics.quarantined.set(engine.quarantined.length);
+  };
+  dataPlane.process.onRecovered = (what) => metrics.haproxyRecoveries.inc({ what });
+  metrics.storeHealthy.set({ store: options.store ? 'custom' : 'file' }, 1);
   const stopped = new AbortController();
   // HAProxy's own messages (and, with DEBUG, its traffic log) join ours.
   tailFile(dataPlane.files.logFile, (line) => log.info({ haproxy: line }, 'haproxy'), stopped.signal);
+  // Docker discovery: a full sync before the first apply, so discovered services go live with the rest;
+  // stored and environment services keep their names. Events are followed once HAProxy runs.
+  const discovery = settings.discovery === 'docker'
+    ? createDockerDiscovery({
+      dockerHost: settings.dockerHost,
+      notifyLabel: settings.notifyLabel,
+      ...(settings.dockerNetwork !== undefined && { network: settings.dockerNetwork }),
+      parseContext: ctx,
+      log,
+      apply: (list) => engine.submit({ kind: 'sync', owner: 'docker', entries: list }, 'docker'),
+    })
+    : undefined;
+  for (const e of (await discovery?.initialSync(stopped.signal)) ?? []) if (!entries.has(e.name)) entries.set(e.name, e);
   await engine.start([...entries.values()], invalid);
+  discovery?.start(stopped.signal);
 
-  const app = createApp({ log }, dfpRoutes({
+  const app = createApp({ log, metrics, ...(settings.apiToken !== undefined && { apiToken: settings.apiToken }) }, dfpRoutes({
     engine,
     parseContext: ctx,
     ...(settings.filterProxyInstanceName && { instanceFilter: settings.proxyInstanceName }),
     liveConfigText: () => dataPlane.liveConfigText(),
     certs,
     crtListFile: dataPlane.files.crtList,
+    metrics,
+    haproxyStats: () => dataPlane.stats(),
     saveServiceCert: async (name: string, pem: string) => {
       try {
         certs.put(name, pem);
@@ -168,7 +202,9 @@ export async function startProxy(options: ProxyOptions): Promise<Proxy> {
     },
     ready: () => engine.isStarted,
   }));
-  const server = http.createServer(app.callback());
+  discoveryRoutes({ status: () => discovery?.status(), engine })(app);
+  // Room for long query strings, so that the API answers 414 with a message instead of Node's bare 431.
+  const server = http.createServer({ maxHeaderSize: 256 * 1024 }, app.callback());
   server.keepAliveTimeout = 5000;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -185,10 +221,11 @@ export async function startProxy(options: ProxyOptions): Promise<Proxy> {
         server.closeAllConnections();
       });
       stopped.abort();
+      await discovery?.stop();
       await dataPlane.stop(settings.stopGraceMs);
       log.info({}, 'stopped');
     })();
     return stopping;
   };
-  return { server, engine, dataPlane, port, stop };
+  return { server, engine, dataPlane, port, stop, metrics };
 }

@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
+import { DEFAULT_DOCKER_HOST, parseDockerHost } from './adapters/docker/dockerHost.js';
 import { checkRawLine, hasControl } from './domain/haproxyText.js';
 import type { ReqMode, User } from './domain/spec.js';
 import { parseBool } from './domain/values.js';
@@ -51,6 +52,14 @@ export interface Settings {
   maxconn: number;
   nbthread?: number;
   stopGraceMs: number;
+  /** DISCOVERY: `docker` follows containers and swarm services by their labels; `none` is API-only. */
+  discovery: 'docker' | 'none';
+  /** DOCKER_HOST: the Docker API discovery talks to. */
+  dockerHost: string;
+  /** DF_NOTIFY_LABEL: only containers and services with `<label>=true` are routed. */
+  notifyLabel: string;
+  /** DOCKER_NETWORK: the network the proxy shares with containers (their IP there is used). */
+  dockerNetwork?: string;
   /** CFG_TEMPLATE_PATH: a main template file replacing the built-in haproxy.cfg.hbs. */
   mainTemplatePath?: string;
   /** CRT_LIST_PATH: a crt-list of the operator's; flow-proxy does not write one. */
@@ -59,6 +68,10 @@ export interface Settings {
   debugHttpFormat?: string;
   debugTcpFormat?: string;
   terminateOnReload: boolean;
+  /** API_TOKEN: mutating endpoints need it when set. */
+  apiToken?: string;
+  /** HAPROXY_METRICS_PORT: HAProxy's own Prometheus exporter listens here. */
+  haproxyMetricsPort?: number;
 }
 
 /** Variables docker-flow-proxy also reads from /run/secrets/dfp_<name>, which win over the environment. */
@@ -66,7 +79,7 @@ const SECRET_VARS = [
   'DEFAULT_PORTS', 'BIND_PORTS', 'CONNECTION_MODE', 'TIMEOUT_CONNECT', 'TIMEOUT_CLIENT', 'TIMEOUT_SERVER', 'TIMEOUT_QUEUE',
   'TIMEOUT_TUNNEL', 'TIMEOUT_HTTP_REQUEST', 'TIMEOUT_HTTP_KEEP_ALIVE', 'STATS_USER', 'STATS_PASS', 'STATS_URI', 'STATS_PORT',
   'USERS', 'USERS_PASS_ENCRYPTED', 'EXTRA_GLOBAL', 'EXTRA_FRONTEND', 'RESOLVERS', 'SSL_BIND_OPTIONS', 'SSL_BIND_CIPHERS',
-  'DEBUG', 'DEFAULT_PROTOCOL',
+  'DEBUG', 'DEFAULT_PROTOCOL', 'API_TOKEN',
 ] as const;
 
 export type Env = Readonly<Record<string, string | undefined>>;
@@ -283,6 +296,10 @@ function schema(cwd: string) {
       MAXCONN: int('MAXCONN', 5000, 1, 10_000_000),
       NBTHREAD: optionalInt('NBTHREAD', 1, 64),
       STOP_GRACE: int('STOP_GRACE', 5, 0, 3600),
+      DISCOVERY: field('DISCOVERY', (v, ctx) => (v === undefined || v === 'docker' || v === 'none' ? v : fail(ctx, 'DISCOVERY', v, 'must be docker or none'))),
+      DOCKER_HOST: field('DOCKER_HOST', (v, ctx) => (v === undefined || parseDockerHost(v) ? v : fail(ctx, 'DOCKER_HOST', v, 'must be unix:///path/to/docker.sock or tcp://host:port'))),
+      DF_NOTIFY_LABEL: pattern('DF_NOTIFY_LABEL', 'com.df.notify', /^[A-Za-z0-9][A-Za-z0-9._/-]{0,127}$/, 'must be a label name such as com.df.notify'),
+      DOCKER_NETWORK: pattern('DOCKER_NETWORK', undefined, /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/, 'must be a Docker network name'),
       DEFAULT_REQ_MODE: field('DEFAULT_REQ_MODE', (v, ctx) => (v === undefined || v === 'http' ? 'http' : fail(ctx, 'DEFAULT_REQ_MODE', v, 'is not supported: the HTTP frontend is always in http mode; give TCP services reqMode=tcp'))),
       CFG_TEMPLATE_PATH: field('CFG_TEMPLATE_PATH', (v, ctx) => {
         if (v === undefined) return undefined;
@@ -294,6 +311,8 @@ function schema(cwd: string) {
       DEBUG_HTTP_FORMAT: field('DEBUG_HTTP_FORMAT', (v, ctx) => logFormat(ctx, 'DEBUG_HTTP_FORMAT', v)),
       DEBUG_TCP_FORMAT: field('DEBUG_TCP_FORMAT', (v, ctx) => logFormat(ctx, 'DEBUG_TCP_FORMAT', v)),
       TERMINATE_ON_RELOAD: bool('TERMINATE_ON_RELOAD', false),
+      API_TOKEN: field('API_TOKEN', (v, ctx) => (v === undefined ? undefined : v.length >= 16 && !hasControl(v) ? v : fail(ctx, 'API_TOKEN', v, 'must be at least 16 characters without control characters'))),
+      HAPROXY_METRICS_PORT: optionalInt('HAPROXY_METRICS_PORT', 1, 65535),
     })
     .transform((r, ctx) => {
       const bin = findInPath(r.HAPROXY_BIN ?? 'haproxy', r.PATH);
@@ -357,12 +376,20 @@ function schema(cwd: string) {
         maxconn: r.MAXCONN,
         ...(r.NBTHREAD !== undefined && { nbthread: r.NBTHREAD }),
         stopGraceMs: r.STOP_GRACE * 1000,
+        // Unset DISCOVERY follows Docker only where there is one (DOCKER_HOST set or the default socket present),
+        // so machines without Docker start in API-only mode.
+        discovery: (r.DISCOVERY ?? (r.DOCKER_HOST !== undefined || fs.existsSync('/var/run/docker.sock') ? 'docker' : 'none')) as 'docker' | 'none',
+        dockerHost: r.DOCKER_HOST ?? DEFAULT_DOCKER_HOST,
+        notifyLabel: r.DF_NOTIFY_LABEL as string,
+        ...(r.DOCKER_NETWORK !== undefined && { dockerNetwork: r.DOCKER_NETWORK }),
         ...(r.CFG_TEMPLATE_PATH !== undefined && { mainTemplatePath: r.CFG_TEMPLATE_PATH }),
         ...(r.CRT_LIST_PATH !== undefined && { crtListPath: r.CRT_LIST_PATH }),
         debugErrorsOnly: r.DEBUG_ERRORS_ONLY,
         ...(r.DEBUG_HTTP_FORMAT !== undefined && { debugHttpFormat: r.DEBUG_HTTP_FORMAT }),
         ...(r.DEBUG_TCP_FORMAT !== undefined && { debugTcpFormat: r.DEBUG_TCP_FORMAT }),
         terminateOnReload: r.TERMINATE_ON_RELOAD,
+        ...(r.API_TOKEN !== undefined && { apiToken: r.API_TOKEN }),
+        ...(r.HAPROXY_METRICS_PORT !== undefined && { haproxyMetricsPort: r.HAPROXY_METRICS_PORT }),
       };
       return settings;
     });

@@ -3,6 +3,7 @@ import type Koa from 'koa';
 import { FlowError } from '../domain/errors.js';
 import { fromEntries } from '../domain/params.js';
 import type { CertStore } from '../adapters/certs/certStore.js';
+import type { Metrics } from '../adapters/metrics.js';
 import type { Engine } from '../core/engine.js';
 import { nok, reconfigure, removeService, type ServiceDeps } from '../core/services.js';
 import type { AppState } from './app.js';
@@ -16,6 +17,9 @@ export interface DfpRouteDeps extends ServiceDeps {
   ready: () => boolean;
   certs: CertStore;
   crtListFile: string;
+  metrics?: Metrics;
+  /** HAProxy's `show stat` CSV (docker-flow-proxy's /metrics endpoint). */
+  haproxyStats: () => Promise<string>;
 }
 
 const MAX_CERT_BYTES = 1024 * 1024;
@@ -26,7 +30,7 @@ async function readBody(req: NodeJS.ReadableStream, limit: number): Promise<stri
   let size = 0;
   for await (const chunk of req) {
     size += (chunk as Buffer).length;
-    if (size > limit) throw new FlowError('BODY_TOO_LARGE', `The request body is larger than ${limit} bytes.`, 413);
+    if (size > limit) throw new FlowError('BODY_TOO_LARGE', `The request body exceeds the limit of ${limit} bytes.`, 413);
     chunks.push(chunk as Buffer);
   }
   return Buffer.concat(chunks).toString('utf8');
@@ -67,9 +71,15 @@ function decodeSafe(text: string): string {
 export function dfpRoutes(deps: DfpRouteDeps): (app: Koa<AppState>) => void {
   const router = new Router<AppState>({ prefix: PREFIX });
 
+  const live = (started: number, body: Record<string, unknown>) => {
+    if (body.Applied) deps.metrics?.changeToLive.observe({ source: 'api' }, (performance.now() - started) / 1000);
+  };
+
   router.all('/reconfigure', async (ctx) => {
+    const started = performance.now();
     const raw = fromEntries(queryEntries(ctx.querystring));
     const result = await reconfigure(raw, deps, ctx.state.changeId);
+    live(started, result.body);
     ctx.state.log.info({ service: result.body.ServiceName, status: result.status, message: result.body.Message }, 'reconfigure');
     ctx.status = result.status;
     ctx.body = result.body;
@@ -78,7 +88,9 @@ export function dfpRoutes(deps: DfpRouteDeps): (app: Koa<AppState>) => void {
   router.all('/remove', async (ctx) => {
     const raw = fromEntries(queryEntries(ctx.querystring));
     if (raw.issues.length > 0) throw new FlowError('BAD_QUERY', raw.issues.map((i) => i.message).join(' '), 400);
+    const started = performance.now();
     const result = await removeService(raw.params.get('servicename'), deps, ctx.state.changeId);
+    live(started, result.body);
     ctx.state.log.info({ service: result.body.ServiceName, status: result.status }, 'remove');
     ctx.status = result.status;
     ctx.body = result.body;
@@ -161,14 +173,37 @@ export function dfpRoutes(deps: DfpRouteDeps): (app: Koa<AppState>) => void {
     ctx.body = { Status: 'OK', Message: '' };
   });
 
-  router.all('/successfulinitreload', (ctx) => {
+  const readiness = (ctx: Koa.ParameterizedContext<AppState>) => {
     const ready = deps.ready();
-    ctx.status = ready ? 200 : 500;
-    ctx.body = { Status: ready ? 'OK' : 'NOK', Message: ready ? '' : 'the initial configuration is not live yet' };
+    ctx.status = ready ? 200 : 503;
+    ctx.body = { Status: ready ? 'OK' : 'NOK', Message: ready ? '' : 'the stored and discovered routes are not live yet' };
+  };
+  router.all('/successfulinitreload', readiness);
+  router.all('/ready', readiness);
+
+  router.all('/metrics', async (ctx) => {
+    ctx.type = 'text/plain';
+    ctx.body = await deps.haproxyStats();
   });
+
+  const root = new Router<AppState>();
+  root.get('/metrics', async (ctx) => {
+    if (!deps.metrics) {
+      ctx.status = 404;
+      return;
+    }
+    deps.metrics.ready.set(deps.ready() ? 1 : 0);
+    ctx.type = deps.metrics.registry.contentType;
+    ctx.body = await deps.metrics.registry.metrics();
+  });
+  root.get('/ping', (ctx) => {
+    ctx.body = { Status: 'OK', Message: '' };
+  });
+  root.get('/ready', readiness);
 
   return (app) => {
     app.use(router.routes());
     app.use(router.allowedMethods());
+    app.use(root.routes());
   };
 }

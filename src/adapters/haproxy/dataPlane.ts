@@ -94,6 +94,11 @@ export class HaproxyDataPlane implements DataPlane {
     this.writeSet(files, this.files.config, this.files.mapDir);
   }
 
+  /** HAProxy's statistics as CSV (`show stat`). */
+  stats(): Promise<string> {
+    return cliCommand(this.files.adminSocket, 'show stat', { timeoutMs: 5000 });
+  }
+
   liveConfigText(): string {
     return fs.readFileSync(this.files.config, 'utf8');
   }
