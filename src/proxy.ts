@@ -22,6 +22,8 @@ import { createApp } from './http/app.js';
 import { dfpRoutes } from './http/dfpRoutes.js';
 import { discoveryRoutes } from './http/discoveryRoutes.js';
 import { compileTemplates } from './render/render.js';
+import { setupReplication } from './replicas.js';
+import { replicaRoutes } from './http/replicaRoutes.js';
 import type { RenderSettings } from './render/settings.js';
 import type { Env, Settings } from './settings.js';
 
@@ -121,7 +123,7 @@ export async function startProxy(options: ProxyOptions): Promise<Proxy> {
   const stored = await store.load();
   for (const s of stored?.services ?? []) {
     const parsed = toEntry({ params: fromRecord(s.params), issues: [] }, ctx, s.owner);
-    if (parsed.ok) entries.set(parsed.entry.name, parsed.entry);
+    if (parsed.ok) entries.set(parsed.entry.name, s.stamp !== undefined ? { ...parsed.entry, stamp: s.stamp } : parsed.entry);
     else invalid.push({ name: s.params.serviceName ?? '(unnamed)', owner: s.owner, reason: `stored service no longer valid: ${describeIssues(parsed.issues)}`, stored: s });
   }
   const envProblems: string[] = [];
@@ -179,9 +181,11 @@ export async function startProxy(options: ProxyOptions): Promise<Proxy> {
     })
     : undefined;
   for (const e of (await discovery?.initialSync(stopped.signal)) ?? []) if (!entries.has(e.name)) entries.set(e.name, e);
-  await engine.start([...entries.values()], invalid);
+  await engine.start([...entries.values()], invalid, stored?.removed ?? []);
   discovery?.start(stopped.signal);
 
+  const replication = setupReplication({ settings, engine, certs, parseContext: ctx, metrics, log, certsChanged: () => certs.writeCrtList(dataPlane.files.crtList) });
+  let synced = !replication.enabled;
   const app = createApp({ log, metrics, ...(settings.apiToken !== undefined && { apiToken: settings.apiToken }) }, dfpRoutes({
     engine,
     parseContext: ctx,
@@ -200,8 +204,10 @@ export async function startProxy(options: ProxyOptions): Promise<Proxy> {
         return e instanceof Error ? e.message : String(e);
       }
     },
-    ready: () => engine.isStarted,
+    ready: () => engine.isStarted && synced,
+    distribute: replication.distribute,
   }));
+  replicaRoutes({ view: replication.view, ...(settings.apiToken !== undefined && { apiToken: settings.apiToken }) })(app);
   discoveryRoutes({ status: () => discovery?.status(), engine })(app);
   // Room for long query strings, so that the API answers 414 with a message instead of Node's bare 431.
   const server = http.createServer({ maxHeaderSize: 256 * 1024 }, app.callback());
@@ -212,6 +218,12 @@ export async function startProxy(options: ProxyOptions): Promise<Proxy> {
   });
   const port = (server.address() as AddressInfo).port;
   log.info({ port, ip: settings.ip, services: entries.size }, 'flow-proxy API listening');
+  // A new replica pulls the route table from its peers before it reports ready.
+  if (!synced) {
+    await replication.initialSync().catch((e: unknown) => log.warn({ err: e }, 'initial sync with peers failed'));
+    synced = true;
+  }
+  replication.run(stopped.signal);
 
   let stopping: Promise<void> | undefined;
   const stop = () => {

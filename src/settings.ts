@@ -7,6 +7,7 @@ import type { ReqMode, User } from './domain/spec.js';
 import { parseBool } from './domain/values.js';
 import type { BindSpec, Timeouts } from './render/settings.js';
 import type { RouteOrder } from './render/routes.js';
+import { parsePeers, type PeerSpec } from './adapters/peers/peerList.js';
 
 /** Every setting of flow-proxy, typed; built from the environment by loadSettings. */
 export interface Settings {
@@ -72,6 +73,12 @@ export interface Settings {
   apiToken?: string;
   /** HAPROXY_METRICS_PORT: HAProxy's own Prometheus exporter listens here. */
   haproxyMetricsPort?: number;
+  /** Other replicas: `host:port` entries and `dns:name[:port]` entries (PEERS, PEER_DISCOVERY=dns). */
+  peers: PeerSpec[];
+  peerTimeoutMs: number;
+  peerAttempts: number;
+  /** ANTI_ENTROPY_INTERVAL in ms; 0 turns the background comparison with peers off. */
+  antiEntropyMs: number;
 }
 
 /** Variables docker-flow-proxy also reads from /run/secrets/dfp_<name>, which win over the environment. */
@@ -313,6 +320,11 @@ function schema(cwd: string) {
       TERMINATE_ON_RELOAD: bool('TERMINATE_ON_RELOAD', false),
       API_TOKEN: field('API_TOKEN', (v, ctx) => (v === undefined ? undefined : v.length >= 16 && !hasControl(v) ? v : fail(ctx, 'API_TOKEN', v, 'must be at least 16 characters without control characters'))),
       HAPROXY_METRICS_PORT: optionalInt('HAPROXY_METRICS_PORT', 1, 65535),
+      PEERS: str(),
+      PEER_DISCOVERY: field('PEER_DISCOVERY', (v, ctx) => (v === undefined || v === 'none' || v === 'dns' ? v ?? 'none' : fail(ctx, 'PEER_DISCOVERY', v, 'must be none or dns'))),
+      PEER_TIMEOUT: int('PEER_TIMEOUT', 5000, 100, 600_000),
+      PEER_ATTEMPTS: int('PEER_ATTEMPTS', 3, 1, 20),
+      ANTI_ENTROPY_INTERVAL: int('ANTI_ENTROPY_INTERVAL', 5000, 0, 3_600_000),
     })
     .transform((r, ctx) => {
       const bin = findInPath(r.HAPROXY_BIN ?? 'haproxy', r.PATH);
@@ -390,7 +402,16 @@ function schema(cwd: string) {
         terminateOnReload: r.TERMINATE_ON_RELOAD,
         ...(r.API_TOKEN !== undefined && { apiToken: r.API_TOKEN }),
         ...(r.HAPROXY_METRICS_PORT !== undefined && { haproxyMetricsPort: r.HAPROXY_METRICS_PORT }),
+        peers: [],
+        peerTimeoutMs: r.PEER_TIMEOUT,
+        peerAttempts: r.PEER_ATTEMPTS,
+        antiEntropyMs: r.ANTI_ENTROPY_INTERVAL,
       };
+      const peers = parsePeers(r.PEERS ?? '', r.PORT);
+      if (typeof peers === 'string') fail(ctx, 'PEERS', r.PEERS, `is not a list of peers: ${peers}`);
+      else settings.peers = peers;
+      // docker-flow-proxy found its replicas at tasks.<SERVICE_NAME>, as Swarm provides.
+      if (r.PEER_DISCOVERY === 'dns') settings.peers.push({ kind: 'dns', host: `tasks.${r.SERVICE_NAME}`, port: r.PORT });
       return settings;
     });
 }

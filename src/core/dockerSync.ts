@@ -59,9 +59,18 @@ export interface DockerSyncOptions {
   parseContext: ParseContext;
 }
 
+/** Where a discovered service came from, for the status endpoint. */
+export interface Origin {
+  name: string;
+  kind: 'service' | 'container';
+  /** The swarm service, or the containers that are its servers. */
+  from: string[];
+}
+
 export interface DockerSyncResult {
   /** The docker-owned services, sorted by name; their servers are set for containers and host-network services. */
   entries: Entry[];
+  origins: Origin[];
   skipped: Skipped[];
 }
 
@@ -80,6 +89,7 @@ const SWARM_TASK = 'com.docker.swarm.service.id';
 export function dockerSync(state: DockerState, options: DockerSyncOptions): DockerSyncResult {
   const skipped: Skipped[] = [];
   const entries = new Map<string, Entry>();
+  const origins = new Map<string, Origin>();
   const claimed = new Map<string, string>();
   const notified = (labels: Readonly<Record<string, string>>) => labels[options.notifyLabel] === 'true';
 
@@ -97,6 +107,7 @@ export function dockerSync(state: DockerState, options: DockerSyncOptions): Dock
     }
     claimed.set(result.entry.name, `swarm service "${service.name}"`);
     entries.set(result.entry.name, result.entry);
+    origins.set(result.entry.name, { name: result.entry.name, kind: 'service', from: [service.name] });
   }
 
   const groups = new Map<string, Array<{ container: DockerContainer; entry: Entry }>>();
@@ -121,10 +132,12 @@ export function dockerSync(state: DockerState, options: DockerSyncOptions): Dock
     }
     // The newest container defines the service: during a rolling update the new labels win.
     const newest = group[group.length - 1] as { container: DockerContainer; entry: Entry };
-    const key = JSON.stringify(newest.entry.params);
+    const key = definitionKey(newest.entry);
+    const servicePort = singlePort(newest.entry.spec);
     const servers: ServerAddr[] = [];
+    const from: string[] = [];
     for (const { container, entry } of group) {
-      if (JSON.stringify(entry.params) !== key) {
+      if (definitionKey(entry) !== key) {
         skipped.push({ name: container.name, kind: 'container', reason: `its labels differ from those of "${newest.container.name}", the newest container of service "${name}"` });
         continue;
       }
@@ -132,17 +145,23 @@ export function dockerSync(state: DockerState, options: DockerSyncOptions): Dock
         skipped.push({ name: container.name, kind: 'container', reason: container.health === 'starting' ? 'its health check has not passed yet' : 'it is unhealthy' });
         continue;
       }
-      const address = containerAddress(container, newest.entry.spec, container.labels[`${PREFIX}network`] ?? options.network);
+      const own = singlePort(entry.spec);
+      const address = containerAddress(container, own, container.labels[`${PREFIX}network`] ?? options.network);
       if ('reason' in address) skipped.push({ name: container.name, kind: 'container', reason: address.reason });
-      else servers.push(address);
+      else {
+        servers.push(address.port === undefined && own !== servicePort ? { ...address, port: own as number } : address);
+        from.push(container.name);
+      }
     }
     // No server means no entry: an empty server list would fall back to the service name as host.
     if (servers.length === 0) continue;
     claimed.set(name, `container "${newest.container.name}"`);
     entries.set(name, { ...newest.entry, spec: { ...newest.entry.spec, servers } });
+    origins.set(name, { name, kind: 'container', from });
   }
 
-  return { entries: [...entries.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)), skipped };
+  const sorted = [...entries.keys()].sort();
+  return { entries: sorted.map((n) => entries.get(n) as Entry), origins: sorted.map((n) => origins.get(n) as Origin), skipped };
 }
 
 /** A container's service when no `com.df.serviceName` label names it: its compose service, else its own name. */
@@ -151,21 +170,37 @@ export function containerServiceName(container: DockerContainer): string {
 }
 
 /**
- * Where the proxy reaches a container: its IP on the shared network, else
+ * The single port a service listens on, when all its destinations share
+ * one. Then `port` belongs to each container (replicas on the host network
+ * must listen on ports of their own), not to the service definition.
+ */
+function singlePort(spec: ServiceSpec): number | undefined {
+  const ports = new Set(spec.destinations.map((d) => d.port));
+  return ports.size === 1 ? [...ports][0] : undefined;
+}
+
+/** What containers of one service must agree on: every label, except a single port. */
+function definitionKey(entry: Entry): string {
+  if (singlePort(entry.spec) === undefined) return JSON.stringify(entry.params);
+  return JSON.stringify(Object.entries(entry.params).filter(([k]) => !/^port(\.\d+)?$/.test(k)));
+}
+
+/**
+ * Where the proxy reaches a container that listens on `port` (undefined when
+ * its destinations use several): its IP on the shared network, else
  * 127.0.0.1 for `--network host`, else a published port, else its first
  * network IP.
  */
-export function containerAddress(container: DockerContainer, spec: ServiceSpec, network: string | undefined): ServerAddr | { reason: string } {
+export function containerAddress(container: DockerContainer, port: number | undefined, network: string | undefined): ServerAddr | { reason: string } {
   const id = container.id;
   if (network !== undefined) {
     const shared = container.networks.find((n) => n.name === network && n.ip !== '');
     if (shared) return { host: shared.ip, id };
   }
   if (container.networkMode === 'host') return { host: '127.0.0.1', id };
-  const wanted = [...new Set(spec.destinations.map((d) => d.port).filter((p): p is number => p !== undefined))];
-  if (wanted.length === 1) {
+  if (port !== undefined) {
     const published = container.ports
-      .filter((p) => p.type === 'tcp' && p.privatePort === wanted[0] && p.publicPort !== undefined)
+      .filter((p) => p.type === 'tcp' && p.privatePort === port && p.publicPort !== undefined)
       .sort((a, b) => (isIpv6(a.ip) ? 1 : 0) - (isIpv6(b.ip) ? 1 : 0))[0];
     if (published) {
       const ip = published.ip === undefined || published.ip === '' || published.ip === '0.0.0.0' || published.ip === '::' ? '127.0.0.1' : published.ip;

@@ -8,13 +8,16 @@ import type { RenderSettings } from '../render/settings.js';
 import type { Lookup, MapEntry } from '../render/routes.js';
 import { renderFiles, type RenderedFiles } from './files.js';
 import type { Log } from './log.js';
-import type { ConfigFiles, DataPlane, Store, StoredService, StoredState } from './ports.js';
+import type { ConfigFiles, DataPlane, Store, StoredService, StoredState, Tombstone } from './ports.js';
 import { describeOps, runtimeDiff } from './runtimeDiff.js';
 
 /** A change to the desired state, from any source. */
 export type Command =
-  | { kind: 'upsert'; entry: Entry }
-  | { kind: 'remove'; name: string; onlyOwner?: Owner }
+  /** stamp: the write time a peer gave the same change (fan-out), so replicas keep identical versions. */
+  | { kind: 'upsert'; entry: Entry; stamp?: number }
+  | { kind: 'remove'; name: string; onlyOwner?: Owner; stamp?: number }
+  /** Anti-entropy: take every API service and removal a peer has that is newer than ours. */
+  | { kind: 'merge'; entries: Entry[]; removed: Tombstone[] }
   /** Replace every entry an owner has (discovery's level-triggered sync). */
   | { kind: 'sync'; owner: Owner; entries: Entry[] }
   /** Replace the stored (API and env) entries with what a shared store holds; nothing is written back. */
@@ -43,6 +46,8 @@ export interface CommandResult {
   status: number;
   message: string;
   apply?: ApplyRecord;
+  /** The write time given to an API change; fan-out hands it to peers so they store the same version. */
+  stamp?: number;
 }
 
 export interface Quarantined {
@@ -109,6 +114,11 @@ export class Engine {
   private started = false;
   /** Stored services that no longer parse: kept in the store, shown as quarantined, never dropped silently. */
   private readonly unparsed = new Map<string, StoredService>();
+  /** Removals of API services, by name, with their time: replicas must not resurrect them. */
+  private readonly tombstones = new Map<string, number>();
+  private lastStamp = 0;
+  /** What each discovery owner last synced: a discovered service an API one shadowed comes back when that one is removed. */
+  private readonly synced = new Map<Owner, Entry[]>();
 
   constructor(private readonly deps: EngineDeps) {
     this.now = deps.now ?? (() => performance.now());
@@ -149,13 +159,40 @@ export class Engine {
     return this.started;
   }
 
+  /** A write time later than any seen, on this replica's wall clock. */
+  private nextStamp(): number {
+    this.lastStamp = Math.max(Date.now(), this.lastStamp + 1);
+    return this.lastStamp;
+  }
+
+  private seeStamp(stamp: number): void {
+    this.lastStamp = Math.max(this.lastStamp, stamp);
+  }
+
+  /** What replicas exchange: the API services with their write times, and the removals. */
+  replicaState(): { services: Array<{ params: Record<string, string>; stamp: number }>; removed: Tombstone[] } {
+    const services = [...this.committed.entries.values()]
+      .filter((e) => e.owner === 'api')
+      .map((e) => ({ params: { ...e.params }, stamp: e.stamp ?? 0 }))
+      .sort((a, b) => (a.params.serviceName as string) < (b.params.serviceName as string) ? -1 : 1);
+    const removed = [...this.tombstones].map(([name, stamp]) => ({ name, stamp })).sort((a, b) => (a.name < b.name ? -1 : 1));
+    return { services, removed };
+  }
+
   /**
    * First apply: the restored and environment services, rendered and checked,
    * then HAProxy started (or adopted and reloaded) with them.
    */
-  async start(entries: Entry[], invalid: Array<Quarantined & { stored: StoredService }> = []): Promise<ApplyRecord> {
+  async start(entries: Entry[], invalid: Array<Quarantined & { stored: StoredService }> = [], removed: Tombstone[] = []): Promise<ApplyRecord> {
     let registry = EMPTY_REGISTRY;
-    for (const e of entries) registry = upsert(registry, e);
+    for (const e of entries) {
+      registry = upsert(registry, e);
+      if (e.stamp !== undefined) this.seeStamp(e.stamp);
+    }
+    for (const t of removed) {
+      this.tombstones.set(t.name, t.stamp);
+      this.seeStamp(t.stamp);
+    }
     for (const q of invalid) {
       this.quarantine.set(q.name, { name: q.name, reason: q.reason, owner: q.owner, params: '' });
       this.unparsed.set(q.name, q.stored);
@@ -226,6 +263,8 @@ export class Engine {
     let reloadOnly = false;
     let refresh = '';
     let restored = false;
+    let stampsOnly = false;
+    const stamps = new Map<Pending, number>();
     const mark = (name: string, p: Pending) => changedBy.set(name, [...(changedBy.get(name) ?? []), p]);
 
     for (const p of batch) {
@@ -240,7 +279,10 @@ export class Engine {
         const before = registry.entries.get(c.entry.name);
         const q = this.quarantine.get(c.entry.name);
         if (sameEntry(before, c.entry) && (!q || q.params === paramsKey(c.entry))) continue;
-        registry = upsert(registry, c.entry);
+        const stamp = c.stamp !== undefined ? (this.seeStamp(c.stamp), c.stamp) : this.nextStamp();
+        stamps.set(p, stamp);
+        registry = upsert(registry, c.entry.owner === 'docker' ? c.entry : { ...c.entry, stamp });
+        this.tombstones.delete(c.entry.name);
         this.quarantine.delete(c.entry.name);
         mark(c.entry.name, p);
       } else if (c.kind === 'remove') {
@@ -250,9 +292,17 @@ export class Engine {
           continue;
         }
         registry = remove(registry, c.name);
+        if (before.owner !== 'docker') {
+          const stamp = c.stamp !== undefined ? (this.seeStamp(c.stamp), c.stamp) : this.nextStamp();
+          stamps.set(p, stamp);
+          this.tombstones.set(c.name, stamp);
+        }
+        const shadowed = [...this.synced].filter(([owner]) => owner !== before.owner).flatMap(([, list]) => list).find((e) => e.name === c.name);
+        if (shadowed) registry = upsert(registry, shadowed);
         this.quarantine.delete(c.name);
         mark(c.name, p);
       } else if (c.kind === 'sync') {
+        this.synced.set(c.owner, c.entries);
         const wanted = new Map(c.entries.map((e) => [e.name, e]));
         for (const e of registry.entries.values()) {
           if (e.owner === c.owner && !wanted.has(e.name)) {
@@ -270,6 +320,32 @@ export class Engine {
           this.quarantine.delete(e.name);
           mark(e.name, p);
         }
+      } else if (c.kind === 'merge') {
+        for (const e of c.entries) {
+          const local = registry.entries.get(e.name);
+          const incoming = e.stamp ?? 0;
+          const known = Math.max(local && local.owner !== 'docker' ? local.stamp ?? 0 : -1, this.tombstones.get(e.name) ?? -1);
+          if (incoming <= known) continue;
+          this.seeStamp(incoming);
+          this.tombstones.delete(e.name);
+          registry = upsert(registry, e);
+          if (sameEntry(local, e)) continue; // same content, newer time: nothing to apply
+          this.quarantine.delete(e.name);
+          mark(e.name, p);
+        }
+        for (const t of c.removed) {
+          const local = registry.entries.get(t.name);
+          const known = Math.max(local && local.owner !== 'docker' ? local.stamp ?? 0 : -1, this.tombstones.get(t.name) ?? -1);
+          if (t.stamp <= known) continue;
+          this.seeStamp(t.stamp);
+          this.tombstones.set(t.name, t.stamp);
+          if (local && local.owner !== 'docker') {
+            registry = remove(registry, t.name);
+            this.quarantine.delete(t.name);
+            mark(t.name, p);
+          }
+        }
+        stampsOnly = true;
       } else if (c.kind === 'restore') {
         const wanted = new Map(c.entries.map((e) => [e.name, e]));
         for (const e of registry.entries.values()) {
@@ -295,11 +371,19 @@ export class Engine {
     }
 
     // What a shared store just told us is already stored: do not write it back.
-    if (restored) this.lastStored = JSON.stringify(this.storedState(registry).services);
+    if (restored) {
+      const state = this.storedState(registry);
+      this.lastStored = JSON.stringify([state.services, state.removed]);
+    }
     const rejected = new Map<string, string>();
     let outcome: Attempt | undefined;
     const nothingChanged = changedBy.size === 0 && !forceReload && !refresh;
     if (nothingChanged && !reloadOnly) {
+      if (stampsOnly && registry !== this.committed) {
+        // Newer write times for the same content: keep them so that replicas compare equal.
+        this.committed = registry;
+        await this.persist(registry, false).catch((e: unknown) => this.deps.log.warn({ err: e }, 'could not save merged write times'));
+      }
       outcome = { ok: true, record: this.record('none', 'no change', true, started, 0, ids(batch)) };
     } else if (nothingChanged && reloadOnly) {
       const r = await this.deps.dataPlane.reloadOnly();
@@ -338,7 +422,8 @@ export class Engine {
       } else if (!outcome) {
         p.resolve({ ok: false, status: 500, message: 'could not find a valid configuration for this change' });
       } else if (outcome.ok) {
-        p.resolve({ ok: true, status: 200, message: '', apply: outcome.record });
+        const stamp = stamps.get(p);
+        p.resolve({ ok: true, status: 200, message: '', apply: outcome.record, ...(stamp !== undefined && { stamp }) });
       } else if ('fatal' in outcome) {
         p.resolve({ ok: false, status: outcome.status ?? 500, message: outcome.fatal });
       }
@@ -472,20 +557,24 @@ export class Engine {
   /** Saves the services the store keeps (API and env ones); discovery rebuilds its own at start. */
   private async persist(registry: Registry, force: boolean): Promise<void> {
     const state = this.storedState(registry);
-    const key = JSON.stringify(state.services);
+    const key = JSON.stringify([state.services, state.removed]);
     if (!force && key === this.lastStored) return;
     await this.deps.store.save(state);
     this.lastStored = key;
   }
 
   private storedState(registry: Registry): StoredState {
+    // Removals older than a week are forgotten: a replica that missed them for that long is rebuilt anyway.
+    const horizon = Date.now() - 7 * 24 * 3600 * 1000;
+    for (const [name, stamp] of this.tombstones) if (stamp < horizon) this.tombstones.delete(name);
     return {
       version: registry.version,
       services: [...registry.entries.values()]
         .filter((e) => e.owner !== 'docker')
         .sort((a, b) => (a.name < b.name ? -1 : 1))
-        .map((e): StoredService => ({ owner: e.owner as 'api' | 'env', params: { ...e.params } }))
+        .map((e): StoredService => ({ owner: e.owner as 'api' | 'env', params: { ...e.params }, ...(e.stamp !== undefined && { stamp: e.stamp }) }))
         .concat([...this.unparsed.entries()].filter(([name]) => !registry.entries.has(name)).map(([, s]) => s)),
+      removed: [...this.tombstones].map(([name, stamp]) => ({ name, stamp })).sort((a, b) => (a.name < b.name ? -1 : 1)),
     };
   }
 

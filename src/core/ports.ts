@@ -32,11 +32,20 @@ export interface DataPlane {
 export interface StoredService {
   owner: 'api' | 'env';
   params: Record<string, string>;
+  /** Write time, for last-writer-wins between replicas. */
+  stamp?: number;
+}
+
+/** A removal remembered so that replicas which missed it do not bring the service back. */
+export interface Tombstone {
+  name: string;
+  stamp: number;
 }
 
 export interface StoredState {
   version: number;
   services: StoredService[];
+  removed?: Tombstone[];
 }
 
 /** Where the registry survives restarts: a local file by default, Consul for clusters. */

@@ -10,6 +10,7 @@ export interface ServiceAnswer {
   status: number;
   body: Record<string, unknown>;
   options?: RequestOptions;
+  stamp?: number;
 }
 
 export interface ServiceDeps {
@@ -35,7 +36,7 @@ export function toEntry(raw: RawResult, ctx: ParseContext, owner: Owner): { ok: 
 }
 
 /** reconfigure: validate, then wait until the change is live (or rejected). */
-export async function reconfigure(raw: RawResult, deps: ServiceDeps, changeId: string, owner: Owner = 'api'): Promise<ServiceAnswer> {
+export async function reconfigure(raw: RawResult, deps: ServiceDeps, changeId: string, owner: Owner = 'api', stamp?: number): Promise<ServiceAnswer> {
   const parsed = toEntry(raw, deps.parseContext, owner);
   if (!parsed.ok) {
     return { status: statusOf(parsed.issues), body: nok(describeIssues(parsed.issues), parsed.serviceName ?? raw.params.get('servicename') ?? '') };
@@ -50,17 +51,18 @@ export async function reconfigure(raw: RawResult, deps: ServiceDeps, changeId: s
     const problem = await deps.saveServiceCert(certName, options.serviceCert);
     if (problem) return { status: 400, body: nok(problem, name), options };
   }
+  const stamped = stamp !== undefined ? { stamp } : {};
   const result = entry.spec.replicas === 0
-    ? await deps.engine.submit({ kind: 'remove', name }, changeId)
-    : await deps.engine.submit({ kind: 'upsert', entry }, changeId);
-  return { status: result.status, body: answer(result, name), options };
+    ? await deps.engine.submit({ kind: 'remove', name, ...stamped }, changeId)
+    : await deps.engine.submit({ kind: 'upsert', entry, ...stamped }, changeId);
+  return { status: result.status, body: answer(result, name), options, ...(result.stamp !== undefined && { stamp: result.stamp }) };
 }
 
 /** remove: serviceName is mandatory; an unknown service is a no-op, as in docker-flow-proxy. */
-export async function removeService(name: string | undefined, deps: ServiceDeps, changeId: string): Promise<ServiceAnswer> {
+export async function removeService(name: string | undefined, deps: ServiceDeps, changeId: string, stamp?: number): Promise<ServiceAnswer> {
   if (name === undefined || name === '') return { status: 400, body: nok('The serviceName query is mandatory', '') };
-  const result = await deps.engine.submit({ kind: 'remove', name }, changeId);
-  return { status: result.status, body: answer(result, name) };
+  const result = await deps.engine.submit({ kind: 'remove', name, ...(stamp !== undefined && { stamp }) }, changeId);
+  return { status: result.status, body: answer(result, name), ...(result.stamp !== undefined && { stamp: result.stamp }) };
 }
 
 export function answer(result: CommandResult, serviceName: string): Record<string, unknown> {

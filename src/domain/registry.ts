@@ -9,6 +9,8 @@ export interface Entry {
   /** Canonical parameters; stored, and parsed again on restore. */
   params: Readonly<Record<string, string>>;
   spec: ServiceSpec;
+  /** When this version was written (ms, last writer wins between replicas); API and env entries only. */
+  stamp?: number;
 }
 
 /** The desired state: an immutable, versioned snapshot. */

@@ -7,6 +7,7 @@ import type { Metrics } from '../adapters/metrics.js';
 import type { Engine } from '../core/engine.js';
 import { nok, reconfigure, removeService, type ServiceDeps } from '../core/services.js';
 import type { AppState } from './app.js';
+import { withPeers, type Distribute } from './distribute.js';
 import { redactConfig, serviceJson } from './serviceJson.js';
 
 export interface DfpRouteDeps extends ServiceDeps {
@@ -20,6 +21,19 @@ export interface DfpRouteDeps extends ServiceDeps {
   metrics?: Metrics;
   /** HAProxy's `show stat` CSV (docker-flow-proxy's /metrics endpoint). */
   haproxyStats: () => Promise<string>;
+  /** Fan-out for distribute=true; absent when replicas share a store (Consul) and need none. */
+  distribute?: Distribute;
+}
+
+/** distribute=true asks for the fan-out (docker-flow-proxy's parameter). */
+function wantsDistribute(querystring: string): boolean {
+  return /^(1|t|true)$/i.test(new URLSearchParams(querystring).get('distribute') ?? '');
+}
+
+/** The write time a peer gave this change when it fanned it out to us. */
+function stampOf(ctx: Koa.ParameterizedContext<AppState>): number | undefined {
+  const v = ctx.get('X-Flow-Stamp');
+  return /^\d{1,15}$/.test(v) ? Number(v) : undefined;
 }
 
 const MAX_CERT_BYTES = 1024 * 1024;
@@ -78,22 +92,28 @@ export function dfpRoutes(deps: DfpRouteDeps): (app: Koa<AppState>) => void {
   router.all('/reconfigure', async (ctx) => {
     const started = performance.now();
     const raw = fromEntries(queryEntries(ctx.querystring));
-    const result = await reconfigure(raw, deps, ctx.state.changeId);
+    const result = await reconfigure(raw, deps, ctx.state.changeId, 'api', stampOf(ctx));
     live(started, result.body);
     ctx.state.log.info({ service: result.body.ServiceName, status: result.status, message: result.body.Message }, 'reconfigure');
     ctx.status = result.status;
     ctx.body = result.body;
+    if (result.status === 200 && deps.distribute && wantsDistribute(ctx.querystring)) {
+      ctx.body = withPeers(result.body, await deps.distribute(ctx, result.stamp !== undefined ? { stamp: result.stamp } : {}));
+    }
   });
 
   router.all('/remove', async (ctx) => {
     const raw = fromEntries(queryEntries(ctx.querystring));
     if (raw.issues.length > 0) throw new FlowError('BAD_QUERY', raw.issues.map((i) => i.message).join(' '), 400);
     const started = performance.now();
-    const result = await removeService(raw.params.get('servicename'), deps, ctx.state.changeId);
+    const result = await removeService(raw.params.get('servicename'), deps, ctx.state.changeId, stampOf(ctx));
     live(started, result.body);
     ctx.state.log.info({ service: result.body.ServiceName, status: result.status }, 'remove');
     ctx.status = result.status;
     ctx.body = result.body;
+    if (result.status === 200 && deps.distribute && wantsDistribute(ctx.querystring)) {
+      ctx.body = withPeers(result.body, await deps.distribute(ctx, result.stamp !== undefined ? { stamp: result.stamp } : {}));
+    }
   });
 
   router.all('/reload', async (ctx) => {
@@ -102,6 +122,7 @@ export function dfpRoutes(deps: DfpRouteDeps): (app: Koa<AppState>) => void {
     const result = await deps.engine.submit({ kind: 'reload', recreate }, ctx.state.changeId);
     ctx.status = result.status;
     ctx.body = result.ok ? { Status: 'OK', Message: '', Applied: result.apply && { Kind: result.apply.kind, Reason: result.apply.reason } } : nok(result.message, '');
+    if (result.ok && deps.distribute && wantsDistribute(ctx.querystring)) ctx.body = withPeers(ctx.body as Record<string, unknown>, await deps.distribute(ctx, {}));
   });
 
   router.all('/config', (ctx) => {
@@ -145,6 +166,7 @@ export function dfpRoutes(deps: DfpRouteDeps): (app: Koa<AppState>) => void {
     ctx.state.log.info({ cert: stored.name, status: result.status }, 'cert');
     ctx.status = result.status;
     ctx.body = result.ok ? { Status: 'OK', Message: '', CertName: stored.name } : nok(result.message, '');
+    if (result.ok && deps.distribute && wantsDistribute(ctx.querystring)) ctx.body = withPeers(ctx.body as Record<string, unknown>, await deps.distribute(ctx, { body }));
   });
 
   router.all('/cert', (ctx) => {

@@ -11,6 +11,7 @@ interface OnDisk {
   format: string;
   version: number;
   services: StoredState['services'];
+  removed?: StoredState['removed'];
   sha256: string;
 }
 
@@ -52,14 +53,14 @@ export class FileStore implements Store {
   }
 
   async save(state: StoredState): Promise<void> {
-    const body = { version: state.version, services: state.services };
+    const body = { version: state.version, services: state.services, ...(state.removed && state.removed.length > 0 && { removed: state.removed }) };
     const onDisk: OnDisk = { format: FORMAT, ...body, sha256: digest(body) };
     if (fs.existsSync(this.file) && readState(this.file).ok) fs.copyFileSync(this.file, this.backup);
     writeFileAtomic(this.file, `${JSON.stringify(onDisk, null, 1)}\n`);
   }
 }
 
-function digest(body: { version: number; services: StoredState['services'] }): string {
+function digest(body: { version: number; services: StoredState['services']; removed?: StoredState['removed'] }): string {
   return crypto.createHash('sha256').update(JSON.stringify(body)).digest('hex');
 }
 
@@ -73,6 +74,7 @@ function readState(file: string): { ok: true; state: StoredState } | { ok: false
   if (parsed?.format !== FORMAT || !Array.isArray(parsed.services) || typeof parsed.version !== 'number') {
     return { ok: false, reason: 'not a flow-proxy state file' };
   }
-  if (digest({ version: parsed.version, services: parsed.services }) !== parsed.sha256) return { ok: false, reason: 'checksum mismatch' };
-  return { ok: true, state: { version: parsed.version, services: parsed.services } };
+  const body = { version: parsed.version, services: parsed.services, ...(parsed.removed && { removed: parsed.removed }) };
+  if (digest(body) !== parsed.sha256) return { ok: false, reason: 'checksum mismatch' };
+  return { ok: true, state: body };
 }

@@ -1,0 +1,267 @@
+import { backoffDelay, type BackoffPolicy } from '../../core/backoff.js';
+import type { DockerState, DockerSyncResult, Origin, Skipped } from '../../core/dockerSync.js';
+import type { CommandResult } from '../../core/engine.js';
+import type { Log } from '../../core/log.js';
+import type { Entry } from '../../domain/registry.js';
+import type { ServerAddr } from '../../domain/spec.js';
+import { isRelevant, type DockerEvent } from './events.js';
+import type { DockerSource } from './source.js';
+
+export interface DiscoveryTiming {
+  /** Events closer together than this share one resync (a stack deploy, a scale to 20). */
+  debounceMs: number;
+  /** A full resync at least this often, in case the stream silently stalls. */
+  resyncMs: number;
+  /** Reconnects and failed resyncs back off like this. */
+  backoff: BackoffPolicy;
+}
+
+export const DEFAULT_TIMING: DiscoveryTiming = { debounceMs: 3, resyncMs: 60_000, backoff: { baseMs: 100, capMs: 3_000 } };
+
+export interface DiscoveryDeps {
+  source: DockerSource;
+  /** The pure mapping, with its options bound. */
+  map: (state: DockerState) => DockerSyncResult;
+  /** Replaces every docker-owned service; resolves when the change is live. */
+  apply: (entries: Entry[]) => Promise<CommandResult>;
+  log: Log;
+  notifyLabel: string;
+  /** Shown in the status only. */
+  dockerHost: string;
+  timing?: Partial<DiscoveryTiming>;
+  random?: () => number;
+}
+
+export interface LastSync {
+  at: string;
+  durationMs: number;
+  services: number;
+  servers: number;
+  /** How the engine made it live (runtime, reload, none), or why it failed. */
+  applied: string;
+}
+
+/** What the discovery endpoint shows. */
+export interface DiscoveryStatus {
+  dockerHost: string;
+  notifyLabel: string;
+  /** The events stream is open. */
+  connected: boolean;
+  reconnects: number;
+  events: number;
+  syncs: number;
+  lastSync?: LastSync;
+  lastError?: string;
+  services: Array<Origin & { servers: ServerAddr[] }>;
+  skipped: Skipped[];
+}
+
+/**
+ * Docker discovery: a full sync before the first apply, then every relevant
+ * event (or a reconnect, or a quiet minute) asks for a resync of everything
+ * that carries the notify label. Level-triggered: a missed or duplicated
+ * event changes nothing, and a Docker that cannot be read never empties the
+ * proxy (the last good set stays until Docker answers again).
+ */
+export class DockerDiscovery {
+  private readonly timing: DiscoveryTiming;
+  private readonly random: () => number;
+  private readonly stopping = new AbortController();
+  private current: DockerSyncResult = { entries: [], origins: [], skipped: [] };
+  private dirty = false;
+  private wake: (() => void) | undefined;
+  private loops: Promise<void> | undefined;
+  private connected = false;
+  private connects = 0;
+  private events = 0;
+  private syncs = 0;
+  private lastSync: LastSync | undefined;
+  private lastError: string | undefined;
+  private readonly logged = new Map<string, string>();
+
+  constructor(private readonly deps: DiscoveryDeps) {
+    this.timing = { ...DEFAULT_TIMING, ...deps.timing };
+    this.random = deps.random ?? Math.random;
+  }
+
+  /**
+   * Reads Docker once, for the first apply. When Docker cannot be read the
+   * proxy still starts (with no discovered services) and the loop keeps
+   * trying; the failure shows in the log and the status.
+   */
+  async initialSync(signal: AbortSignal): Promise<Entry[]> {
+    const started = performance.now();
+    try {
+      const result = this.deps.map(await this.deps.source.read(AbortSignal.any([signal, this.stopping.signal])));
+      this.remember(result);
+      this.lastSync = this.summary(started, result, 'first apply');
+      this.lastError = undefined;
+      this.deps.log.info({ services: result.entries.length, skipped: result.skipped.length }, 'docker discovery: initial sync');
+      return result.entries;
+    } catch (e) {
+      this.lastError = message(e);
+      this.deps.log.error({ err: this.lastError }, 'docker discovery: Docker could not be read at start; starting without discovered services and retrying');
+      return [];
+    }
+  }
+
+  /** Starts following Docker; stops when `signal` aborts or stop() is called. */
+  start(signal: AbortSignal): void {
+    if (this.loops) return;
+    const stop = AbortSignal.any([signal, this.stopping.signal]);
+    this.loops = Promise.all([this.syncLoop(stop), this.eventLoop(stop)]).then(() => undefined);
+  }
+
+  /** Stops both loops and waits for them. */
+  async stop(): Promise<void> {
+    this.stopping.abort();
+    await this.loops;
+  }
+
+  status(): DiscoveryStatus {
+    const origins = new Map(this.current.origins.map((o) => [o.name, o]));
+    return {
+      dockerHost: this.deps.dockerHost,
+      notifyLabel: this.deps.notifyLabel,
+      connected: this.connected,
+      reconnects: Math.max(0, this.connects - 1),
+      events: this.events,
+      syncs: this.syncs,
+      ...(this.lastSync && { lastSync: this.lastSync }),
+      ...(this.lastError !== undefined && { lastError: this.lastError }),
+      services: this.current.entries.map((e) => ({ ...(origins.get(e.name) ?? { name: e.name, kind: 'service' as const, from: [] }), servers: e.spec.servers ?? [] })),
+      skipped: this.current.skipped,
+    };
+  }
+
+  private requestSync(): void {
+    this.dirty = true;
+    this.wake?.();
+  }
+
+  private async syncLoop(signal: AbortSignal): Promise<void> {
+    let failures = 0;
+    while (!signal.aborted) {
+      if (!this.dirty) await this.waitForWork(signal);
+      if (signal.aborted) break;
+      await sleep(this.timing.debounceMs, signal);
+      this.dirty = false;
+      try {
+        await this.syncOnce(signal);
+        failures = 0;
+      } catch (e) {
+        if (signal.aborted) break;
+        this.lastError = message(e);
+        this.deps.log.warn({ err: this.lastError, attempt: failures + 1 }, 'docker discovery: resync failed; keeping the last good services');
+        await sleep(backoffDelay(failures++, this.timing.backoff, this.random()), signal);
+        this.dirty = true;
+      }
+    }
+  }
+
+  private async syncOnce(signal: AbortSignal): Promise<void> {
+    const started = performance.now();
+    const result = this.deps.map(await this.deps.source.read(signal));
+    this.remember(result);
+    const applied = await this.deps.apply(result.entries);
+    this.syncs++;
+    this.lastSync = this.summary(started, result, applied.ok ? applied.apply?.kind ?? 'none' : `failed: ${applied.message}`);
+    this.lastError = applied.ok ? undefined : `the sync was not applied: ${applied.message}`;
+    if (!applied.ok) this.deps.log.warn({ message: applied.message }, 'docker discovery: sync not applied');
+    else if (applied.apply && applied.apply.kind !== 'none') {
+      this.deps.log.info({ services: result.entries.length, servers: this.lastSync.servers, applied: applied.apply.kind, reason: applied.apply.reason, ms: this.lastSync.durationMs }, 'docker discovery: sync applied');
+    }
+  }
+
+  private async eventLoop(signal: AbortSignal): Promise<void> {
+    let attempt = 0;
+    while (!signal.aborted) {
+      let openedAt: number | undefined;
+      try {
+        await this.deps.source.watch({
+          signal,
+          onOpen: () => {
+            openedAt = performance.now();
+            this.connected = true;
+            this.connects++;
+            this.deps.log.info({ reconnects: this.connects - 1 }, 'docker discovery: following Docker events');
+            // Whatever happened while we were not listening is picked up by a full resync.
+            this.requestSync();
+          },
+          onEvent: (event: DockerEvent) => {
+            if (!isRelevant(event, this.deps.notifyLabel)) return;
+            this.events++;
+            this.requestSync();
+          },
+        });
+        if (!signal.aborted) this.deps.log.warn({}, 'docker discovery: Docker closed the events stream; reconnecting');
+      } catch (e) {
+        if (signal.aborted) break;
+        this.lastError = message(e);
+        this.deps.log.warn({ err: this.lastError, attempt: attempt + 1 }, 'docker discovery: events stream unavailable; reconnecting');
+      }
+      this.connected = false;
+      // A stream that stayed up a while resets the backoff; one that breaks at once keeps backing off.
+      if (openedAt !== undefined && performance.now() - openedAt > 1000) attempt = 0;
+      await sleep(backoffDelay(attempt++, this.timing.backoff, this.random()), signal);
+    }
+    this.connected = false;
+  }
+
+  /** Resolves on a sync request, on the periodic resync, or on abort. */
+  private waitForWork(signal: AbortSignal): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        signal.removeEventListener('abort', done);
+        this.wake = undefined;
+        resolve();
+      };
+      const timer = setTimeout(() => {
+        this.dirty = true;
+        done();
+      }, this.timing.resyncMs);
+      this.wake = done;
+      signal.addEventListener('abort', done, { once: true });
+    });
+  }
+
+  private remember(result: DockerSyncResult): void {
+    this.current = result;
+    const now = new Map(result.skipped.map((s) => [`${s.kind} ${s.name}`, s]));
+    for (const [key, s] of now) {
+      if (this.logged.get(key) === s.reason) continue;
+      this.logged.set(key, s.reason);
+      this.deps.log.warn({ [s.kind]: s.name, reason: s.reason }, `docker discovery: ${s.kind} skipped`);
+    }
+    for (const key of [...this.logged.keys()]) if (!now.has(key)) this.logged.delete(key);
+  }
+
+  private summary(started: number, result: DockerSyncResult, applied: string): LastSync {
+    return {
+      at: new Date().toISOString(),
+      durationMs: Math.round((performance.now() - started) * 100) / 100,
+      services: result.entries.length,
+      servers: result.entries.reduce((n, e) => n + (e.spec.servers?.length ?? 0), 0),
+      applied,
+    };
+  }
+}
+
+/** Waits, but never past an abort. */
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  if (ms <= 0 || signal.aborted) return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener('abort', done, { once: true });
+  });
+}
+
+function message(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}

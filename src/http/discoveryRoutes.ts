@@ -1,0 +1,60 @@
+import Router from '@koa/router';
+import type Koa from 'koa';
+import type { DiscoveryStatus } from '../adapters/docker/discovery.js';
+import type { Engine } from '../core/engine.js';
+import type { AppState } from './app.js';
+
+export interface DiscoveryRouteDeps {
+  /** Undefined when DISCOVERY=none. */
+  status: () => DiscoveryStatus | undefined;
+  engine: Pick<Engine, 'registry' | 'quarantined'>;
+}
+
+/**
+ * `/v1/docker-flow-proxy/discovery`: whether Docker discovery is on and
+ * connected, what it routes (and in what state), and what it skipped and why.
+ */
+export function discoveryRoutes(deps: DiscoveryRouteDeps): (app: Koa<AppState>) => void {
+  const router = new Router<AppState>({ prefix: '/v1/docker-flow-proxy' });
+  router.all('/discovery', (ctx) => {
+    const status = deps.status();
+    if (!status) {
+      ctx.body = { Status: 'OK', Discovery: 'none', Services: [], Skipped: [] };
+      return;
+    }
+    const quarantined = new Map(deps.engine.quarantined.map((q) => [q.name, q.reason]));
+    ctx.body = {
+      Status: 'OK',
+      Discovery: 'docker',
+      DockerHost: status.dockerHost,
+      NotifyLabel: status.notifyLabel,
+      Connected: status.connected,
+      Reconnects: status.reconnects,
+      Events: status.events,
+      Syncs: status.syncs,
+      ...(status.lastSync && {
+        LastSync: { At: status.lastSync.at, DurationMs: status.lastSync.durationMs, Services: status.lastSync.services, Servers: status.lastSync.servers, Applied: status.lastSync.applied },
+      }),
+      ...(status.lastError !== undefined && { LastError: status.lastError }),
+      Services: status.services.map((s) => {
+        const entry = deps.engine.registry.entries.get(s.name);
+        const reason = quarantined.get(s.name);
+        // An API service of the same name wins over a discovered one.
+        const state = !entry ? 'pending' : entry.owner !== 'docker' ? 'shadowed' : reason !== undefined ? 'quarantined' : 'live';
+        return {
+          ServiceName: s.name,
+          Kind: s.kind,
+          From: s.from,
+          Servers: s.servers.map((x) => ({ Host: x.host, Port: x.port ?? null, Id: x.id ?? null })),
+          State: state,
+          ...(state === 'shadowed' && entry && { Reason: `a service of the same name from ${entry.owner} wins` }),
+          ...(state === 'quarantined' && { Reason: reason }),
+        };
+      }),
+      Skipped: status.skipped.map((s) => ({ Name: s.name, Kind: s.kind, Reason: s.reason })),
+    };
+  });
+  return (app) => {
+    app.use(router.routes());
+  };
+}
