@@ -71,6 +71,16 @@ interface Lexed extends RawCheck {
   tokens: string[];
 }
 
+/**
+ * Whether a rendered configuration line is well formed for HAProxy's
+ * tokenizer: no control characters, balanced quotes, no unquoted comment,
+ * no escapes that produce line breaks. Used by the tests on whole configs.
+ */
+export function cleanLine(line: string): RawCheck {
+  if (hasControl(line)) return { ok: false, reason: 'contains a control character' };
+  return line.trim() === '' ? { ok: true } : lexLine(line);
+}
+
 /** Walks a line the way HAProxy's tokenizer does and refuses anything that could escape its line. */
 function lexLine(line: string): Lexed {
   const tokens: string[] = [];

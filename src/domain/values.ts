@@ -9,7 +9,8 @@ const IPV6 = /^\[?[0-9a-f:.]+\]?$/i;
 const PATH_CHARS = /^[A-Za-z0-9\-._~!$&()*+,;=:@%/?[\]|^{}]+$/;
 /** Anything printable except a single quote: patterns are rendered strongly quoted. */
 const QUOTABLE = /^[^'\u0000-\u001f\u007f\u0085\u2028\u2029]+$/;
-const TOKEN = /^[A-Za-z0-9!#$%&*+.^_`|~-]+$/;
+/** HTTP token characters, minus those HAProxy's parser gives a meaning ("#" comment, "$" expansion, "'" quote). */
+const TOKEN = /^[A-Za-z0-9!%&*+.^_`|~-]+$/;
 
 export function checkName(value: string): string | undefined {
   return NAME.test(value) ? undefined : 'must start with a letter or digit and hold only letters, digits, ".", "_" and "-" (at most 128)';

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Builds the flow-proxy image from a clean copy of the working tree:
+# production dependencies only, TypeScript compiled, no network in `docker build`.
+#   scripts/build-image.sh [tag] [extra docker build args...]
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+tag=${1:-flow-proxy:local}
+shift || true
+ctx=$(mktemp -d)
+trap 'rm -rf "$ctx"' EXIT
+cd "$root"
+npx tsc -p tsconfig.json
+cp -r package.json package-lock.json templates errorfiles Dockerfile .dockerignore "$ctx/"
+mkdir -p "$ctx/dist" && cp -r dist/src "$ctx/dist/src"
+(cd "$ctx" && npm ci --omit=dev --ignore-scripts --no-audit --no-fund >/dev/null)
+docker build -t "$tag" "$@" "$ctx"
