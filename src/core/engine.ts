@@ -151,8 +151,13 @@ export class Engine {
   flushFiles(): void {
     if (!this.live || this.live.files) return;
     const rendered = renderFiles(this.deps.templates, this.live.model);
-    this.deps.dataPlane.writeLive(rendered.files);
-    this.live = { ...this.live, files: rendered.files };
+    try {
+      this.deps.dataPlane.writeLive(rendered.files);
+      this.live = { ...this.live, files: rendered.files };
+    } catch (e) {
+      // HAProxy runs the right config already; the files are written again after the next apply.
+      this.deps.log.error({ err: e }, 'could not write the live configuration files');
+    }
   }
 
   get isStarted(): boolean {
@@ -463,7 +468,13 @@ export class Engine {
     const canonical = this.model(registry, undefined, custom);
     if (canonical.conflicts.size > 0) return { ok: false, culprits: canonical.conflicts };
     const rendered = renderFiles(this.deps.templates, canonical.model);
-    const check = await this.deps.dataPlane.check(rendered.files);
+    let check;
+    try {
+      check = await this.deps.dataPlane.check(rendered.files);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      return { ok: false, fatal: `could not write the candidate configuration, nothing was changed: ${e instanceof Error ? e.message : String(e)}`, status: code === 'ENOSPC' || code === 'EDQUOT' ? 507 : 500 };
+    }
     if (!check.ok) {
       const suspects = [...changedBy.keys()].filter((n) => registry.entries.has(n) && !this.quarantine.has(n));
       const culprits = await this.attribute(check.alerts, rendered, canonical.model, suspects.length > 0 ? suspects : [...this.active(registry).keys()], registry);
@@ -472,7 +483,14 @@ export class Engine {
     }
     const persisted = await this.persistOrFail(registry);
     if (persisted) return persisted;
-    const reload = await this.deps.dataPlane.commit(rendered.files);
+    let reload;
+    try {
+      reload = await this.deps.dataPlane.commit(rendered.files);
+    } catch (e) {
+      await this.persist(this.committed, false).catch((err: unknown) => this.deps.log.error({ err }, 'could not restore the saved state after a failed swap'));
+      const code = (e as NodeJS.ErrnoException).code;
+      return { ok: false, fatal: `could not make the configuration live, nothing was changed: ${e instanceof Error ? e.message : String(e)}`, status: code === 'ENOSPC' || code === 'EDQUOT' ? 507 : 500 };
+    }
     if (!reload.ok) {
       await this.persist(this.committed, false).catch(() => undefined);
       const culprits = attributeMessage(reload.message, canonical.model, [...changedBy.keys()]);

@@ -79,7 +79,17 @@ export class HaproxyDataPlane implements DataPlane {
   async commit(files: ConfigFiles): Promise<ReloadResult> {
     await this.saveServerState();
     this.copySet(this.files.config, this.files.mapDir, this.files.previousConfig, this.files.previousMapDir);
-    this.writeLive(files);
+    try {
+      this.writeLive(files);
+    } catch (e) {
+      // A half-written set must not be what a later reload reads: put the previous files back.
+      try {
+        this.copySet(this.files.previousConfig, this.files.previousMapDir, this.files.config, this.files.mapDir);
+      } catch {
+        // the disk refuses writes; the running HAProxy still has the previous config in memory
+      }
+      throw e;
+    }
     const result = await this.process.reload();
     if (!result.ok) this.copySet(this.files.previousConfig, this.files.previousMapDir, this.files.config, this.files.mapDir);
     return result;

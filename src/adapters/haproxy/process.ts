@@ -195,7 +195,7 @@ export class HaproxyProcess {
   }
 
   private startWatch(): void {
-    this.watch = setInterval(() => void this.check(), 1000);
+    this.watch = setInterval(() => void this.check(), 250);
     this.watch.unref();
   }
 
