@@ -303,29 +303,35 @@ function assignBackends(slots: BackendSlot[], settings: RenderSettings, previous
     const entry = previous.backends.get(name);
     if (!entry) continue;
     if (entry.key !== undefined) byKey.set(entry.key, name);
-    else if (name.startsWith(SPARE_PREFIX) && structureOf(entry.view) === spareStructure) free.push(name);
+    else if (structureOf(entry.view) === spareStructure) free.push(name);
   }
   const wanted = new Set(slots.map((s) => s.key));
-  // A spare whose service went away is free again.
+  // A plain backend whose service went away is free again, whatever its name: until the next
+  // reload renames everything, it can host a new plain service without a reload.
   for (const [key, name] of byKey) {
-    if (!wanted.has(key) && name.startsWith(SPARE_PREFIX) && structureOf(previous.backends.get(name)?.view as BackendView) === spareStructure) {
+    if (!wanted.has(key) && structureOf(previous.backends.get(name)?.view as BackendView) === spareStructure) {
       free.push(name);
       byKey.delete(key);
     }
   }
-  free.sort((a, b) => Number(a.slice(SPARE_PREFIX.length)) - Number(b.slice(SPARE_PREFIX.length)));
+  const spareNumber = (n: string) => (n.startsWith(SPARE_PREFIX) ? Number(n.slice(SPARE_PREFIX.length)) : Number.MAX_SAFE_INTEGER);
+  free.sort((a, b) => spareNumber(a) - spareNumber(b) || cmp(a, b));
   const order = [...previous.order];
   const known = new Set(order);
+  const taken = new Set<string>(byKey.values());
   for (const s of slots) {
     let name = byKey.get(s.key);
     if (name === undefined && s.view.mode === 'http' && structureOf(s.view) === spareStructure) name = free.shift();
     if (name === undefined) {
       name = s.canonicalName;
+      // The canonical name may host another service since a recycle: this layout needs a reload anyway.
+      while (taken.has(name)) name = `${name}.dup`;
       if (!known.has(name)) {
         order.push(name);
         known.add(name);
       }
     }
+    taken.add(name);
     names.set(s.key, name);
     const before = previous.backends.get(name)?.view;
     backends.set(name, withStableServers(name === s.view.name ? s.view : renamed(s.view, name), before));
