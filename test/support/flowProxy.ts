@@ -37,6 +37,10 @@ export interface StartOptions {
   apiPort?: number;
   /** Wait for the API (default true). */
   wait?: boolean;
+  /** Start it through this command (e.g. nsenter into a network namespace). */
+  wrap?: string[];
+  /** Address the test reaches it at (default 127.0.0.1). */
+  address?: string;
 }
 
 /** Starts `node dist/src/main.js` as `npm start` would, on free ports, with its own data directory. */
@@ -56,7 +60,11 @@ export async function startFlowProxy(options: StartOptions = {}): Promise<FlowPr
     STOP_GRACE: '1',
     ...options.env,
   };
-  const child = spawn(process.execPath, [MAIN], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const [command, ...prefix] = options.wrap ?? [];
+  const child = command
+    ? spawn(command, [...prefix, process.execPath, MAIN], { env, stdio: ['ignore', 'pipe', 'pipe'] })
+    : spawn(process.execPath, [MAIN], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const address = options.address ?? '127.0.0.1';
   let out = '';
   child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr?.on('data', (d: Buffer) => (out += d.toString()));
@@ -71,7 +79,7 @@ export async function startFlowProxy(options: StartOptions = {}): Promise<FlowPr
     output: () => out,
     async api(endpoint, query = {}, init = {}) {
       const qs = typeof query === 'string' ? query : new URLSearchParams(query).toString();
-      const res = await request({ port: apiPort, path: `/v1/docker-flow-proxy/${endpoint}${qs ? `?${qs}` : ''}`, ...init });
+      const res = await request({ port: apiPort, address, path: `/v1/docker-flow-proxy/${endpoint}${qs ? `?${qs}` : ''}`, ...init });
       let json: Record<string, unknown> = {};
       try {
         json = JSON.parse(res.body) as Record<string, unknown>;
@@ -81,7 +89,7 @@ export async function startFlowProxy(options: StartOptions = {}): Promise<FlowPr
       return { ...res, json };
     },
     get(pathname, opts = {}) {
-      return request({ port: httpPort, path: pathname, ...opts });
+      return request({ port: httpPort, address, path: pathname, ...opts });
     },
     async stop() {
       if (child.exitCode !== null) return child.exitCode;
@@ -120,7 +128,7 @@ export async function startFlowProxy(options: StartOptions = {}): Promise<FlowPr
     for (;;) {
       if (child.exitCode !== null) throw new Error(`flow-proxy exited with ${child.exitCode}:\n${out}`);
       try {
-        const res = await request({ port: apiPort, path: '/v1/docker-flow-proxy/ping', timeoutMs: 1000 });
+        const res = await request({ port: apiPort, address, path: '/v1/docker-flow-proxy/ping', timeoutMs: 1000 });
         if (res.status === 200) break;
       } catch {
         // not up yet

@@ -8,6 +8,8 @@ export interface Response {
 
 export interface RequestOptions {
   port: number;
+  /** Address to connect to (default 127.0.0.1). */
+  address?: string;
   path?: string;
   method?: string;
   host?: string;
@@ -24,7 +26,7 @@ export function request(options: RequestOptions): Promise<Response> {
     if (options.host !== undefined) headers.Host = options.host;
     const req = http.request(
       {
-        host: '127.0.0.1',
+        host: options.address ?? '127.0.0.1',
         port: options.port,
         path: options.path ?? '/',
         method: options.method ?? 'GET',
