@@ -174,3 +174,18 @@ test('zero failed requests over 60 reloads under keep-alive and new-connection l
   t.is(failed, 0, `errors: ${JSON.stringify([...errors])}`);
   t.log(`${ok} requests, ${failed} failed, ${reloads} reloads`);
 });
+
+test('server state survives reloads: a server drained through the runtime API stays drained', async (t) => {
+  const { cliCommand } = await import('../../src/adapters/haproxy/cli.js');
+  const p = await start();
+  t.is((await p.api('reconfigure', svc('stateful', a, { servicePath: '/stateful', timeoutServer: '11' }))).status, 200);
+  const admin = path.join(p.dataDir, 'haproxy', 'run', 'admin.sock');
+  const backend = 'stateful-be' + String(a.port) + '_0';
+  t.is((await cliCommand(admin, `set server ${backend}/s1 state drain`)).trim(), '');
+  const reload = await p.api('reload', { recreate: 'true' });
+  t.is((reload.json.Applied as { Kind: string }).Kind, 'reload');
+  const state = await cliCommand(admin, `show servers state ${backend}`);
+  const fields = state.split('\n').find((l) => l.includes(` ${backend} `) && l.includes(' s1 '))?.trim().split(/\s+/) ?? [];
+  // Field 7 (srv_admin_state) keeps the drain flag (0x08) across the reload.
+  t.is(Number(fields[6]) & 0x08, 0x08, state);
+});
