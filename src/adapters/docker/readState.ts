@@ -16,7 +16,13 @@ export interface ReadOptions {
  * like "no containers").
  */
 export async function readDockerState(docker: Docker, options: ReadOptions): Promise<DockerState> {
-  const signal = AbortSignal.any([options.signal, AbortSignal.timeout(options.timeoutMs)]);
+  // One controller per read, unlinked when done: the stop signal lives as long as the process and
+  // must not collect a listener per event.
+  const read = new AbortController();
+  const abort = () => read.abort();
+  options.signal.addEventListener('abort', abort, { once: true });
+  const timer = setTimeout(abort, options.timeoutMs);
+  const signal = read.signal;
   const label = [`${options.notifyLabel}=true`];
   try {
     const [containers, notHealthy, services] = await Promise.all([
@@ -35,6 +41,9 @@ export async function readDockerState(docker: Docker, options: ReadOptions): Pro
     if (options.signal.aborted) throw new FlowError('ABORTED', 'discovery stopped', 503, { cause: e });
     const message = signal.aborted ? `Docker did not answer within ${options.timeoutMs} ms` : `could not list containers and services: ${errorText(e)}`;
     throw new FlowError('DOCKER_UNAVAILABLE', message, 503, { cause: e });
+  } finally {
+    clearTimeout(timer);
+    options.signal.removeEventListener('abort', abort);
   }
 }
 

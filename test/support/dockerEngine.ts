@@ -1,0 +1,304 @@
+import { execFile, execFileSync, spawn, spawnSync, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import fs from 'node:fs';
+import http from 'node:http';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+
+/**
+ * A real Docker engine for tests, following ../shared/docs/real-docker-engine.md:
+ * dockerd in a network namespace of its own (entered with nsenter, never
+ * `ip netns exec`), no bridge, its own data/exec roots and socket under
+ * /tmp, and a local busybox image. Containers use `--network host`, which is
+ * the namespace's loopback; whatever must reach them runs in the namespace
+ * too, and the test process reaches it through unix sockets (which are not
+ * network-namespaced).
+ */
+export interface DockerEngine {
+  /** Network namespace name. */
+  readonly name: string;
+  readonly dir: string;
+  /** `/run/netns/<name>`, for `nsenter --net=`. */
+  readonly netns: string;
+  readonly socket: string;
+  /** `unix://<socket>`, for DOCKER_HOST. */
+  readonly dockerHost: string;
+  /** Runs the docker CLI against this engine; rejects with its output on failure. */
+  docker(args: string[], timeoutMs?: number): Promise<string>;
+  /** Starts a process inside the namespace. */
+  spawnInside(command: string, args: string[], options?: SpawnOptions): ChildProcess;
+  /** A unix socket (outside) that reaches 127.0.0.1:port inside the namespace. */
+  forward(port: number): Promise<string>;
+  /** Stops dockerd (SIGTERM, as a service manager would) and starts it again on the same data. */
+  restartDaemon(): Promise<void>;
+  /** Tears everything down; safe to call more than once. */
+  stop(): Promise<void>;
+}
+
+export const IMAGE = 'local/busybox:1';
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+const FORWARDER = path.join(ROOT, 'dist', 'test', 'support', 'unixForwarder.js');
+const INSTALL = 'apt-get install -y docker.io busybox-static iproute2';
+
+/** Why a real engine cannot run here, with what to install; empty when it can. */
+export function missingPrerequisites(): string[] {
+  const problems: string[] = [];
+  if (process.getuid?.() !== 0) problems.push('the Docker tests must run as root (they create a network namespace and start dockerd)');
+  for (const [bin, pkg] of [['dockerd', 'docker.io'], ['docker', 'docker.io'], ['containerd', 'docker.io'], ['runc', 'docker.io'], ['ip', 'iproute2'], ['nsenter', 'util-linux'], ['tar', 'tar']] as const) {
+    if (!which(bin)) problems.push(`${bin} is missing (package ${pkg})`);
+  }
+  const busybox = busyboxPath();
+  if (!busybox) problems.push('busybox is missing (package busybox-static)');
+  else if (!isStatic(busybox)) problems.push(`${busybox} is not statically linked (package busybox-static)`);
+  return problems;
+}
+
+/** Fails loudly, naming the packages, instead of skipping. */
+export function requirePrerequisites(): void {
+  const problems = missingPrerequisites();
+  if (problems.length > 0) {
+    throw new Error(`The Docker tests need a real Docker engine and cannot run here:\n  - ${problems.join('\n  - ')}\nInstall what is missing, as root: ${INSTALL}`);
+  }
+}
+
+/**
+ * Starts dockerd in namespace `dfp-<tag>-<pid>` and imports the busybox image.
+ * The pid keeps concurrent test runs apart; leftovers of runs whose process
+ * died (a killed worker) are torn down first.
+ */
+export async function startDockerEngine(options: { tag: string; swarm?: boolean }): Promise<DockerEngine> {
+  requirePrerequisites();
+  cleanLeftovers();
+  const name = `dfp-${options.tag}-${process.pid}`;
+  const dir = path.join('/tmp', name);
+  teardownSync(name, dir);
+  fs.mkdirSync(dir, { recursive: true });
+  execFileSync('ip', ['netns', 'add', name]);
+  execFileSync('ip', ['-n', name, 'link', 'set', 'lo', 'up']);
+  const netns = `/run/netns/${name}`;
+  const socket = path.join(dir, 'docker.sock');
+  const env = { ...process.env, DOCKER_HOST: `unix://${socket}`, DOCKER_CONFIG: path.join(dir, 'cli') };
+  const forwarders = new Map<number, { child: ChildProcess; socket: string }>();
+  let daemon: ChildProcess | undefined;
+  let stopped = false;
+
+  // Whatever happens to the test process, nothing is left behind.
+  const onExit = () => teardownSync(name, dir);
+  process.once('exit', onExit);
+
+  const startDaemon = async () => {
+    const log = fs.openSync(path.join(dir, 'dockerd.log'), 'a');
+    daemon = spawn('nsenter', [
+      `--net=${netns}`, 'dockerd',
+      '--data-root', path.join(dir, 'data'), '--exec-root', path.join(dir, 'exec'),
+      '--host', `unix://${socket}`, '--pidfile', path.join(dir, 'dockerd.pid'),
+      '--bridge=none',
+    ], { detached: true, stdio: ['ignore', log, log] });
+    fs.closeSync(log);
+    daemon.unref();
+    const deadline = Date.now() + 30_000;
+    while (!(await ping(socket))) {
+      if (daemon.exitCode !== null || Date.now() > deadline) {
+        throw new Error(`dockerd did not start (exit ${daemon.exitCode}):\n${tail(path.join(dir, 'dockerd.log'))}`);
+      }
+      await sleep(50);
+    }
+  };
+
+  const docker = (args: string[], timeoutMs = 30_000) =>
+    new Promise<string>((resolve, reject) => {
+      execFile('docker', args, { env, timeout: timeoutMs, maxBuffer: 8 * 1024 * 1024 }, (err, stdout, stderr) => {
+        if (err) reject(new Error(`docker ${args.join(' ')} failed: ${stderr || err.message}`));
+        else resolve(stdout.trim());
+      });
+    });
+
+  const engine: DockerEngine = {
+    name,
+    dir,
+    netns,
+    socket,
+    dockerHost: `unix://${socket}`,
+    docker,
+    spawnInside(command, args, spawnOptions = {}) {
+      return spawn('nsenter', [`--net=${netns}`, command, ...args], spawnOptions);
+    },
+    async forward(port) {
+      const known = forwarders.get(port);
+      if (known) return known.socket;
+      const sock = path.join(dir, `fwd-${port}.sock`);
+      const child = engine.spawnInside(process.execPath, [FORWARDER, sock, '127.0.0.1', String(port)], { stdio: 'ignore' });
+      forwarders.set(port, { child, socket: sock });
+      const deadline = Date.now() + 10_000;
+      while (!fs.existsSync(sock)) {
+        if (child.exitCode !== null || Date.now() > deadline) throw new Error(`the forwarder to port ${port} did not start`);
+        await sleep(10);
+      }
+      return sock;
+    },
+    async restartDaemon() {
+      await stopDaemon(dir, daemon);
+      await startDaemon();
+    },
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      process.removeListener('exit', onExit);
+      // Containers go first with SIGKILL (docker rm -f), so that dockerd does not wait on their stop timeouts.
+      if (options.swarm) await docker(['swarm', 'leave', '--force'], 20_000).catch(() => undefined);
+      const ids = await docker(['ps', '-aq'], 10_000).catch(() => '');
+      if (ids !== '') await docker(['rm', '-f', ...ids.split(/\s+/)], 30_000).catch(() => undefined);
+      await stopDaemon(dir, daemon).catch(() => undefined);
+      for (const f of forwarders.values()) f.child.kill('SIGKILL');
+      teardownSync(name, dir);
+    },
+  };
+
+  try {
+    await startDaemon();
+    await importBusybox(dir, env);
+    if (options.swarm) await docker(['swarm', 'init', '--advertise-addr', '127.0.0.1'], 60_000);
+  } catch (e) {
+    await engine.stop();
+    throw e;
+  }
+  return engine;
+}
+
+/** A tiny image from the static busybox: sh, httpd, wget, sleep, nc. */
+async function importBusybox(dir: string, env: NodeJS.ProcessEnv): Promise<void> {
+  const rootfs = path.join(dir, 'rootfs');
+  for (const d of ['bin', 'tmp', 'www', 'etc']) fs.mkdirSync(path.join(rootfs, d), { recursive: true });
+  fs.copyFileSync(busyboxPath() as string, path.join(rootfs, 'bin', 'busybox'));
+  fs.chmodSync(path.join(rootfs, 'bin', 'busybox'), 0o755);
+  for (const c of ['sh', 'httpd', 'sleep', 'echo', 'cat', 'nc', 'wget', 'mkdir', 'kill', 'true', 'false', 'test']) {
+    fs.symlinkSync('busybox', path.join(rootfs, 'bin', c));
+  }
+  const r = spawnSync('sh', ['-c', `tar -C '${rootfs}' -c . | docker import - ${IMAGE}`], { env, encoding: 'utf8', timeout: 60_000 });
+  if (r.status !== 0) throw new Error(`docker import failed: ${r.stderr}`);
+}
+
+async function stopDaemon(dir: string, child: ChildProcess | undefined): Promise<void> {
+  const pid = readPid(path.join(dir, 'dockerd.pid')) ?? child?.pid;
+  if (pid === undefined || !alive(pid)) return;
+  process.kill(pid, 'SIGTERM');
+  const deadline = Date.now() + 20_000;
+  while (alive(pid) && Date.now() < deadline) await sleep(50);
+  if (alive(pid)) process.kill(pid, 'SIGKILL');
+  while (alive(pid)) await sleep(20);
+}
+
+/** Tears down the namespaces of earlier test processes that are gone (never those of a live one). */
+function cleanLeftovers(): void {
+  let names: string[] = [];
+  try {
+    names = fs.readdirSync('/run/netns');
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    const owner = /^dfp-[a-z0-9-]+-(\d+)$/.exec(name);
+    if (owner && !alive(Number(owner[1]))) teardownSync(name, path.join('/tmp', name));
+  }
+}
+
+/**
+ * Kills every process left in the namespace (by pid), unmounts what dockerd
+ * mounted under the directory, deletes the namespace and the directory.
+ * Synchronous so that it can run from an exit handler.
+ */
+export function teardownSync(name: string, dir: string): void {
+  const dockerdPid = readPid(path.join(dir, 'dockerd.pid'));
+  const pids = new Set<number>(dockerdPid !== undefined && alive(dockerdPid) ? [dockerdPid] : []);
+  if (fs.existsSync(`/run/netns/${name}`)) {
+    const listed = spawnSync('ip', ['netns', 'pids', name], { encoding: 'utf8' });
+    for (const p of (listed.stdout ?? '').split(/\s+/)) if (/^\d+$/.test(p)) pids.add(Number(p));
+  }
+  for (const pid of pids) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+  const deadline = Date.now() + 5_000;
+  while ([...pids].some(alive) && Date.now() < deadline) spawnSync('sleep', ['0.05']);
+  // Deepest mounts first; lazy, so that a busy one never blocks the teardown.
+  const mounts = fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n')
+    .map((l) => l.split(' ')[4] ?? '')
+    .filter((m) => m === dir || m.startsWith(`${dir}/`))
+    .sort((a, b) => b.length - a.length);
+  for (const m of mounts) spawnSync('umount', ['-l', m]);
+  if (fs.existsSync(`/run/netns/${name}`)) spawnSync('ip', ['netns', 'del', name]);
+  fs.rmSync(dir, { recursive: true, force: true });
+}
+
+function ping(socket: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const req = http.get({ socketPath: socket, path: '/_ping', timeout: 1000 }, (res) => {
+      res.resume();
+      resolve(res.statusCode === 200);
+    });
+    req.on('timeout', () => req.destroy());
+    req.on('error', () => resolve(false));
+  });
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return false;
+  }
+  // A zombie is dead for our purposes.
+  try {
+    return !/^\S+ \(.*\) Z/.test(fs.readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return false;
+  }
+}
+
+function readPid(file: string): number | undefined {
+  try {
+    const pid = Number(fs.readFileSync(file, 'utf8').trim());
+    return pid > 1 ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function which(bin: string): string | undefined {
+  for (const dir of (process.env.PATH ?? '').split(':').concat(['/usr/sbin', '/sbin', '/usr/bin', '/bin'])) {
+    const candidate = path.join(dir, bin);
+    try {
+      fs.accessSync(candidate, fs.constants.X_OK);
+      return candidate;
+    } catch {
+      // keep looking
+    }
+  }
+  return undefined;
+}
+
+function busyboxPath(): string | undefined {
+  return ['/bin/busybox', '/usr/bin/busybox'].find((p) => fs.existsSync(p)) ?? which('busybox');
+}
+
+/** True when the ELF file has no program interpreter (PT_INTERP), i.e. it runs in an empty image. */
+function isStatic(file: string): boolean {
+  const b = fs.readFileSync(file);
+  if (b.readUInt32BE(0) !== 0x7f454c46 || b[4] !== 2) return false;
+  const phoff = Number(b.readBigUInt64LE(0x20));
+  const phentsize = b.readUInt16LE(0x36);
+  const phnum = b.readUInt16LE(0x38);
+  for (let i = 0; i < phnum; i++) if (b.readUInt32LE(phoff + i * phentsize) === 3) return false;
+  return true;
+}
+
+function tail(file: string): string {
+  try {
+    return fs.readFileSync(file, 'utf8').split('\n').slice(-30).join('\n');
+  } catch {
+    return '';
+  }
+}
