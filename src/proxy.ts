@@ -8,7 +8,10 @@ import { createDockerDiscovery } from './adapters/docker/createDiscovery.js';
 import { HaproxyDataPlane } from './adapters/haproxy/dataPlane.js';
 import { tailFile } from './adapters/haproxy/logTail.js';
 import { FileStore } from './adapters/store/fileStore.js';
-import { fileTemplateReader, loadTemplateSources, ServiceTemplates } from './adapters/templates.js';
+import { fileTemplateReader, loadTemplateSources, ServiceTemplates, type TemplateReader } from './adapters/templates.js';
+import { CachedStore } from './adapters/store/cachedStore.js';
+import { ConsulStore } from './adapters/store/consulStore.js';
+import { ConsulTemplates, isConsulLocation } from './adapters/store/consulTemplates.js';
 import { Engine, type Quarantined } from './core/engine.js';
 import type { Log } from './core/log.js';
 import { MAP_DIR_TOKEN, type StoredService, type Store } from './core/ports.js';
@@ -115,7 +118,18 @@ export function parseContext(settings: Settings): ParseContext {
 export async function startProxy(options: ProxyOptions): Promise<Proxy> {
   const { settings, log } = options;
   fs.mkdirSync(settings.dataDir, { recursive: true, mode: 0o700 });
-  const store = options.store ?? new FileStore(settings.dataDir, log);
+  const consul = settings.consul;
+  const store: Store = options.store ?? (consul
+    ? new CachedStore(new ConsulStore({ address: consul.address, prefix: consul.prefix, ...(consul.token !== undefined && { token: consul.token }), log }), new FileStore(path.join(settings.dataDir, 'consul-copy'), log), log)
+    : new FileStore(settings.dataDir, log));
+  const consulTemplates = consul ? new ConsulTemplates({ address: consul.address, ...(consul.token !== undefined && { token: consul.token }), log }) : undefined;
+  const readTemplate: TemplateReader = (location) => (isConsulLocation(location) && consulTemplates ? consulTemplates.readConsulTemplate(location) : fileTemplateReader(location));
+  const mainTemplates = async () => {
+    const main = settings.mainTemplatePath;
+    if (main === undefined || !isConsulLocation(main)) return compileTemplates(loadTemplateSources(settings.templatesDir, undefined, main));
+    const sources = loadTemplateSources(settings.templatesDir);
+    return compileTemplates({ ...sources, main: await readTemplate(main) });
+  };
   const ctx = parseContext(settings);
 
   const entries = new Map<string, Entry>();
@@ -148,8 +162,8 @@ export async function startProxy(options: ProxyOptions): Promise<Proxy> {
     dataPlane,
     store,
     settings: renderSettings(settings, dataPlane.files),
-    templates: compileTemplates(loadTemplateSources(settings.templatesDir, undefined, settings.mainTemplatePath)),
-    custom: new ServiceTemplates(fileTemplateReader),
+    templates: await mainTemplates(),
+    custom: new ServiceTemplates(readTemplate),
     certs: certState,
     log,
     onApply: (record) => {
@@ -164,7 +178,10 @@ export async function startProxy(options: ProxyOptions): Promise<Proxy> {
     metrics.quarantined.set(engine.quarantined.length);
   };
   dataPlane.process.onRecovered = (what) => metrics.haproxyRecoveries.inc({ what });
-  metrics.storeHealthy.set({ store: options.store ? 'custom' : 'file' }, 1);
+  const storeKind = consul ? 'consul' : options.store ? 'custom' : 'file';
+  metrics.storeHealthy.set({ store: storeKind }, 1);
+  const storeHealth = setInterval(() => metrics.storeHealthy.set({ store: storeKind }, store.healthy?.() === false ? 0 : 1), 1000);
+  storeHealth.unref();
   const stopped = new AbortController();
   // HAProxy's own messages (and, with DEBUG, its traffic log) join ours.
   tailFile(dataPlane.files.logFile, (line) => log.info({ haproxy: line }, 'haproxy'), stopped.signal);
@@ -224,6 +241,20 @@ export async function startProxy(options: ProxyOptions): Promise<Proxy> {
     synced = true;
   }
   replication.run(stopped.signal);
+  // A shared store: what other replicas write arrives through its watch; no fan-out is needed.
+  store.watch?.((state) => {
+    const restored: Entry[] = [];
+    for (const stored of state.services) {
+      const parsed = toEntry({ params: fromRecord(stored.params), issues: [] }, ctx, stored.owner);
+      if (parsed.ok) restored.push(stored.stamp !== undefined ? { ...parsed.entry, stamp: stored.stamp } : parsed.entry);
+      else log.warn({ service: stored.params.serviceName }, 'the shared store holds a service this replica cannot parse');
+    }
+    void engine.submit({ kind: 'restore', entries: restored }, 'store-watch');
+  }, stopped.signal);
+  consulTemplates?.watch(async (location) => {
+    if (location === settings.mainTemplatePath) engine.setTemplates(await mainTemplates());
+    await engine.submit({ kind: 'refresh', reason: `template ${location} changed` }, 'template-watch');
+  }, stopped.signal);
 
   let stopping: Promise<void> | undefined;
   const stop = () => {

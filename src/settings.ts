@@ -79,6 +79,9 @@ export interface Settings {
   peerAttempts: number;
   /** ANTI_ENTROPY_INTERVAL in ms; 0 turns the background comparison with peers off. */
   antiEntropyMs: number;
+  /** STORE: where the registry lives; `consul` shares it between replicas. */
+  store: 'file' | 'consul';
+  consul?: { address: string; prefix: string; token?: string };
 }
 
 /** Variables docker-flow-proxy also reads from /run/secrets/dfp_<name>, which win over the environment. */
@@ -86,7 +89,7 @@ const SECRET_VARS = [
   'DEFAULT_PORTS', 'BIND_PORTS', 'CONNECTION_MODE', 'TIMEOUT_CONNECT', 'TIMEOUT_CLIENT', 'TIMEOUT_SERVER', 'TIMEOUT_QUEUE',
   'TIMEOUT_TUNNEL', 'TIMEOUT_HTTP_REQUEST', 'TIMEOUT_HTTP_KEEP_ALIVE', 'STATS_USER', 'STATS_PASS', 'STATS_URI', 'STATS_PORT',
   'USERS', 'USERS_PASS_ENCRYPTED', 'EXTRA_GLOBAL', 'EXTRA_FRONTEND', 'RESOLVERS', 'SSL_BIND_OPTIONS', 'SSL_BIND_CIPHERS',
-  'DEBUG', 'DEFAULT_PROTOCOL', 'API_TOKEN',
+  'DEBUG', 'DEFAULT_PROTOCOL', 'API_TOKEN', 'CONSUL_HTTP_TOKEN',
 ] as const;
 
 export type Env = Readonly<Record<string, string | undefined>>;
@@ -310,6 +313,7 @@ function schema(cwd: string) {
       DEFAULT_REQ_MODE: field('DEFAULT_REQ_MODE', (v, ctx) => (v === undefined || v === 'http' ? 'http' : fail(ctx, 'DEFAULT_REQ_MODE', v, 'is not supported: the HTTP frontend is always in http mode; give TCP services reqMode=tcp'))),
       CFG_TEMPLATE_PATH: field('CFG_TEMPLATE_PATH', (v, ctx) => {
         if (v === undefined) return undefined;
+        if (/^consul:\/\/[A-Za-z0-9_./-]+$/.test(v) && !v.includes('..')) return v;
         const file = path.resolve(cwd, v);
         return fs.existsSync(file) ? file : fail(ctx, 'CFG_TEMPLATE_PATH', v, 'does not exist');
       }),
@@ -325,6 +329,10 @@ function schema(cwd: string) {
       PEER_TIMEOUT: int('PEER_TIMEOUT', 5000, 100, 600_000),
       PEER_ATTEMPTS: int('PEER_ATTEMPTS', 3, 1, 20),
       ANTI_ENTROPY_INTERVAL: int('ANTI_ENTROPY_INTERVAL', 5000, 0, 3_600_000),
+      STORE: field('STORE', (v, ctx) => (v === undefined || v === 'file' || v === 'consul' ? v ?? 'file' : fail(ctx, 'STORE', v, 'must be file or consul'))),
+      CONSUL_HTTP_ADDR: pattern('CONSUL_HTTP_ADDR', undefined, /^(https?:\/\/)?[A-Za-z0-9._-]+(:\d{1,5})?\/?$/, 'must be host:port or http(s)://host:port'),
+      CONSUL_PREFIX: pattern('CONSUL_PREFIX', 'flow-proxy', /^[A-Za-z0-9_.-]+(\/[A-Za-z0-9_.-]+)*$/, 'must be a Consul key prefix (letters, digits, "_", ".", "-", "/")'),
+      CONSUL_HTTP_TOKEN: field('CONSUL_HTTP_TOKEN', (v, ctx) => (v === undefined || !hasControl(v) ? v : fail(ctx, 'CONSUL_HTTP_TOKEN', v, 'may not contain control characters'))),
     })
     .transform((r, ctx) => {
       const bin = findInPath(r.HAPROXY_BIN ?? 'haproxy', r.PATH);
@@ -406,7 +414,12 @@ function schema(cwd: string) {
         peerTimeoutMs: r.PEER_TIMEOUT,
         peerAttempts: r.PEER_ATTEMPTS,
         antiEntropyMs: r.ANTI_ENTROPY_INTERVAL,
+        store: r.STORE as 'file' | 'consul',
+        ...(r.STORE === 'consul' && r.CONSUL_HTTP_ADDR !== undefined && {
+          consul: { address: r.CONSUL_HTTP_ADDR, prefix: r.CONSUL_PREFIX as string, ...(r.CONSUL_HTTP_TOKEN !== undefined && { token: r.CONSUL_HTTP_TOKEN }) },
+        }),
       };
+      if (r.STORE === 'consul' && r.CONSUL_HTTP_ADDR === undefined) fail(ctx, 'CONSUL_HTTP_ADDR', undefined, 'must be set when STORE=consul');
       const peers = parsePeers(r.PEERS ?? '', r.PORT);
       if (typeof peers === 'string') fail(ctx, 'PEERS', r.PEERS, `is not a list of peers: ${peers}`);
       else settings.peers = peers;

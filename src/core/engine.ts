@@ -124,6 +124,11 @@ export class Engine {
     this.now = deps.now ?? (() => performance.now());
   }
 
+  /** Replaces the main templates (a consul:// template changed); the next apply renders with them. */
+  setTemplates(templates: Compiled): void {
+    this.deps.templates = templates;
+  }
+
   /** The registry as last made live. */
   get registry(): Registry {
     return this.committed;
@@ -224,7 +229,8 @@ export class Engine {
       }
       this.committed = registry;
       this.live = { model: model.model, files: rendered.files, layout: model.model.layout, maps: model.model.maps };
-      await this.persist(registry, true);
+      // What was just restored is live; if the store cannot take it now (a shared store that is down), it is written with the next change.
+      await this.persist(registry, true).catch((e: unknown) => this.deps.log.warn({ err: e instanceof Error ? e.message : String(e) }, 'could not save the state at start'));
       this.started = true;
       return this.record('reload', how === 'adopted' ? 'first apply (adopted the running HAProxy)' : 'first apply (HAProxy started)', true, started, 0, []);
     }
@@ -259,8 +265,10 @@ export class Engine {
     }
   }
 
-  private async process(batch: Pending[]): Promise<void> {
+  private async process(incoming: Pending[]): Promise<void> {
     const started = this.now();
+    // What a shared store says comes first, so that local changes of the same batch apply on top of it.
+    const batch = [...incoming.filter((p) => p.command.kind === 'restore'), ...incoming.filter((p) => p.command.kind !== 'restore')];
     let registry = this.committed;
     const changedBy = new Map<string, Pending[]>();
     const early = new Map<Pending, CommandResult>();
@@ -415,6 +423,8 @@ export class Engine {
       }
     }
 
+    // The shared store learns that the state it reported is the engine's now.
+    if (restored) this.deps.store.applied?.(this.storedState(this.committed));
     for (const p of batch) {
       const pre = early.get(p);
       if (pre) {
@@ -568,7 +578,9 @@ export class Engine {
       await this.persist(registry, false);
       return undefined;
     } catch (e) {
-      return { ok: false, fatal: `could not save the state, nothing was changed: ${e instanceof Error ? e.message : String(e)}`, status: 507 };
+      // A conflict (409) or an unreachable shared store (503) says so; a local disk problem is 507.
+      const status = e instanceof FlowError && (e.status === 409 || e.status === 503) ? e.status : 507;
+      return { ok: false, fatal: `could not save the state, nothing was changed: ${e instanceof Error ? e.message : String(e)}`, status };
     }
   }
 

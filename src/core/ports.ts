@@ -64,4 +64,6 @@ export interface Store {
   watch?(onChange: (state: StoredState) => void, signal: AbortSignal): void;
   /** Shared stores only: is the store reachable right now (for health and metrics). */
   healthy?(): boolean;
+  /** Shared stores only: the engine has applied a state the watch reported; it is the engine's own now. */
+  applied?(state: StoredState): void;
 }
