@@ -242,15 +242,17 @@ export async function startProxy(options: ProxyOptions): Promise<Proxy> {
   }
   replication.run(stopped.signal);
   // A shared store: what other replicas write arrives through its watch; no fan-out is needed.
-  store.watch?.((state) => {
+  const fromShared = (state: { services: StoredService[] }): Entry[] => {
     const restored: Entry[] = [];
     for (const stored of state.services) {
       const parsed = toEntry({ params: fromRecord(stored.params), issues: [] }, ctx, stored.owner);
       if (parsed.ok) restored.push(stored.stamp !== undefined ? { ...parsed.entry, stamp: stored.stamp } : parsed.entry);
       else log.warn({ service: stored.params.serviceName }, 'the shared store holds a service this replica cannot parse');
     }
-    void engine.submit({ kind: 'restore', entries: restored }, 'store-watch');
-  }, stopped.signal);
+    return restored;
+  };
+  // The report says something changed; what is applied is the store's freshest state at that moment.
+  store.watch?.((state) => void engine.submit({ kind: 'restore', entries: () => fromShared(store.current?.() ?? state) }, 'store-watch'), stopped.signal);
   consulTemplates?.watch(async (location) => {
     if (location === settings.mainTemplatePath) engine.setTemplates(await mainTemplates());
     await engine.submit({ kind: 'refresh', reason: `template ${location} changed` }, 'template-watch');

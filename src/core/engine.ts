@@ -20,8 +20,11 @@ export type Command =
   | { kind: 'merge'; entries: Entry[]; removed: Tombstone[] }
   /** Replace every entry an owner has (discovery's level-triggered sync). */
   | { kind: 'sync'; owner: Owner; entries: Entry[] }
-  /** Replace the stored (API and env) entries with what a shared store holds; nothing is written back. */
-  | { kind: 'restore'; entries: Entry[] }
+  /**
+   * Replace the stored (API and env) entries with what a shared store holds; nothing is written back.
+   * A function is read when the batch is applied, so that it reflects writes this replica made meanwhile.
+   */
+  | { kind: 'restore'; entries: Entry[] | (() => Entry[]) }
   /** Reload HAProxy; with recreate the config is rendered again first. */
   | { kind: 'reload'; recreate: boolean }
   /** Render again because something outside the registry changed (certificates, templates). */
@@ -360,7 +363,8 @@ export class Engine {
         }
         stampsOnly = true;
       } else if (c.kind === 'restore') {
-        const wanted = new Map(c.entries.map((e) => [e.name, e]));
+        const list = typeof c.entries === 'function' ? c.entries() : c.entries;
+        const wanted = new Map(list.map((e) => [e.name, e]));
         for (const e of registry.entries.values()) {
           if (e.owner !== 'docker' && !wanted.has(e.name)) {
             registry = remove(registry, e.name);
@@ -368,13 +372,17 @@ export class Engine {
             mark(e.name, p);
           }
         }
-        for (const e of c.entries) {
+        for (const e of list) {
           if (sameEntry(registry.entries.get(e.name), e)) continue;
           registry = upsert(registry, e);
           this.quarantine.delete(e.name);
           mark(e.name, p);
         }
         restored = true;
+        // What a shared store just told us is already stored: not written back. Local changes later in
+        // this batch (restores come first) still differ from it, so they are saved.
+        const state = this.storedState(registry);
+        this.lastStored = JSON.stringify([state.services, state.removed]);
       } else if (c.kind === 'reload') {
         if (c.recreate) forceReload = true;
         else reloadOnly = true;
@@ -383,11 +391,6 @@ export class Engine {
       }
     }
 
-    // What a shared store just told us is already stored: do not write it back.
-    if (restored) {
-      const state = this.storedState(registry);
-      this.lastStored = JSON.stringify([state.services, state.removed]);
-    }
     const rejected = new Map<string, string>();
     let outcome: Attempt | undefined;
     const nothingChanged = changedBy.size === 0 && !forceReload && !refresh;

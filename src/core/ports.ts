@@ -66,4 +66,6 @@ export interface Store {
   healthy?(): boolean;
   /** Shared stores only: the engine has applied a state the watch reported; it is the engine's own now. */
   applied?(state: StoredState): void;
+  /** Shared stores only: the freshest state known, this replica's own writes included. */
+  current?(): StoredState;
 }

@@ -35,6 +35,10 @@ export class CachedStore implements Store {
     }, signal);
   }
 
+  current(): StoredState {
+    return this.primary.current?.() ?? { version: 0, services: [] };
+  }
+
   applied(state: StoredState): void {
     this.primary.applied?.(state);
   }

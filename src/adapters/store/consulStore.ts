@@ -165,6 +165,15 @@ export class ConsulStore implements Store {
   }
 
   /**
+   * Consul's content as this replica knows it right now, its own writes
+   * included. The engine reads it when it applies a report (not the report
+   * itself, which may predate a save made meanwhile).
+   */
+  current(): StoredState {
+    return this.state();
+  }
+
+  /**
    * The engine applied a reported state: from now on it is the engine's, so
    * a later removal of one of these services by this replica is a change it
    * made (and is written), not one it missed.
