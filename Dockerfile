@@ -14,9 +14,9 @@ ARG INSTALL_PACKAGES=true
 RUN if [ "$INSTALL_PACKAGES" = "true" ]; then \
       apt-get update && apt-get install -y --no-install-recommends haproxy tini && rm -rf /var/lib/apt/lists/*; \
     fi \
- && (getent group flowproxy >/dev/null || groupadd --system flowproxy 2>/dev/null || addgroup -S flowproxy) \
- && (getent passwd flowproxy >/dev/null || useradd --system --gid flowproxy --home-dir /data --shell /usr/sbin/nologin flowproxy 2>/dev/null || adduser -S -G flowproxy -h /data flowproxy) \
- && mkdir -p /data /templates && chown flowproxy:flowproxy /data
+ && (grep -q '^flowproxy:' /etc/group || echo 'flowproxy:x:10001:' >> /etc/group) \
+ && (grep -q '^flowproxy:' /etc/passwd || echo 'flowproxy:x:10001:10001:flow-proxy:/data:/usr/sbin/nologin' >> /etc/passwd) \
+ && mkdir -p /data /templates && chown 10001:10001 /data
 
 WORKDIR /app
 COPY package.json ./
@@ -34,7 +34,7 @@ EXPOSE 80 443 8080
 
 # Ports below 1024 need root or net.ipv4.ip_unprivileged_port_start=0 (compose.yml sets it);
 # with unprivileged DEFAULT_PORTS the proxy runs as flowproxy. The Docker socket needs its group.
-USER flowproxy
+USER 10001:10001
 HEALTHCHECK --interval=10s --timeout=3s --start-period=30s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.PORT||8080)+'/ready').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
 # tini -g forwards signals to the whole group and reaps HAProxy's old workers.

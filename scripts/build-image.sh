@@ -10,7 +10,8 @@ ctx=$(mktemp -d)
 trap 'rm -rf "$ctx"' EXIT
 cd "$root"
 npx tsc -p tsconfig.json
-cp -r package.json package-lock.json templates errorfiles Dockerfile .dockerignore "$ctx/"
+cp -r package.json package-lock.json templates errorfiles Dockerfile .dockerignore node_modules "$ctx/"
 mkdir -p "$ctx/dist" && cp -r dist/src "$ctx/dist/src"
-(cd "$ctx" && npm ci --omit=dev --ignore-scripts --no-audit --no-fund >/dev/null)
+# Production dependencies only, from what `npm ci` installed here: no network needed.
+(cd "$ctx" && npm prune --omit=dev --ignore-scripts --no-audit --no-fund >/dev/null)
 docker build -t "$tag" "$@" "$ctx"

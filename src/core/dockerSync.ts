@@ -194,7 +194,8 @@ function definitionKey(entry: Entry): string {
 export function containerAddress(container: DockerContainer, port: number | undefined, network: string | undefined): ServerAddr | { reason: string } {
   const id = container.id;
   if (network !== undefined) {
-    const shared = container.networks.find((n) => n.name === network && n.ip !== '');
+    // Compose and stacks prefix network names with the project: `edge` is also `<project>_edge`.
+    const shared = container.networks.find((n) => n.name === network && n.ip !== '') ?? container.networks.find((n) => n.name.endsWith(`_${network}`) && n.ip !== '');
     if (shared) return { host: shared.ip, id };
   }
   if (container.networkMode === 'host') return { host: '127.0.0.1', id };
