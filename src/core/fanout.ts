@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { retryDelay } from './retry.js';
+import { backoffDelay } from './backoff.js';
 
 export interface PeerOutcome {
   Peer: string;
@@ -32,7 +32,7 @@ async function toPeer(peer: string, call: PeerCall, policy: FanoutPolicy): Promi
   let last = '';
   let code: number | undefined;
   for (let attempt = 1; attempt <= policy.attempts; attempt++) {
-    const delay = retryDelay(attempt, policy.baseDelayMs, policy.maxDelayMs);
+    const delay = attempt === 1 ? 0 : backoffDelay(attempt - 2, { baseMs: policy.baseDelayMs, capMs: policy.maxDelayMs }, Math.random());
     if (delay > 0) await sleep(delay);
     try {
       const r = await call(peer, attempt);

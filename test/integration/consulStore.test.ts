@@ -8,7 +8,7 @@ import { ConsulEmulator } from '../support/consulEmulator.js';
 
 // Short timings so that outages and watches resolve in test time; the defaults are for production.
 // Requests get a generous limit: these machines run other suites at the same time.
-const TIMINGS = { waitMs: 1_000, timeoutMs: 3_000, backoff: { firstMs: 50, maxMs: 250 } };
+const TIMINGS = { waitMs: 1_000, timeoutMs: 3_000, backoff: { baseMs: 50, capMs: 250 } };
 
 function svc(name: string, extra: Record<string, string> = {}, owner: 'api' | 'env' = 'api'): StoredService {
   return { owner, params: { serviceName: name, servicePath: `/${name}`, port: '8080', ...extra } };

@@ -8,6 +8,7 @@ import { startDns, type DnsServer } from '../support/dns.js';
 import { answeredBy, request } from '../support/http.js';
 import { eventually, startFlowProxy, type FlowProxy } from '../support/flowProxy.js';
 import { freePort } from '../support/ports.js';
+import { haproxyWorkers } from '../support/processes.js';
 
 // Environment variables that shape every service, each with its own proxy.
 let a: Backend;
@@ -193,22 +194,8 @@ test('TERMINATE_ON_RELOAD stops the old worker at once, even with a client conne
   const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
   t.is((await request({ port: p.httpPort, path: '/web', agent })).status, 200);
   t.is((await p.api('reload', { recreate: 'true' })).status, 200);
-  const workers = await eventually(async () => workerCount(p.dataDir), (n) => n === 1, 3000);
+  const workers = await eventually(async () => haproxyWorkers(p.dataDir), (n) => n === 1, 3000);
   t.is(workers, 1);
   agent.destroy();
 });
 
-function workerCount(dataDir: string): number {
-  let n = 0;
-  for (const entry of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const cmd = fs.readFileSync(`/proc/${entry}/cmdline`, 'utf8');
-      const state = fs.readFileSync(`/proc/${entry}/status`, 'utf8');
-      if (cmd.includes('haproxy') && cmd.includes(dataDir) && !/^State:\s+Z/m.test(state)) n++;
-    } catch {
-      // gone
-    }
-  }
-  return n - 1; // minus the master
-}

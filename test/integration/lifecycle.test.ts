@@ -7,6 +7,7 @@ import { startBackend, type Backend } from '../support/backend.js';
 import { answeredBy, request } from '../support/http.js';
 import { MAIN, startFlowProxy, type FlowProxy } from '../support/flowProxy.js';
 import { freePort, isListening } from '../support/ports.js';
+import { haproxyPids } from '../support/processes.js';
 
 let a: Backend;
 let b: Backend;
@@ -29,22 +30,6 @@ async function start(options: Parameters<typeof startFlowProxy>[0] = {}) {
   return p;
 }
 
-function haproxyPids(dataDir: string): number[] {
-  const pids: number[] = [];
-  for (const entry of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const cmd = fs.readFileSync(`/proc/${entry}/cmdline`, 'utf8');
-      if (cmd.includes('haproxy') && cmd.includes(dataDir)) {
-        const status = fs.readFileSync(`/proc/${entry}/status`, 'utf8');
-        if (!/^State:\s+Z/m.test(status)) pids.push(Number(entry));
-      }
-    } catch {
-      // process went away
-    }
-  }
-  return pids;
-}
 
 test('services from DFP_SERVICE_* variables are live at start, with a single reload', async (t) => {
   const p = await start({

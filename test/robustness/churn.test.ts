@@ -6,6 +6,7 @@ import { startBackend, type Backend } from '../support/backend.js';
 import { request } from '../support/http.js';
 import { startFlowProxy, type FlowProxy } from '../support/flowProxy.js';
 import { recordFigure } from '../support/figures.js';
+import { haproxyWorkers } from '../support/processes.js';
 
 // Sustained reconfigure/remove churn from many clients while traffic flows to
 // routes that are never changed. Bounded: CHURN_SECONDS (default 150).
@@ -35,19 +36,6 @@ function rssOf(pid: number): number {
   return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) * 1024;
 }
 
-function haproxyWorkers(dataDir: string): number {
-  let n = 0;
-  for (const entry of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const cmd = fs.readFileSync(`/proc/${entry}/cmdline`, 'utf8');
-      if (cmd.includes('haproxy') && cmd.includes(dataDir) && !/^State:\s+Z/m.test(fs.readFileSync(`/proc/${entry}/status`, 'utf8'))) n++;
-    } catch {
-      // gone
-    }
-  }
-  return Math.max(0, n - 1);
-}
 
 test('churn for minutes: unchanged routes never fail, the final state is the last write, memory stays flat, no workers pile up', async (t) => {
   t.timeout((SECONDS + 120) * 1000);

@@ -4,7 +4,8 @@ import { baseUrl } from '../../src/adapters/store/consulKv.js';
 import { planWrites, type SeenKey } from '../../src/adapters/store/consulPlan.js';
 import { normalizePrefix } from '../../src/adapters/store/consulStore.js';
 import { consulKeyOf } from '../../src/adapters/store/consulTemplates.js';
-import { backoffDelay, nextIndex } from '../../src/adapters/store/consulWatch.js';
+import { backoffDelay } from '../../src/core/backoff.js';
+import { nextIndex } from '../../src/adapters/store/consulWatch.js';
 
 // The pure decisions behind the Consul store, as tables.
 
@@ -85,7 +86,7 @@ for (const [name, raw, expected] of decodeCases) {
 }
 
 test('backoffDelay doubles from the first delay up to the cap, within its jitter band', (t) => {
-  const policy = { firstMs: 100, maxMs: 1_000 };
+  const policy = { baseMs: 100, capMs: 1_000 };
   const ceilings = [100, 200, 400, 800, 1_000, 1_000, 1_000];
   ceilings.forEach((ceiling, attempt) => {
     t.is(backoffDelay(attempt, policy, 0), ceiling / 2, `attempt ${attempt}, lowest`);

@@ -4,7 +4,8 @@ import { FlowError } from '../../domain/errors.js';
 import { decodeService, encodeService, serviceContent } from './consulCodec.js';
 import { ConsulKv, type KvEntry, type KvRead } from './consulKv.js';
 import { planWrites, type PlannedWrite, type SeenKey } from './consulPlan.js';
-import { DEFAULT_BACKOFF, runBlockingQueries, type BackoffPolicy } from './consulWatch.js';
+import type { BackoffPolicy } from '../../core/backoff.js';
+import { DEFAULT_BACKOFF, runBlockingQueries } from './consulWatch.js';
 
 /** Another replica changed the same service between this replica's last look and its write: nothing was saved. */
 export class StoreConflictError extends FlowError {

@@ -1,7 +1,8 @@
 import { silentLog, type Log } from '../../core/log.js';
 import { FlowError } from '../../domain/errors.js';
 import { ConsulKv } from './consulKv.js';
-import { DEFAULT_BACKOFF, runBlockingQueries, type BackoffPolicy } from './consulWatch.js';
+import type { BackoffPolicy } from '../../core/backoff.js';
+import { DEFAULT_BACKOFF, runBlockingQueries } from './consulWatch.js';
 
 /** The scheme of template locations kept in Consul KV. */
 export const CONSUL_SCHEME = 'consul://';

@@ -1,23 +1,9 @@
+import { backoffDelay, type BackoffPolicy } from '../../core/backoff.js';
 import type { Log } from '../../core/log.js';
 import type { ConsulKv, KvRead } from './consulKv.js';
 
-/** Capped exponential backoff: the first delay, doubled after each failure, never more than the cap. */
-export interface BackoffPolicy {
-  firstMs: number;
-  maxMs: number;
-}
-
-export const DEFAULT_BACKOFF: BackoffPolicy = { firstMs: 250, maxMs: 10_000 };
-
-/**
- * Delay before retry `attempt` (0 for the first): half of the capped
- * exponential delay plus a random half, so that replicas that lost Consul
- * together do not all come back in the same instant.
- */
-export function backoffDelay(attempt: number, policy: BackoffPolicy, random: number): number {
-  const ceiling = Math.min(policy.maxMs, policy.firstMs * 2 ** Math.min(Math.max(attempt, 0), 30));
-  return Math.round(ceiling / 2 + (ceiling / 2) * Math.min(Math.max(random, 0), 1));
-}
+/** How the watch retries while Consul is unreachable. */
+export const DEFAULT_BACKOFF: BackoffPolicy = { baseMs: 250, capMs: 10_000 };
 
 /**
  * The index of the next blocking query, by Consul's rules: an index that
@@ -109,6 +95,6 @@ export async function runBlockingQueries(o: BlockingQueryOptions): Promise<void>
       continue;
     }
     index = nextIndex(asked, read.index);
-    if (asked > 0 && read.index <= asked && Date.now() - started < SPIN_GUARD_MS) await sleep(o.backoff.firstMs, o.signal);
+    if (asked > 0 && read.index <= asked && Date.now() - started < SPIN_GUARD_MS) await sleep(o.backoff.baseMs, o.signal);
   }
 }
