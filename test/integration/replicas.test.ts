@@ -90,8 +90,12 @@ test('without distribute, anti-entropy spreads a change to every replica within 
     t.is(answeredBy(r), 'a');
   }
   t.true(Date.now() - started < 5000, `${Date.now() - started} ms`);
-  const digests = await Promise.all([pa, pb, pc].map(async (p) => (await (p as FlowProxy).api('replica')).json.Digest));
-  t.is(new Set(digests).size, 1, 'the replicas converged on one state');
+  const digests = () => Promise.all([pa, pb, pc].map(async (p) => (await (p as FlowProxy).api('replica')).json.Digest));
+  const converged = await eventually(digests, (d) => new Set(d).size === 1, 5000);
+  if (new Set(converged).size !== 1) {
+    for (const p of [pa, pb, pc]) t.log(JSON.stringify((await (p as FlowProxy).api('replica', { state: 'true' }, auth)).json));
+  }
+  t.is(new Set(converged).size, 1, 'the replicas converged on one state');
 });
 
 test('a new replica serves the full route table by the time it reports ready', async (t) => {
