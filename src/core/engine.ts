@@ -1,5 +1,5 @@
 import { FlowError } from '../domain/errors.js';
-import { EMPTY_REGISTRY, remove, sameEntry, upsert, type Entry, type Owner, type Registry } from '../domain/registry.js';
+import { Draft, EMPTY_REGISTRY, registryOf, remove, sameEntry, upsert, type Entry, type Owner, type Registry } from '../domain/registry.js';
 import type { ServiceSpec } from '../domain/spec.js';
 import type { Alert } from '../adapters/haproxy/check.js';
 import { buildModel, type Layout, type Model } from '../render/model.js';
@@ -197,11 +197,8 @@ export class Engine {
    * then HAProxy started (or adopted and reloaded) with them.
    */
   async start(entries: Entry[], invalid: Array<Quarantined & { stored: StoredService }> = [], removed: Tombstone[] = []): Promise<ApplyRecord> {
-    let registry = EMPTY_REGISTRY;
-    for (const e of entries) {
-      registry = upsert(registry, e);
-      if (e.stamp !== undefined) this.seeStamp(e.stamp);
-    }
+    const registry = registryOf(entries);
+    for (const e of entries) if (e.stamp !== undefined) this.seeStamp(e.stamp);
     for (const t of removed) {
       this.tombstones.set(t.name, t.stamp);
       this.seeStamp(t.stamp);
@@ -272,7 +269,7 @@ export class Engine {
     const started = this.now();
     // What a shared store says comes first, so that local changes of the same batch apply on top of it.
     const batch = [...incoming.filter((p) => p.command.kind === 'restore'), ...incoming.filter((p) => p.command.kind !== 'restore')];
-    let registry = this.committed;
+    const draft = new Draft(this.committed);
     const changedBy = new Map<string, Pending[]>();
     const early = new Map<Pending, CommandResult>();
     let forceReload = false;
@@ -287,76 +284,76 @@ export class Engine {
       const c = p.command;
       if (c.kind === 'upsert' || c.kind === 'remove') this.unparsed.delete(c.kind === 'upsert' ? c.entry.name : c.name);
       if (c.kind === 'upsert') {
-        const clash = [...registry.entries.values()].find((e) => e.name !== c.entry.name && e.spec.aclName === c.entry.spec.aclName);
-        if (clash) {
-          early.set(p, { ok: false, status: 400, message: `aclName "${c.entry.spec.aclName}" is already used by service "${clash.name}".` });
+        const clash = draft.aclTakenBy(c.entry.spec.aclName, c.entry.name);
+        if (clash !== undefined) {
+          early.set(p, { ok: false, status: 400, message: `aclName "${c.entry.spec.aclName}" is already used by service "${clash}".` });
           continue;
         }
-        const before = registry.entries.get(c.entry.name);
+        const before = draft.get(c.entry.name);
         const q = this.quarantine.get(c.entry.name);
         if (sameEntry(before, c.entry) && (!q || q.params === paramsKey(c.entry))) continue;
         const stamp = c.stamp !== undefined ? (this.seeStamp(c.stamp), c.stamp) : this.nextStamp();
         stamps.set(p, stamp);
-        registry = upsert(registry, c.entry.owner === 'docker' ? c.entry : { ...c.entry, stamp });
+        draft.set(c.entry.owner === 'docker' ? c.entry : { ...c.entry, stamp });
         this.tombstones.delete(c.entry.name);
         this.quarantine.delete(c.entry.name);
         mark(c.entry.name, p);
       } else if (c.kind === 'remove') {
-        const before = registry.entries.get(c.name);
+        const before = draft.get(c.name);
         if (!before || (c.onlyOwner !== undefined && before.owner !== c.onlyOwner)) {
           if (this.quarantine.delete(c.name)) mark(c.name, p);
           continue;
         }
-        registry = remove(registry, c.name);
+        draft.delete(c.name);
         if (before.owner !== 'docker') {
           const stamp = c.stamp !== undefined ? (this.seeStamp(c.stamp), c.stamp) : this.nextStamp();
           stamps.set(p, stamp);
           this.tombstones.set(c.name, stamp);
         }
         const shadowed = [...this.synced].filter(([owner]) => owner !== before.owner).flatMap(([, list]) => list).find((e) => e.name === c.name);
-        if (shadowed) registry = upsert(registry, shadowed);
+        if (shadowed) draft.set(shadowed);
         this.quarantine.delete(c.name);
         mark(c.name, p);
       } else if (c.kind === 'sync') {
         this.synced.set(c.owner, c.entries);
         const wanted = new Map(c.entries.map((e) => [e.name, e]));
-        for (const e of registry.entries.values()) {
+        for (const e of [...draft.values()]) {
           if (e.owner === c.owner && !wanted.has(e.name)) {
-            registry = remove(registry, e.name);
+            draft.delete(e.name);
             this.quarantine.delete(e.name);
             mark(e.name, p);
           }
         }
         for (const e of c.entries) {
-          const before = registry.entries.get(e.name);
+          const before = draft.get(e.name);
           if (before && before.owner !== c.owner) continue; // a service of the same name from the API wins
           const q = this.quarantine.get(e.name);
           if (sameEntry(before, e) && (!q || q.params === paramsKey(e))) continue;
-          registry = upsert(registry, e);
+          draft.set(e);
           this.quarantine.delete(e.name);
           mark(e.name, p);
         }
       } else if (c.kind === 'merge') {
         for (const e of c.entries) {
-          const local = registry.entries.get(e.name);
+          const local = draft.get(e.name);
           const incoming = e.stamp ?? 0;
           const known = Math.max(local && local.owner !== 'docker' ? local.stamp ?? 0 : -1, this.tombstones.get(e.name) ?? -1);
           if (incoming <= known) continue;
           this.seeStamp(incoming);
           this.tombstones.delete(e.name);
-          registry = upsert(registry, e);
+          draft.set(e);
           if (sameEntry(local, e)) continue; // same content, newer time: nothing to apply
           this.quarantine.delete(e.name);
           mark(e.name, p);
         }
         for (const t of c.removed) {
-          const local = registry.entries.get(t.name);
+          const local = draft.get(t.name);
           const known = Math.max(local && local.owner !== 'docker' ? local.stamp ?? 0 : -1, this.tombstones.get(t.name) ?? -1);
           if (t.stamp <= known) continue;
           this.seeStamp(t.stamp);
           this.tombstones.set(t.name, t.stamp);
           if (local && local.owner !== 'docker') {
-            registry = remove(registry, t.name);
+            draft.delete(t.name);
             this.quarantine.delete(t.name);
             mark(t.name, p);
           }
@@ -365,23 +362,23 @@ export class Engine {
       } else if (c.kind === 'restore') {
         const list = typeof c.entries === 'function' ? c.entries() : c.entries;
         const wanted = new Map(list.map((e) => [e.name, e]));
-        for (const e of registry.entries.values()) {
+        for (const e of [...draft.values()]) {
           if (e.owner !== 'docker' && !wanted.has(e.name)) {
-            registry = remove(registry, e.name);
+            draft.delete(e.name);
             this.quarantine.delete(e.name);
             mark(e.name, p);
           }
         }
         for (const e of list) {
-          if (sameEntry(registry.entries.get(e.name), e)) continue;
-          registry = upsert(registry, e);
+          if (sameEntry(draft.get(e.name), e)) continue;
+          draft.set(e);
           this.quarantine.delete(e.name);
           mark(e.name, p);
         }
         restored = true;
         // What a shared store just told us is already stored: not written back. Local changes later in
         // this batch (restores come first) still differ from it, so they are saved.
-        const state = this.storedState(registry);
+        const state = this.storedState(draft.toRegistry());
         this.lastStored = JSON.stringify([state.services, state.removed]);
       } else if (c.kind === 'reload') {
         if (c.recreate) forceReload = true;
@@ -391,6 +388,7 @@ export class Engine {
       }
     }
 
+    let registry = draft.toRegistry();
     const rejected = new Map<string, string>();
     let outcome: Attempt | undefined;
     const nothingChanged = changedBy.size === 0 && !forceReload && !refresh;

@@ -1,3 +1,4 @@
+import crypto from 'node:crypto';
 import type { Destination, HeaderRules, ServiceSpec } from '../domain/spec.js';
 import type { RenderSettings } from './settings.js';
 
@@ -18,7 +19,6 @@ export interface BackendView {
   owner?: string;
   mode: 'http' | 'tcp';
   httpsRedirect?: { code?: number };
-  forwardedProto: boolean;
   connectionMode?: string;
   log: boolean;
   headers: HeaderRules;
@@ -102,13 +102,25 @@ export function serversFor(spec: ServiceSpec, d: Destination, variant: Variant):
   const list = spec.servers && spec.servers.length > 0
     ? spec.servers.map((s) => ({ host: s.host, port: variant === 'https' ? port : s.port ?? port, id: s.id }))
     : [{ host: d.outboundHostname ?? spec.serviceName, port, id: undefined }];
-  return list.map((s, i) => ({
-    name: `s${i + 1}`,
-    host: s.host,
-    port: s.port,
-    address: formatAddress(s.host, s.port),
-    identity: s.id ?? formatAddress(s.host, s.port),
-  }));
+  const seen = new Map<string, number>();
+  return list.map((s) => {
+    const identity = s.id ?? formatAddress(s.host, s.port);
+    const base = serverName(identity);
+    const n = (seen.get(base) ?? 0) + 1;
+    seen.set(base, n);
+    return { name: n === 1 ? base : `${base}-${n}`, host: s.host, port: s.port, address: formatAddress(s.host, s.port), identity };
+  });
+}
+
+/**
+ * A server's name comes from its identity (container id, else address): the
+ * same instance keeps its name through every runtime change, reload and
+ * restart, and a name never passes to another instance. HAProxy restores
+ * saved server state (address, maintenance) by name, so positional names
+ * would hand one instance's state to another.
+ */
+export function serverName(identity: string): string {
+  return `s-${crypto.createHash('sha1').update(identity).digest('hex').slice(0, 10)}`;
 }
 
 function backendView(spec: ServiceSpec, d: Destination, variant: Variant, name: string, settings: RenderSettings): BackendView {
@@ -131,7 +143,6 @@ function backendView(spec: ServiceSpec, d: Destination, variant: Variant, name: 
     owner: spec.serviceName,
     mode: http ? 'http' : 'tcp',
     ...(variant === 'http' && d.httpsOnly && { httpsRedirect: d.httpsRedirectCode !== undefined ? { code: d.httpsRedirectCode } : {} }),
-    forwardedProto: http,
     ...(http && spec.connectionMode !== undefined && { connectionMode: spec.connectionMode }),
     log: settings.debug,
     headers: http ? d.headers : EMPTY_HEADERS,
@@ -177,7 +188,6 @@ export function spareView(name: string, settings: RenderSettings): BackendView {
   return {
     name,
     mode: 'http',
-    forwardedProto: true,
     log: settings.debug,
     headers: EMPTY_HEADERS,
     setPaths: [],
@@ -206,7 +216,7 @@ export function structureOf(view: BackendView): string {
   if (cached !== undefined) return cached;
   const v = view;
   const text = JSON.stringify([
-    v.mode, v.httpsRedirect ?? null, v.forwardedProto, v.connectionMode ?? null, v.log, v.headers, v.timeoutServer ?? null,
+    v.mode, v.httpsRedirect ?? null, v.connectionMode ?? null, v.log, v.headers, v.timeoutServer ?? null,
     v.timeoutTunnel ?? null, v.setPaths, v.verifyClientSsl, v.allowedMethods, v.deniedMethods, v.denyHttp, v.compression ?? null,
     v.balance ?? null, v.cookie ?? null, v.tcpCheck, v.serverOptions, v.serverTemplate ?? null, v.auth.userlist ?? null,
     v.auth.realm ?? null, v.auth.global, v.extra ?? null, v.dynamic,

@@ -288,7 +288,7 @@ function assignBackends(slots: BackendSlot[], settings: RenderSettings, previous
       backends.set(s.canonicalName, s.view);
     }
     const httpCount = slots.filter((s) => s.view.mode === 'http').length;
-    const spares = Math.max(settings.spareBackends, Math.ceil(httpCount * 0.02));
+    const spares = Math.max(settings.spareBackends, Math.ceil(httpCount * 0.05));
     const order = [...backends.keys()].sort(cmp);
     for (let i = 1; i <= spares; i++) {
       const name = `${SPARE_PREFIX}${i}`;
@@ -333,8 +333,7 @@ function assignBackends(slots: BackendSlot[], settings: RenderSettings, previous
     }
     taken.add(name);
     names.set(s.key, name);
-    const before = previous.backends.get(name)?.view;
-    backends.set(name, withStableServers(name === s.view.name ? s.view : renamed(s.view, name), before));
+    backends.set(name, name === s.view.name ? s.view : renamed(s.view, name));
   }
   const used = new Set(names.values());
   for (const name of order) {
@@ -370,31 +369,6 @@ function emptied(view: BackendView): BackendView {
   const copy = { ...rest, servers: view.dynamic ? [] : view.servers };
   emptiedCache.set(view, copy);
   return copy;
-}
-
-/** Keeps each server's name from the previous render when its identity is the same. */
-function withStableServers(view: BackendView, before: BackendView | undefined): BackendView {
-  if (!before || before.servers.length === 0) return view;
-  if (before.servers.length === view.servers.length && view.servers.every((s, i) => before.servers[i]?.identity === s.identity && before.servers[i]?.name === s.name)) return view;
-  const known = new Map(before.servers.map((s) => [s.identity, s.name]));
-  const taken = new Set<string>();
-  const named = view.servers.map((s) => {
-    const name = known.get(s.identity);
-    if (name !== undefined && !taken.has(name)) {
-      taken.add(name);
-      return { ...s, name };
-    }
-    return { ...s, name: '' };
-  });
-  let next = 1;
-  const servers: ServerView[] = named.map((s) => {
-    if (s.name !== '') return s;
-    while (taken.has(`s${next}`) || before.servers.some((b) => b.name === `s${next}`)) next++;
-    const name = `s${next}`;
-    taken.add(name);
-    return { ...s, name };
-  });
-  return { ...view, servers };
 }
 
 function hostMatches(spec: ServiceSpec, d: Destination): HostMatch[] {

@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import test from 'ava';
 import { FileStore } from '../../src/adapters/store/fileStore.js';
+import { serverName } from '../../src/render/backend.js';
 import { startBackend, type Backend } from '../support/backend.js';
 import { answeredBy, request } from '../support/http.js';
 import { startFlowProxy, type FlowProxy } from '../support/flowProxy.js';
@@ -181,11 +182,12 @@ test('server state survives reloads: a server drained through the runtime API st
   t.is((await p.api('reconfigure', svc('stateful', a, { servicePath: '/stateful', timeoutServer: '11' }))).status, 200);
   const admin = path.join(p.dataDir, 'haproxy', 'run', 'admin.sock');
   const backend = 'stateful-be' + String(a.port) + '_0';
-  t.is((await cliCommand(admin, `set server ${backend}/s1 state drain`)).trim(), '');
+  const server = serverName(`127.0.0.1:${a.port}`);
+  t.is((await cliCommand(admin, `set server ${backend}/${server} state drain`)).trim(), '');
   const reload = await p.api('reload', { recreate: 'true' });
   t.is((reload.json.Applied as { Kind: string }).Kind, 'reload');
   const state = await cliCommand(admin, `show servers state ${backend}`);
-  const fields = state.split('\n').find((l) => l.includes(` ${backend} `) && l.includes(' s1 '))?.trim().split(/\s+/) ?? [];
+  const fields = state.split('\n').find((l) => l.includes(` ${backend} `) && l.includes(` ${server} `))?.trim().split(/\s+/) ?? [];
   // Field 7 (srv_admin_state) keeps the drain flag (0x08) across the reload.
   t.is(Number(fields[6]) & 0x08, 0x08, state);
 });

@@ -80,13 +80,19 @@ test('a service with options of its own needs a new structure', (t) => {
   t.not(next.model.structure, first.model.structure);
 });
 
-test('scaling servers keeps the structure and the names of surviving servers', (t) => {
+test('scaling servers keeps the structure, and every server its name, whatever its position', (t) => {
   const one = svc(`serviceName=a&servicePath=/a&port=1`);
   const withServers = (hosts: string[]) => ({ ...one, servers: hosts.map((h) => ({ host: h, id: h })) });
   const first = render([withServers(['10.0.0.1', '10.0.0.2'])]);
   const next = render([withServers(['10.0.0.2', '10.0.0.3', '10.0.0.4'])], baseSettings(), false, first.model.layout);
   t.is(next.model.structure, first.model.structure);
-  const servers = next.model.layout.backends.get('a-be1_0')?.view.servers.map((s) => [s.name, s.host]);
-  // Names of servers removed in this change are not reused: the old one is deleted only after the new ones are added.
-  t.deepEqual(servers, [['s2', '10.0.0.2'], ['s3', '10.0.0.3'], ['s4', '10.0.0.4']]);
+  const before = new Map(first.model.layout.backends.get('a-be1_0')?.view.servers.map((s) => [s.host, s.name]));
+  const after = new Map(next.model.layout.backends.get('a-be1_0')?.view.servers.map((s) => [s.host, s.name]));
+  t.is(after.get('10.0.0.2'), before.get('10.0.0.2'), 'the surviving server keeps its name');
+  t.not(after.get('10.0.0.3'), before.get('10.0.0.1'), 'a removed server\'s name never passes to a new one');
+  t.is(new Set(after.values()).size, 3);
+  // A fresh render (a reload, a restart) names them the same way.
+  const fresh = render([withServers(['10.0.0.4', '10.0.0.3', '10.0.0.2'])]);
+  const sorted = (m: Map<string, string>) => [...m].sort(([x], [y]) => (x < y ? -1 : 1));
+  t.deepEqual(sorted(new Map(fresh.model.layout.backends.get('a-be1_0')?.view.servers.map((s) => [s.host, s.name]))), sorted(after));
 });

@@ -91,6 +91,7 @@ export class HaproxyDataPlane implements DataPlane {
       throw e;
     }
     const result = await this.process.reload();
+    if (result.ok) this.lingering.clear();
     if (!result.ok) this.copySet(this.files.previousConfig, this.files.previousMapDir, this.files.config, this.files.mapDir);
     return result;
   }
@@ -138,19 +139,60 @@ export class HaproxyDataPlane implements DataPlane {
           break;
         }
         case 'delServer':
+          // Maintenance first: no new request goes there; requests in flight finish. The delete may
+          // have to wait for them (and for idle pooled connections), so a refusal is retried later.
           commands.push(`set server ${op.backend}/${op.server} state maint`);
-          commands.push(`shutdown sessions server ${op.backend}/${op.server}`);
           commands.push(`del server ${op.backend}/${op.server}`);
           break;
       }
     }
     if (commands.length === 0) return { ok: true, message: 'nothing to change', commands: 0 };
     const answers = await cliBatch(this.files.adminSocket, commands, { timeoutMs: 30_000 });
-    const failures = answers.map((a, i) => [commands[i], a] as const).filter(([, a]) => !isSuccessAnswer(a));
+    const failures = answers.map((a, i) => [commands[i] as string, a] as const).filter(([command, a]) => {
+      if (isSuccessAnswer(a)) return false;
+      if (/^del server /.test(command) && /connection|still|in use/i.test(a)) {
+        this.deferDelete(command.slice('del server '.length));
+        return false;
+      }
+      return true;
+    });
     if (failures.length > 0) {
       return { ok: false, message: failures.slice(0, 3).map(([c, a]) => `${c}: ${a}`).join('; '), commands: commands.length };
     }
     return { ok: true, message: 'applied', commands: commands.length };
+  }
+
+  /** Servers in maintenance whose delete waits for their last connections: backend/server -> attempts. */
+  private readonly lingering = new Map<string, number>();
+  private lingerTimer: NodeJS.Timeout | undefined;
+
+  private deferDelete(server: string): void {
+    this.lingering.set(server, 0);
+    this.lingerTimer ??= setInterval(() => void this.retryDeletes(), 1000);
+    this.lingerTimer.unref();
+  }
+
+  /** Retries deferred deletes; a reload drops them anyway, since the new worker never had them. */
+  private async retryDeletes(): Promise<void> {
+    const servers = [...this.lingering.keys()];
+    if (servers.length === 0) {
+      clearInterval(this.lingerTimer);
+      this.lingerTimer = undefined;
+      return;
+    }
+    let answers: string[];
+    try {
+      answers = await cliBatch(this.files.adminSocket, servers.map((s) => `del server ${s}`), { timeoutMs: 5000 });
+    } catch {
+      return;
+    }
+    servers.forEach((server, i) => {
+      const answer = answers[i] ?? '';
+      const attempts = (this.lingering.get(server) ?? 0) + 1;
+      // Deleted, or gone already (a reload), or given up after a minute: it stays in maintenance, unused, until the next reload.
+      if (isSuccessAnswer(answer) || /No such|not found/i.test(answer) || attempts >= 60) this.lingering.delete(server);
+      else this.lingering.set(server, attempts);
+    });
   }
 
   private async saveServerState(): Promise<void> {
@@ -177,6 +219,7 @@ export class HaproxyDataPlane implements DataPlane {
   }
 
   stop(graceMs?: number): Promise<void> {
+    if (this.lingerTimer) clearInterval(this.lingerTimer);
     return this.process.stop(graceMs);
   }
 }

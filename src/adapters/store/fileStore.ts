@@ -23,6 +23,8 @@ interface OnDisk {
 export class FileStore implements Store {
   readonly file: string;
   readonly backup: string;
+  /** The main file holds what this process last read and verified, or wrote: it can become the backup as is. */
+  private mainVerified = false;
 
   constructor(dataDir: string, private readonly log?: { warn(o: object, m?: string): void }) {
     fs.mkdirSync(dataDir, { recursive: true, mode: 0o700 });
@@ -36,7 +38,10 @@ export class FileStore implements Store {
       return undefined;
     }
     const main = readState(this.file);
-    if (main.ok) return main.state;
+    if (main.ok) {
+      this.mainVerified = true;
+      return main.state;
+    }
     if (fs.existsSync(this.backup)) return this.restoreBackup(main.reason);
     throw new FlowError('STATE_CORRUPT', `state file ${this.file} is unreadable (${main.reason}) and there is no backup; refusing to start with an empty registry. Fix the file, or move it away to start empty.`);
   }
@@ -48,6 +53,7 @@ export class FileStore implements Store {
     }
     if (fs.existsSync(this.file)) fs.copyFileSync(this.file, `${this.file}.corrupt-${Date.now()}`);
     writeFileAtomic(this.file, fs.readFileSync(this.backup));
+    this.mainVerified = true;
     this.log?.warn({ file: this.file, reason }, 'state file damaged; restored the backup');
     return backup.state;
   }
@@ -55,8 +61,19 @@ export class FileStore implements Store {
   async save(state: StoredState): Promise<void> {
     const body = { version: state.version, services: state.services, ...(state.removed && state.removed.length > 0 && { removed: state.removed }) };
     const onDisk: OnDisk = { format: FORMAT, ...body, sha256: digest(body) };
-    if (fs.existsSync(this.file) && readState(this.file).ok) fs.copyFileSync(this.file, this.backup);
-    writeFileAtomic(this.file, `${JSON.stringify(onDisk, null, 1)}\n`);
+    // The previous state becomes the backup by a rename (cheap, atomic); a crash before the new main
+    // file lands leaves no main file, and load() then restores the backup.
+    const renamed = this.mainVerified && fs.existsSync(this.file);
+    if (renamed) fs.renameSync(this.file, this.backup);
+    else if (fs.existsSync(this.file) && readState(this.file).ok) fs.copyFileSync(this.file, this.backup);
+    try {
+      writeFileAtomic(this.file, `${JSON.stringify(onDisk)}\n`);
+    } catch (e) {
+      // Disk full or the like: the previous state goes back in place (a rename needs no space).
+      if (renamed && !fs.existsSync(this.file)) fs.renameSync(this.backup, this.file);
+      throw e;
+    }
+    this.mainVerified = true;
   }
 }
 
