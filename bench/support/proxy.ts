@@ -1,0 +1,262 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import http from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import { cliCommand } from '../../src/adapters/haproxy/cli.js';
+import { parseShowProc } from '../../src/adapters/haproxy/process.js';
+import { FileStore } from '../../src/adapters/store/fileStore.js';
+import { request, type RequestOptions, type Response } from '../../test/support/http.js';
+import { freePort } from '../../test/support/ports.js';
+import { track } from './cleanup.js';
+
+export const MAIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'src', 'main.js');
+
+/** A service as stored by the API: its canonical reconfigure parameters. */
+export type Params = Record<string, string>;
+
+export interface ProcMemory {
+  pid: number;
+  rssMb: number;
+  /** Peak RSS of the process so far (VmHWM). */
+  peakMb: number;
+}
+
+export interface HaproxyInfo {
+  masterPid: number;
+  reloads: number;
+  failed: number;
+  master: ProcMemory | undefined;
+  /** Current worker first, then old ones still finishing. */
+  workers: ProcMemory[];
+}
+
+export interface ApiResponse extends Response {
+  json: Record<string, unknown>;
+}
+
+export interface BenchProxy {
+  apiPort: number;
+  httpPort: number;
+  dataDir: string;
+  child: ChildProcess;
+  /** Milliseconds from spawning `node dist/src/main.js` to the API answering (stored services live). */
+  startMs: number;
+  api(endpoint: string, query?: Params, init?: Partial<RequestOptions>): Promise<ApiResponse>;
+  /** One request through HAProxy on a new connection. */
+  get(pathname: string, options?: Partial<RequestOptions>): Promise<Response>;
+  /** Control-plane (Node) memory. */
+  memory(): ProcMemory | undefined;
+  haproxy(): Promise<HaproxyInfo>;
+  /** Applies recorded by the engine (GET /services, last 50). */
+  applies(): Promise<Array<{ Id: number; Kind: string; Reason: string; DurationMs: number }>>;
+  output(): string;
+  stop(): Promise<void>;
+}
+
+export interface ProxyOptions {
+  /** Services stored before the start (restored with one apply, much faster than API calls). */
+  services?: Params[];
+  env?: Record<string, string>;
+  startTimeoutMs?: number;
+  /** Extra node arguments; BENCH_CPU_PROF=<dir> adds `--cpu-prof --cpu-prof-dir <dir>` to every flow-proxy started. */
+  nodeArgs?: string[];
+}
+
+/** Plain HTTP services `/<prefix>NNNNN` → 127.0.0.1:port, the shape most docker-flow-proxy services have. */
+export function plainServices(count: number, port: number, prefix = 'svc'): Params[] {
+  const width = Math.max(5, String(count).length);
+  return Array.from({ length: count }, (_, i) => {
+    const name = `${prefix}${String(i).padStart(width, '0')}`;
+    return { serviceName: name, servicePath: `/${name}`, port: String(port), outboundHostname: '127.0.0.1' };
+  });
+}
+
+/**
+ * Starts flow-proxy as `npm start` runs it (`node dist/src/main.js`), on
+ * free 127.0.0.1 ports, with its own DATA_DIR holding `services`.
+ */
+export async function startBenchProxy(options: ProxyOptions = {}): Promise<BenchProxy> {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'fp-bench-'));
+  const forgetDir = track(`data dir ${dataDir}`, () => fs.rmSync(dataDir, { recursive: true, force: true }));
+  if (options.services && options.services.length > 0) {
+    await new FileStore(dataDir).save({ version: 1, services: options.services.map((params) => ({ owner: 'api' as const, params })) });
+  }
+  const apiPort = await freePort();
+  const httpPort = await freePort();
+  const env: Record<string, string> = {
+    PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin',
+    PORT: String(apiPort),
+    IP: '127.0.0.1',
+    DATA_DIR: dataDir,
+    DEFAULT_PORTS: String(httpPort),
+    DISCOVERY: 'none',
+    SECRETS_DIR: path.join(dataDir, 'secrets'),
+    STOP_GRACE: '1',
+    LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'info',
+    ...options.env,
+  };
+  const started = performance.now();
+  const profile = process.env.BENCH_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_CPU_PROF] : [];
+  const child = spawn(process.execPath, [...profile, ...(options.nodeArgs ?? []), MAIN], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  // Keep only the tail of the output: long runs log a lot.
+  let out = '';
+  const keep = (d: Buffer) => {
+    out += d.toString();
+    if (out.length > 256 * 1024) out = out.slice(-128 * 1024);
+  };
+  child.stdout?.on('data', keep);
+  child.stderr?.on('data', keep);
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const files = { masterSocket: path.join(dataDir, 'haproxy', 'run', 'master.sock'), pidFile: path.join(dataDir, 'haproxy', 'run', 'haproxy.pid') };
+
+  let stopped = false;
+  const stopNow = async () => {
+    if (stopped) return;
+    stopped = true;
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGTERM');
+      const done = await Promise.race([exited.then(() => true), sleep(30_000).then(() => false)]);
+      if (!done) {
+        child.kill('SIGKILL');
+        await exited;
+      }
+    }
+    // If the control plane could not stop HAProxy, stop the master ourselves (it takes its workers along).
+    const master = readPid(files.pidFile);
+    if (master !== undefined && isHaproxy(master)) {
+      signal(master, 'SIGTERM');
+      if (!(await gone(master, 5000))) signal(master, 'SIGKILL');
+      await gone(master, 2000);
+    }
+  };
+  const forgetProcess = track(`flow-proxy ${dataDir}`, stopNow);
+
+  const deadline = Date.now() + (options.startTimeoutMs ?? 600_000);
+  let startMs = 0;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`flow-proxy exited with ${child.exitCode}:\n${out.slice(-4000)}`);
+    try {
+      const res = await request({ port: apiPort, path: '/v1/docker-flow-proxy/ping', timeoutMs: 1000 });
+      if (res.status === 200) {
+        startMs = performance.now() - started;
+        break;
+      }
+    } catch {
+      // not up yet
+    }
+    if (Date.now() > deadline) throw new Error(`flow-proxy did not start:\n${out.slice(-4000)}`);
+    await sleep(20);
+  }
+
+  const proxy: BenchProxy = {
+    apiPort,
+    httpPort,
+    dataDir,
+    child,
+    startMs,
+    async api(endpoint, query = {}, init = {}) {
+      const qs = new URLSearchParams(query).toString();
+      const res = await request({ port: apiPort, path: `/v1/docker-flow-proxy/${endpoint}${qs ? `?${qs}` : ''}`, timeoutMs: 300_000, ...init });
+      let json: Record<string, unknown> = {};
+      try {
+        json = JSON.parse(res.body) as Record<string, unknown>;
+      } catch {
+        // text endpoints
+      }
+      return { ...res, json };
+    },
+    get: (pathname, opts = {}) => request({ port: httpPort, path: pathname, ...opts }),
+    memory: () => (child.pid === undefined ? undefined : procMemory(child.pid)),
+    async haproxy() {
+      const info = parseShowProc(await cliCommand(files.masterSocket, 'show proc', { timeoutMs: 5000 }));
+      return {
+        masterPid: info.masterPid,
+        reloads: info.reloads,
+        failed: info.failed,
+        master: procMemory(info.masterPid),
+        workers: info.workers.map((w) => procMemory(w.pid)).filter((m): m is ProcMemory => m !== undefined),
+      };
+    },
+    async applies() {
+      return ((await proxy.api('services')).json.Applies ?? []) as Array<{ Id: number; Kind: string; Reason: string; DurationMs: number }>;
+    },
+    output: () => out,
+    async stop() {
+      await forgetProcess();
+      await forgetDir();
+    },
+  };
+  return proxy;
+}
+
+/** A keep-alive agent for API calls (one per benchmark; destroyed by cleanup). */
+export function apiAgent(maxSockets = 1000): http.Agent {
+  const agent = new http.Agent({ keepAlive: true, maxSockets });
+  track('api agent', () => agent.destroy());
+  return agent;
+}
+
+export function procMemory(pid: number): ProcMemory | undefined {
+  try {
+    const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+    const kb = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? Number.NaN);
+    const rss = kb('VmRSS');
+    // A process that is exiting (or a zombie) has no VmRSS line any more.
+    return Number.isNaN(rss) ? undefined : { pid, rssMb: rss / 1024, peakMb: kb('VmHWM') / 1024 };
+  } catch {
+    return undefined;
+  }
+}
+
+function readPid(file: string): number | undefined {
+  try {
+    const pid = Number(fs.readFileSync(file, 'utf8').trim());
+    return Number.isInteger(pid) && pid > 1 ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function isHaproxy(pid: number): boolean {
+  try {
+    return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('haproxy') && !/^State:\s+Z/m.test(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+  } catch {
+    return false;
+  }
+}
+
+function signal(pid: number, sig: NodeJS.Signals): void {
+  try {
+    process.kill(pid, sig);
+  } catch {
+    // gone
+  }
+}
+
+async function gone(pid: number, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (!isHaproxy(pid)) return true;
+    await sleep(20);
+  }
+  return !isHaproxy(pid);
+}
+
+/** Polls `probe` on new connections back to back until it returns true; resolves with the time it did (performance.now()). */
+export async function pollUntil(probe: () => Promise<boolean>, timeoutMs: number): Promise<{ at: number; polls: number; errors: number }> {
+  const deadline = performance.now() + timeoutMs;
+  let polls = 0;
+  let errors = 0;
+  while (performance.now() < deadline) {
+    polls++;
+    try {
+      if (await probe()) return { at: performance.now(), polls, errors };
+    } catch {
+      errors++;
+    }
+  }
+  throw new Error(`condition not met within ${timeoutMs} ms (${polls} polls, ${errors} errors)`);
+}
