@@ -476,12 +476,16 @@ export class Engine {
       }
     }
 
+    const phase = phases(this.now);
     const canonical = this.model(registry, undefined, custom);
     if (canonical.conflicts.size > 0) return { ok: false, culprits: canonical.conflicts };
+    phase('model');
     const rendered = renderFiles(this.deps.templates, canonical.model);
+    phase('render');
     let check;
     try {
       check = await this.deps.dataPlane.check(rendered.files);
+      phase('check');
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
       return { ok: false, fatal: `could not write the candidate configuration, nothing was changed: ${e instanceof Error ? e.message : String(e)}`, status: code === 'ENOSPC' || code === 'EDQUOT' ? 507 : 500 };
@@ -494,9 +498,11 @@ export class Engine {
     }
     const persisted = await this.persistOrFail(registry);
     if (persisted) return persisted;
+    phase('persist');
     let reload;
     try {
       reload = await this.deps.dataPlane.commit(rendered.files);
+      phase('reload');
     } catch (e) {
       await this.persist(this.committed, false).catch((err: unknown) => this.deps.log.error({ err }, 'could not restore the saved state after a failed swap'));
       const code = (e as NodeJS.ErrnoException).code;
@@ -509,6 +515,7 @@ export class Engine {
       return { ok: false, fatal: `HAProxy reload failed: ${reload.message}` };
     }
     this.commit(registry, canonical.model, rendered.files);
+    this.deps.log.debug({ phases: phase.done() }, 'reload phases (ms)');
     return { ok: true, record: this.record('reload', reloadReason || 'configuration structure changed', true, started, 0, changeIds) };
   }
 
@@ -617,6 +624,18 @@ export class Engine {
     this.deps.onApply?.(record);
     return record;
   }
+}
+
+/** Durations of the named phases of one apply, for the debug log. */
+function phases(now: () => number): ((name: string) => void) & { done: () => Record<string, number> } {
+  const times: Record<string, number> = {};
+  let last = now();
+  const mark = (name: string) => {
+    const t = now();
+    times[name] = Math.round((t - last) * 10) / 10;
+    last = t;
+  };
+  return Object.assign(mark, { done: () => times });
 }
 
 function ids(batch: Pending[]): string[] {

@@ -17,7 +17,7 @@ const TAG = 'flow-proxy:ci';
 test.before(async () => {
   requirePrerequisites();
   engine = await startDockerEngine({ tag: 'img' });
-  const env = { ...process.env, DOCKER_HOST: engine.dockerHost, DOCKER_BUILDKIT: '0' };
+  const env = { ...process.env, DOCKER_HOST: engine.dockerHost, DOCKER_BUILDKIT: '0', FLOW_PROXY_PREBUILT: '1' };
   await run(path.join(ROOT, 'scripts', 'local-base.sh'), ['local/flow-proxy-base:1'], { env, maxBuffer: 1 << 26 });
   await run(path.join(ROOT, 'scripts', 'build-image.sh'), [TAG, '--build-arg', 'BASE=local/flow-proxy-base:1', '--build-arg', 'INSTALL_PACKAGES=false'], { env, maxBuffer: 1 << 26, timeout: 600_000 });
 });

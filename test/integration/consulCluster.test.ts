@@ -18,7 +18,7 @@ test.before(async () => {
 });
 
 test.after.always(async () => {
-  for (const p of proxies) await p.cleanup();
+  for (const p of [...proxies].reverse()) await p.cleanup();
   for (const c of consuls) await c.stop();
   await a?.close();
 });

@@ -19,7 +19,7 @@ test.before(async () => {
 });
 
 test.after.always(async () => {
-  for (const p of proxies) await p.cleanup();
+  for (const p of [...proxies].reverse()) await p.cleanup();
   await a?.close();
   await b?.close();
 });
@@ -47,7 +47,7 @@ test('1,000 concurrent reconfigure calls end in a handful of applies, each answe
   const agent = new http.Agent({ keepAlive: true, maxSockets: 1000 });
   const before = (await applies(p)).length;
   const results = await Promise.all(
-    Array.from({ length: 1000 }, (_, i) => p.api('reconfigure', svc(`burst-${i}`, i % 2 ? a : b, { servicePath: `/burst/${i}` }), { agent })),
+    Array.from({ length: 1000 }, (_, i) => p.api('reconfigure', svc(`burst-${i}`, i % 2 ? a : b, { servicePath: `/burst/${i}` }), { agent, timeoutMs: 120_000 })),
   );
   agent.destroy();
   t.true(results.every((r) => r.status === 200), results.find((r) => r.status !== 200)?.body);

@@ -26,7 +26,7 @@ test.before(async () => {
 });
 
 test.after.always(async () => {
-  for (const p of proxies) await p.cleanup();
+  for (const p of [...proxies].reverse()) await p.cleanup();
   await Promise.all([a, b, a2].map((x) => x?.close()));
   await dns?.close();
 });

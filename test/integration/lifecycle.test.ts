@@ -19,7 +19,7 @@ test.before(async () => {
 });
 
 test.after.always(async () => {
-  for (const p of cleanups) await p.cleanup();
+  for (const p of [...cleanups].reverse()) await p.cleanup();
   await a.close();
   await b.close();
 });

@@ -12,7 +12,7 @@ test.before(async () => {
 });
 
 test.after.always(async () => {
-  for (const p of proxies) await p.cleanup();
+  for (const p of [...proxies].reverse()) await p.cleanup();
   await a?.close();
 });
 
@@ -130,6 +130,8 @@ test('API_TOKEN guards every mutating endpoint; read-only ones stay open and sho
   t.false((await p.api('config', { type: 'json' })).body.includes('topsecret'));
   t.is(sample(await metrics(p), 'flowproxy_api_requests_total', { endpoint: 'reconfigure', outcome: 'unauthorized' }), 2);
   t.false(p.output().includes(token));
+  const master = Number(fs.readFileSync(`${p.dataDir}/haproxy/run/haproxy.pid`, 'utf8'));
+  t.false(fs.readFileSync(`/proc/${master}/environ`, 'utf8').includes(token), 'HAProxy does not get the token in its environment');
 });
 
 test('size limits: a huge query is 414 and a huge body 413, with a clear message', async (t) => {

@@ -18,7 +18,7 @@ test.before(async () => {
 });
 
 test.after.always(async () => {
-  for (const p of running) await p.cleanup();
+  for (const p of [...running].reverse()) await p.cleanup();
   await a?.close();
 });
 
@@ -104,7 +104,8 @@ test('a new replica serves the full route table by the time it reports ready', a
   for (let i = 0; i < 5; i++) t.is((await (pa as FlowProxy).api('reconfigure', svc(`table-${i}`, { servicePath: `/table/${i}` }), auth)).status, 200);
   await eventually(() => (pb as FlowProxy).get('/table/4'), (r) => r.status === 200, 10_000);
   const fresh = await launch(s[2] as Slot, s);
-  const ready = await request({ port: fresh.apiPort, path: '/ready' });
+  // The API answers before the first pull from the peers is done; /ready waits for it.
+  const ready = await eventually(() => request({ port: fresh.apiPort, path: '/ready' }), (r) => r.status === 200, 15_000);
   t.is(ready.status, 200);
   for (let i = 0; i < 5; i++) t.is(answeredBy(await fresh.get(`/table/${i}`)), 'a', `table-${i}`);
 });

@@ -19,7 +19,7 @@ test.before(async () => {
 });
 
 test.after.always(async () => {
-  for (const p of proxies) await p.cleanup();
+  for (const p of [...proxies].reverse()) await p.cleanup();
   await a?.close();
 });
 

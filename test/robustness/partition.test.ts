@@ -25,7 +25,7 @@ test.before(async () => {
 });
 
 test.after.always(async () => {
-  for (const p of proxies) await p.cleanup();
+  for (const p of [...proxies].reverse()) await p.cleanup();
   await backend?.close();
   ns?.destroy();
 });

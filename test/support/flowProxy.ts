@@ -101,28 +101,20 @@ export async function startFlowProxy(options: StartOptions = {}): Promise<FlowPr
       await exited;
     },
     async cleanup() {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-      await exited;
-      const pidFile = path.join(dataDir, 'haproxy', 'run', 'haproxy.pid');
-      try {
-        const pid = Number(fs.readFileSync(pidFile, 'utf8').trim());
-        if (pid > 1) {
-          process.kill(pid, 'SIGTERM');
-          for (let i = 0; i < 100; i++) {
-            try {
-              process.kill(pid, 0);
-              await sleep(20);
-            } catch {
-              break;
-            }
-          }
-        }
-      } catch {
-        // nothing left running
+      // A live proxy stops its HAProxy itself (SIGTERM); a proxy killed earlier left HAProxy to the pid file.
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGTERM');
+        const stopped = await Promise.race([exited.then(() => true), sleep(8000).then(() => false)]);
+        if (!stopped) child.kill('SIGKILL');
       }
+      await exited;
+      stopHaproxy(dataDir);
+      for (let i = 0; i < 100 && haproxyAlive(dataDir); i++) await sleep(20);
+      started.delete(proxy);
     },
   };
 
+  started.add(proxy);
   if (options.wait !== false) {
     const deadline = Date.now() + 30_000;
     for (;;) {
@@ -142,6 +134,47 @@ export async function startFlowProxy(options: StartOptions = {}): Promise<FlowPr
   }
   return proxy;
 }
+
+/** Every proxy this test process started and has not cleaned up. */
+const started = new Set<FlowProxy>();
+
+function masterPid(dataDir: string): number | undefined {
+  try {
+    const pid = Number(fs.readFileSync(path.join(dataDir, 'haproxy', 'run', 'haproxy.pid'), 'utf8').trim());
+    return pid > 1 ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function haproxyAlive(dataDir: string): boolean {
+  const pid = masterPid(dataDir);
+  if (pid === undefined) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function stopHaproxy(dataDir: string): void {
+  const pid = masterPid(dataDir);
+  if (pid === undefined) return;
+  try {
+    process.kill(pid, 'SIGTERM');
+  } catch {
+    // already gone
+  }
+}
+
+// If a test worker ends without its cleanup (a crash, a timeout), nothing it started is left running.
+process.once('exit', () => {
+  for (const p of started) {
+    if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGKILL');
+  }
+  for (const p of started) stopHaproxy(p.dataDir);
+});
 
 /** Waits for a condition; returns the last value for the assertion message. */
 export async function eventually<T>(probe: () => Promise<T>, ok: (value: T) => boolean, timeoutMs = 10_000): Promise<T> {

@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { haproxyEnvironment } from './environment.js';
 
 export interface Alert {
   file?: string;
@@ -17,7 +18,7 @@ export interface CheckResult {
 /** Runs `haproxy -c -f file` (never -q, which hides the errors) and parses its ALERT lines. */
 export function checkConfig(haproxyBin: string, file: string, timeoutMs = 60_000): Promise<CheckResult> {
   return new Promise((resolve) => {
-    const child = spawn(haproxyBin, ['-c', '-f', file], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(haproxyBin, ['-c', '-f', file], { stdio: ['ignore', 'pipe', 'pipe'], env: haproxyEnvironment() });
     let output = '';
     child.stdout.on('data', (d: Buffer) => (output += d.toString()));
     child.stderr.on('data', (d: Buffer) => (output += d.toString()));

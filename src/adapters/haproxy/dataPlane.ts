@@ -14,7 +14,7 @@ export interface DataPlaneOptions {
   haproxyBin: string;
   /** Directory for the generated config, maps and runtime files. */
   dir: string;
-  log: { info(o: object, m?: string): void; warn(o: object, m?: string): void; error(o: object, m?: string): void };
+  log: { debug(o: object, m?: string): void; info(o: object, m?: string): void; warn(o: object, m?: string): void; error(o: object, m?: string): void };
   /** TERMINATE_ON_RELOAD: stop old workers at once instead of letting them finish. */
   terminateOnReload?: boolean;
 }
@@ -77,7 +77,9 @@ export class HaproxyDataPlane implements DataPlane {
 
   /** Makes files live with a reload; on failure the previous files are restored. */
   async commit(files: ConfigFiles): Promise<ReloadResult> {
+    const t0 = performance.now();
     await this.saveServerState();
+    const t1 = performance.now();
     this.copySet(this.files.config, this.files.mapDir, this.files.previousConfig, this.files.previousMapDir);
     try {
       this.writeLive(files);
@@ -90,7 +92,9 @@ export class HaproxyDataPlane implements DataPlane {
       }
       throw e;
     }
+    const t2 = performance.now();
     const result = await this.process.reload();
+    this.options.log.debug({ stateMs: Math.round(t1 - t0), filesMs: Math.round(t2 - t1), reloadMs: Math.round(performance.now() - t2) }, 'commit phases');
     if (result.ok) this.lingering.clear();
     if (!result.ok) this.copySet(this.files.previousConfig, this.files.previousMapDir, this.files.config, this.files.mapDir);
     return result;
@@ -127,8 +131,15 @@ export class HaproxyDataPlane implements DataPlane {
         case 'addServer': {
           const ip = await resolveAddress(op.host);
           if (ip === undefined) return { ok: false, message: `cannot resolve ${op.host} for ${op.backend}/${op.server}` };
-          commands.push(`add server ${op.backend}/${op.server} ${address(ip, op.port)}${op.options.replace(/ resolvers \S+/, '')}`);
-          commands.push(`enable server ${op.backend}/${op.server}`);
+          const id = `${op.backend}/${op.server}`;
+          if (this.lingering.delete(id)) {
+            // The same instance came back while its delete still waited: it is there, in maintenance.
+            commands.push(`set server ${id} addr ${ip} port ${op.port}`);
+            commands.push(`set server ${id} state ready`);
+          } else {
+            commands.push(`add server ${id} ${address(ip, op.port)}${op.options.replace(/ resolvers \S+/, '')}`);
+            commands.push(`enable server ${id}`);
+          }
           if (op.check) commands.push(`enable health ${op.backend}/${op.server}`);
           break;
         }

@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { FlowError } from '../../domain/errors.js';
 import { cliCommand } from './cli.js';
+import { haproxyEnvironment } from './environment.js';
 import { parseAlerts } from './check.js';
 
 export interface HaproxyPaths {
@@ -59,34 +60,53 @@ export class HaproxyProcess {
 
   /** Adopts a live master from an earlier run, else starts one. The config file must exist. */
   async start(timeoutMs = 30_000): Promise<'started' | 'adopted'> {
-    const adopted = await this.tryAdopt();
-    if (adopted) {
+    const found = await this.tryAdopt();
+    if (found === 'adopted') {
       this.log.info({ masterPid: this.masterPid }, 'adopted running HAProxy');
       this.startWatch();
       return 'adopted';
     }
     await this.spawnMaster(timeoutMs);
     this.startWatch();
+    if (found !== undefined) {
+      // A master we could not talk to still holds the ports (SO_REUSEPORT let ours bind too):
+      // now that ours serves, the old one stops, softly first.
+      this.log.warn({ stalePid: found.stale }, 'replacing an unresponsive HAProxy left by an earlier run');
+      signal(found.stale, 'SIGUSR1');
+      if (!(await waitGone([found.stale], 10_000))) signal(found.stale, 'SIGTERM');
+    }
     return 'started';
   }
 
-  private async tryAdopt(): Promise<boolean> {
+  /**
+   * Adopts the master an earlier run left (pid file, a HAProxy process, its
+   * master CLI answering). A master that is alive but does not answer (it
+   * may be in the middle of a reload) is given a few seconds, then reported
+   * as stale so that it is replaced, never left running beside a new one.
+   */
+  private async tryAdopt(): Promise<'adopted' | { stale: number } | undefined> {
     let pid: number;
     try {
       pid = Number(fs.readFileSync(this.paths.pidFile, 'utf8').trim());
     } catch {
-      return false;
+      return undefined;
     }
-    if (!Number.isInteger(pid) || pid <= 1 || !alive(pid) || !isHaproxy(pid)) return false;
-    try {
-      const info = await this.showProc(2000);
-      if (info.masterPid !== pid) return false;
-    } catch {
-      return false;
+    if (!Number.isInteger(pid) || pid <= 1 || !alive(pid) || !isHaproxy(pid)) return undefined;
+    const deadline = Date.now() + 10_000;
+    while (Date.now() < deadline && alive(pid)) {
+      try {
+        const info = await this.showProc(2000);
+        if (info.masterPid === pid) {
+          this.masterPid = pid;
+          this.logOffset = fileSize(this.paths.logFile);
+          return 'adopted';
+        }
+        break;
+      } catch {
+        await sleep(100);
+      }
     }
-    this.masterPid = pid;
-    this.logOffset = fileSize(this.paths.logFile);
-    return true;
+    return alive(pid) ? { stale: pid } : undefined;
   }
 
   private async spawnMaster(timeoutMs: number): Promise<void> {
@@ -96,7 +116,7 @@ export class HaproxyProcess {
     const child = spawn(
       this.paths.bin,
       ['-W', '-S', `${this.paths.masterSocket},mode,600,level,admin`, '-f', this.paths.config, '-p', this.paths.pidFile],
-      { detached: true, stdio: ['ignore', out, out] },
+      { detached: true, stdio: ['ignore', out, out], env: haproxyEnvironment() },
     );
     fs.closeSync(out);
     this.child = child;
@@ -171,8 +191,10 @@ export class HaproxyProcess {
       const alerts = parseAlerts(this.readNewLog()).map((a) => a.message);
       return { ok: false, message: alerts.join(' ') || 'HAProxy refused the new configuration', durationMs: performance.now() - started };
     }
+    const forkedMs = performance.now() - started;
     const worker = info.workers[0]?.pid;
     while (worker !== undefined && Date.now() < deadline && !(await this.workerServing(worker))) await sleep(2);
+    this.log.info({ forkedMs: Math.round(forkedMs), servingMs: Math.round(performance.now() - started) }, 'reload timing');
     if (this.terminateOld) for (const old of info.workers.slice(1)) signal(old.pid, 'SIGTERM');
     return { ok: true, ...(worker !== undefined && { workerPid: worker }), message: 'reloaded', durationMs: performance.now() - started };
   }
