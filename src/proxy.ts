@@ -194,7 +194,12 @@ export async function startProxy(options: ProxyOptions): Promise<Proxy> {
       ...(settings.dockerNetwork !== undefined && { network: settings.dockerNetwork }),
       parseContext: ctx,
       log,
-      apply: (list) => engine.submit({ kind: 'sync', owner: 'docker', entries: list }, 'docker'),
+      apply: (list, changeIds) => engine.submit({ kind: 'sync', owner: 'docker', entries: list }, changeIds.length > 0 ? changeIds.join(',') : 'docker-sync'),
+      onEvent: (event) => metrics.dockerEvents.inc({ type: event.type, action: event.action.split(':')[0] as string }),
+      onConnect: (reconnect) => {
+        if (reconnect) metrics.dockerReconnects.inc();
+      },
+      onLive: (ms) => metrics.changeToLive.observe({ source: 'docker' }, ms / 1000),
     })
     : undefined;
   for (const e of (await discovery?.initialSync(stopped.signal)) ?? []) if (!entries.has(e.name)) entries.set(e.name, e);

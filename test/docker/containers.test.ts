@@ -41,6 +41,14 @@ test.serial('a labelled container becomes routable', async (t) => {
   const one = d.Services.find((s) => s.ServiceName === 'one');
   t.is(one?.State, 'live');
   t.is(one?.Servers.length, 1);
+  // Metrics and logs follow the event: counted, timed to live, and one change id from event to apply.
+  const metrics = await proxy.metrics();
+  t.regex(metrics, /flowproxy_docker_events_total\{type="container",action="start"\} [1-9]/);
+  t.regex(metrics, /flowproxy_change_to_live_seconds_count\{source="docker"\} [1-9]/);
+  const lines = proxy.output().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { msg?: string; changeId?: string; changeIds?: string[] });
+  const event = lines.find((l) => l.msg === 'docker event' && l.changeId?.startsWith('docker-container-start-'));
+  t.truthy(event, 'the event has a change id');
+  t.true(lines.some((l) => l.msg === 'applied' && (l.changeIds ?? []).some((id) => id.includes(event?.changeId as string))), 'the apply names it');
 });
 
 test.serial('a second replica receives traffic: both answer', async (t) => {

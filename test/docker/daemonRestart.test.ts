@@ -40,6 +40,7 @@ test.serial('dockerd restarted while the proxy runs is reconnected to, and nothi
   const after = await eventually(status, (s) => s.Connected && s.Reconnects >= 1, 20_000);
   t.true(after.Connected);
   t.true(after.Reconnects >= 1);
+  t.regex(await proxy.metrics(), /flowproxy_docker_reconnects_total [1-9]/, 'counted as a metric');
   t.is(await eventually(() => proxy.answer('/kept/'), (a) => a === 'kept', 20_000), 'kept');
   t.is(await eventually(() => proxy.answer('/gone/'), (a) => a === '503', 20_000), '503');
   t.false((await eventually(status, (s) => !s.Services.some((x) => x.ServiceName === 'gone'), 10_000)).Services.some((s) => s.ServiceName === 'gone'));

@@ -14,6 +14,8 @@ export interface NsFlowProxy {
   output(): string;
   /** An API endpoint, relative to /v1/docker-flow-proxy. */
   api(endpoint: string, query?: Record<string, string>): Promise<Response & { json: Record<string, unknown> }>;
+  /** The Prometheus text of GET /metrics. */
+  metrics(): Promise<string>;
   /** A request through HAProxy's HTTP frontend; rejects when nothing answers. */
   get(pathname: string, host?: string): Promise<Response>;
   /** The body, or the status code (or the error) when no backend answered. */
@@ -61,6 +63,9 @@ export async function startFlowProxyIn(engine: DockerEngine, options: NsStartOpt
     dataDir,
     child,
     output: () => out,
+    async metrics() {
+      return (await unixRequest({ socketPath: apiSocket, path: '/metrics' })).body;
+    },
     async api(endpoint, query = {}) {
       const qs = new URLSearchParams(query).toString();
       const res = await unixRequest({ socketPath: apiSocket, path: `/v1/docker-flow-proxy/${endpoint}${qs ? `?${qs}` : ''}` });

@@ -4,7 +4,7 @@ import type { Log } from '../../core/log.js';
 import type { ParseContext } from '../../domain/parse.js';
 import type { Entry } from '../../domain/registry.js';
 import { dockerClient } from './connection.js';
-import { DockerDiscovery, type DiscoveryTiming } from './discovery.js';
+import { DockerDiscovery, type DiscoveryDeps, type DiscoveryTiming } from './discovery.js';
 import { dockerSource } from './source.js';
 
 export interface DockerDiscoveryOptions {
@@ -14,7 +14,10 @@ export interface DockerDiscoveryOptions {
   parseContext: ParseContext;
   log: Log;
   /** Replaces every docker-owned service (the engine's `sync` command). */
-  apply: (entries: Entry[]) => Promise<CommandResult>;
+  apply: (entries: Entry[], changeIds: string[]) => Promise<CommandResult>;
+  onEvent?: DiscoveryDeps['onEvent'];
+  onConnect?: DiscoveryDeps['onConnect'];
+  onLive?: DiscoveryDeps['onLive'];
   timing?: Partial<DiscoveryTiming>;
 }
 
@@ -30,6 +33,9 @@ export function createDockerDiscovery(options: DockerDiscoveryOptions): DockerDi
     source: dockerSource(docker, options.notifyLabel, { readMs: 10_000, connectMs: 10_000 }),
     map: (state) => dockerSync(state, mapOptions),
     apply: options.apply,
+    ...(options.onEvent && { onEvent: options.onEvent }),
+    ...(options.onConnect && { onConnect: options.onConnect }),
+    ...(options.onLive && { onLive: options.onLive }),
     log: options.log.child({ component: 'docker' }),
     notifyLabel: options.notifyLabel,
     dockerHost: options.dockerHost,

@@ -22,8 +22,14 @@ export interface DiscoveryDeps {
   source: DockerSource;
   /** The pure mapping, with its options bound. */
   map: (state: DockerState) => DockerSyncResult;
-  /** Replaces every docker-owned service; resolves when the change is live. */
-  apply: (entries: Entry[]) => Promise<CommandResult>;
+  /** Replaces every docker-owned service; resolves when the change is live. changeIds name the events it answers. */
+  apply: (entries: Entry[], changeIds: string[]) => Promise<CommandResult>;
+  /** A relevant Docker event arrived (for metrics). */
+  onEvent?: (event: DockerEvent) => void;
+  /** The events stream (re)opened; reconnect is false for the first time. */
+  onConnect?: (reconnect: boolean) => void;
+  /** Events became live in HAProxy this long after the first of them arrived. */
+  onLive?: (ms: number) => void;
   log: Log;
   notifyLabel: string;
   /** Shown in the status only. */
@@ -74,6 +80,8 @@ export class DockerDiscovery {
   private connected = false;
   private connects = 0;
   private events = 0;
+  /** Events since the last sync: their change ids and when the first arrived. */
+  private pending: { ids: string[]; since?: number } = { ids: [] };
   private syncs = 0;
   private lastSync: LastSync | undefined;
   private lastError: string | undefined;
@@ -161,9 +169,12 @@ export class DockerDiscovery {
 
   private async syncOnce(signal: AbortSignal): Promise<void> {
     const started = performance.now();
+    const events = this.pending;
+    this.pending = { ids: [] };
     const result = this.deps.map(await this.deps.source.read(signal));
     this.remember(result);
-    const applied = await this.deps.apply(result.entries);
+    const applied = await this.deps.apply(result.entries, events.ids.slice(0, 20));
+    if (applied.ok && events.since !== undefined) this.deps.onLive?.(performance.now() - events.since);
     this.syncs++;
     this.lastSync = this.summary(started, result, applied.ok ? applied.apply?.kind ?? 'none' : `failed: ${applied.message}`);
     this.lastError = applied.ok ? undefined : `the sync was not applied: ${applied.message}`;
@@ -185,12 +196,19 @@ export class DockerDiscovery {
             this.connected = true;
             this.connects++;
             this.deps.log.info({ reconnects: this.connects - 1 }, 'docker discovery: following Docker events');
+            this.deps.onConnect?.(this.connects > 1);
             // Whatever happened while we were not listening is picked up by a full resync.
             this.requestSync();
           },
           onEvent: (event: DockerEvent) => {
             if (!isRelevant(event, this.deps.notifyLabel)) return;
             this.events++;
+            // A change id follows the event from here to the apply that makes it live.
+            const changeId = `docker-${event.type}-${event.action}-${event.id.slice(0, 12)}`.replace(/[^A-Za-z0-9_.:-]/g, '_');
+            this.pending.ids.push(changeId);
+            this.pending.since ??= performance.now();
+            this.deps.log.info({ changeId, type: event.type, action: event.action, name: event.attributes.name }, 'docker event');
+            this.deps.onEvent?.(event);
             this.requestSync();
           },
         });
