@@ -63,6 +63,11 @@ export interface ProxyOptions {
   startTimeoutMs?: number;
   /** Extra node arguments; BENCH_CPU_PROF=<dir> adds `--cpu-prof --cpu-prof-dir <dir>` to every flow-proxy started. */
   nodeArgs?: string[];
+  /** Fixed ports (replicas must know each other's API port before they start); free ones otherwise. */
+  apiPort?: number;
+  httpPort?: number;
+  /** A data directory the caller owns (kept when this proxy stops, so that it can be started again on it). */
+  dataDir?: string;
 }
 
 /** Plain HTTP services `/<prefix>NNNNN` → 127.0.0.1:port, the shape most docker-flow-proxy services have. */
@@ -79,13 +84,13 @@ export function plainServices(count: number, port: number, prefix = 'svc'): Para
  * free 127.0.0.1 ports, with its own DATA_DIR holding `services`.
  */
 export async function startBenchProxy(options: ProxyOptions = {}): Promise<BenchProxy> {
-  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'fp-bench-'));
-  const forgetDir = track(`data dir ${dataDir}`, () => fs.rmSync(dataDir, { recursive: true, force: true }));
+  const dataDir = options.dataDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'fp-bench-'));
+  const forgetDir = options.dataDir === undefined ? track(`data dir ${dataDir}`, () => fs.rmSync(dataDir, { recursive: true, force: true })) : async () => {};
   if (options.services && options.services.length > 0) {
     await new FileStore(dataDir).save({ version: 1, services: options.services.map((params) => ({ owner: 'api' as const, params })) });
   }
-  const apiPort = await freePort();
-  const httpPort = await freePort();
+  const apiPort = options.apiPort ?? (await freePort());
+  const httpPort = options.httpPort ?? (await freePort());
   const env: Record<string, string> = {
     PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin',
     PORT: String(apiPort),
@@ -245,8 +250,8 @@ async function gone(pid: number, timeoutMs: number): Promise<boolean> {
   return !isHaproxy(pid);
 }
 
-/** Polls `probe` on new connections back to back until it returns true; resolves with the time it did (performance.now()). */
-export async function pollUntil(probe: () => Promise<boolean>, timeoutMs: number): Promise<{ at: number; polls: number; errors: number }> {
+/** Polls `probe` on new connections back to back (or `gapMs` apart) until it returns true; resolves with the time it did (performance.now()). */
+export async function pollUntil(probe: () => Promise<boolean>, timeoutMs: number, gapMs = 0): Promise<{ at: number; polls: number; errors: number }> {
   const deadline = performance.now() + timeoutMs;
   let polls = 0;
   let errors = 0;
@@ -257,6 +262,7 @@ export async function pollUntil(probe: () => Promise<boolean>, timeoutMs: number
     } catch {
       errors++;
     }
+    if (gapMs > 0) await sleep(gapMs);
   }
   throw new Error(`condition not met within ${timeoutMs} ms (${polls} polls, ${errors} errors)`);
 }

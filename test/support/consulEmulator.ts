@@ -223,17 +223,20 @@ export class ConsulEmulator {
         finish(now);
       },
     };
+    // The client went away while waiting. Removed when the query answers: a keep-alive socket carries many queries.
+    const abandoned = () => {
+      this.waiters.delete(waiter);
+      clearTimeout(timer);
+    };
     const finish = (result: ReadResult) => {
       this.waiters.delete(waiter);
       clearTimeout(timer);
+      req.socket.off('close', abandoned);
       reply(res, result.status, result.contentType, result.body, result.index);
     };
     timer = setTimeout(() => finish(run()), Math.min(waitMs, MAX_WAIT_MS));
     this.waiters.add(waiter);
-    req.socket.once('close', () => {
-      this.waiters.delete(waiter);
-      clearTimeout(timer);
-    });
+    req.socket.once('close', abandoned);
   }
 
   private read(key: string, recurse: boolean, raw: boolean): ReadResult {
