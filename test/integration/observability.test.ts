@@ -144,3 +144,15 @@ test('size limits: a huge query is 414 and a huge body 413, with a clear message
   t.regex(big.body, /limit of 1048576 bytes/);
   t.is((await p.api('ping')).status, 200, 'still answering');
 });
+
+test('HAProxy\'s messages join the log, with an old worker\'s per-proxy stop lines collapsed into a count', async (t) => {
+  const p = await start();
+  for (let i = 0; i < 5; i++) t.is((await p.api('reconfigure', svc(`quiet-${i}`, { servicePath: `/quiet/${i}` }))).status, 200);
+  t.is((await p.api('reload')).status, 200);
+  // The old worker stops its proxies once the new one serves; the log tail reads every 200 ms.
+  const text = await eventually(async () => p.output(), (o) => /proxies stopped \(old worker finishing after a reload\)/.test(o), 10_000);
+  const haproxyLines = text.split('\n').filter((l) => l.includes('"msg":"haproxy"'));
+  t.true(haproxyLines.some((l) => /Reloading HAProxy/.test(l)), 'the master\'s own messages are kept');
+  t.true(haproxyLines.some((l) => /\d+ proxies stopped/.test(l)), haproxyLines.join('\n'));
+  t.false(haproxyLines.some((l) => /Proxy \S+ stopped \(cumulated/.test(l)), 'no line per proxy');
+});
