@@ -1,4 +1,6 @@
 import { execFile } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
@@ -89,4 +91,49 @@ test.serial('compose.yml is valid for docker-compose, with and without the Swarm
   t.regex(stdout, /internal: true/);
   const swarm = await run('docker-compose', ['-f', path.join(ROOT, 'compose.yml'), 'config'], { env: { ...env, PEER_DISCOVERY: 'dns', FLOW_PROXY_IMAGE: TAG } });
   t.regex(swarm.stdout, /PEER_DISCOVERY: dns/);
+});
+
+test.serial('the compose.yml edge stack comes up on the engine and spreads traffic over every web replica', async (t) => {
+  // The web tier's image: the README's example uses traefik/whoami, which cannot be pulled here;
+  // this one answers with its container's hostname in the same way, from the local busybox.
+  const webDir = fs.mkdtempSync(path.join(os.tmpdir(), 'fp-web-'));
+  fs.writeFileSync(path.join(webDir, 'Dockerfile'), `FROM ${IMAGE}\nCMD ["sh", "-c", "mkdir -p /www && hostname > /www/index.html && exec httpd -f -p 80 -h /www"]\n`);
+  const env = { ...process.env, DOCKER_HOST: engine.dockerHost, DOCKER_BUILDKIT: '0' };
+  await run('docker', ['build', '-q', '-t', 'local/web:1', webDir], { env });
+  fs.rmSync(webDir, { recursive: true, force: true });
+  const compose = (args: string[]) => run('docker-compose', ['-p', 'edge', '-f', path.join(ROOT, 'compose.yml'), ...args], {
+    env: { ...env, FLOW_PROXY_IMAGE: TAG, WEB_IMAGE: 'local/web:1', DOCKER_SOCKET: engine.socket },
+    maxBuffer: 1 << 24,
+    timeout: 180_000,
+  });
+  try {
+    await compose(['up', '-d']);
+    const ps = await engine.docker(['ps', '--format', '{{.Names}} {{.Status}}']);
+    t.is(ps.split('\n').filter((l) => l.startsWith('edge_web_')).length, 3, `three web replicas, as compose.yml says:\n${ps}`);
+    t.is(ps.split('\n').filter((l) => l.startsWith('edge_proxy_')).length, 1, `one proxy without Swarm:\n${ps}`);
+    // Port 80 as a user's curl http://localhost/ reaches it: published by the engine on the namespace's loopback.
+    const http = await engine.forward(80);
+    const first = await waitFor(() => unixRequest({ socketPath: http, path: '/' }), (r) => r?.status === 200, 60_000);
+    if (first?.status !== 200) t.log((await engine.docker(['logs', '--tail', '60', 'edge_proxy_1']).catch((e: unknown) => String(e))));
+    t.is(first?.status, 200, first?.body);
+    const hostnames = new Set<string>();
+    const webIds = (await engine.docker(['ps', '-q', '--filter', 'label=com.docker.compose.service=web'])).split('\n');
+    for (let i = 0; i < 60 && hostnames.size < webIds.length; i++) {
+      const r = await unixRequest({ socketPath: http, path: '/' });
+      t.is(r.status, 200);
+      hostnames.add(r.body.trim());
+    }
+    t.deepEqual([...hostnames].sort(), webIds.map((id) => id.slice(0, 12)).sort(), 'every web replica answers, and only they do');
+    // The API is on the internal network only: nothing publishes 8080.
+    t.notRegex(await engine.docker(['port', 'edge_proxy_1']), /8080/);
+    // Scaling the web tier is routed without touching the proxy.
+    await compose(['up', '-d', '--scale', 'web=1', '--no-recreate']);
+    const left = (await engine.docker(['ps', '-q', '--filter', 'label=com.docker.compose.service=web'])).split('\n');
+    t.is(left.length, 1);
+    const after = new Set<string>();
+    for (let i = 0; i < 20; i++) after.add((await waitFor(() => unixRequest({ socketPath: http, path: '/' }), (r) => r?.status === 200, 10_000))?.body.trim() ?? '');
+    t.deepEqual([...after], [left[0]?.slice(0, 12)], 'only the remaining replica gets traffic');
+  } finally {
+    await compose(['down', '-v', '--timeout', '10']).catch((e: unknown) => t.log(`compose down: ${String(e)}`));
+  }
 });
