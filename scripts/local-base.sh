@@ -35,7 +35,7 @@ for applet in sh ls cat id ps mkdir chown rm sleep grep addgroup adduser wget; d
 chmod 1777 "$root/tmp"
 printf 'root:x:0:0:root:/root:/bin/sh\n' > "$root/etc/passwd"
 printf 'root:x:0:\n' > "$root/etc/group"
-printf 'hosts: files\n' > "$root/etc/nsswitch.conf"
+printf 'hosts: files dns\n' > "$root/etc/nsswitch.conf"
 printf '127.0.0.1 localhost\n' > "$root/etc/hosts"
 tar -C "$root" -c . | docker import -c 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' - "$tag" >/dev/null
 echo "$tag"

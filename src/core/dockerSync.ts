@@ -226,11 +226,15 @@ function serviceEntry(service: DockerSwarmService, ctx: ParseContext): { ok: tru
   const labelled = raw.params.get('servicename');
   // The VIP is the swarm service's own name, whatever name the route is published under.
   if ((labelled !== undefined && labelled !== service.name) || short) defaults.outboundhostname = service.name;
+  const explicitHost = [...raw.params.keys()].some((k) => k === 'outboundhostname' || k.startsWith('outboundhostname.'));
+  const onHost = service.hostNetwork && !raw.params.has('discoverytype') && !explicitHost;
+  // A VIP name is resolved by HAProxy at run time (Docker's DNS): a name that does not resolve yet when the config
+  // loads (the service was just created) comes up on its own instead of staying down until the next reload.
+  if (!onHost && !raw.params.has('checkresolvers')) defaults.checkresolvers = 'true';
   const parsed = toEntry(withDefaults(raw, defaults), ctx, 'docker');
   if (!parsed.ok) return { ok: false, reason: `bad labels: ${describeIssues(parsed.issues)}` };
   const { entry } = parsed;
-  const explicitHost = [...raw.params.keys()].some((k) => k === 'outboundhostname' || k.startsWith('outboundhostname.'));
-  if (service.hostNetwork && entry.spec.discoveryType === undefined && !explicitHost) {
+  if (onHost && entry.spec.discoveryType === undefined) {
     return { ok: true, entry: { ...entry, spec: { ...entry.spec, servers: [{ host: '127.0.0.1', id: service.id }] } } };
   }
   return { ok: true, entry };

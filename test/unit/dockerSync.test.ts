@@ -37,8 +37,8 @@ interface Expected {
   entries: Record<string, string[] | undefined>;
   /** name -> reason pattern */
   skipped?: Record<string, RegExp>;
-  /** name -> params that must be present */
-  params?: Record<string, Record<string, string>>;
+  /** name -> params that must be present (undefined: absent) */
+  params?: Record<string, Record<string, string | undefined>>;
 }
 
 const cases: Array<[string, DockerState, Expected, Partial<DockerSyncOptions>?]> = [
@@ -130,7 +130,10 @@ const cases: Array<[string, DockerState, Expected, Partial<DockerSyncOptions>?]>
     { entries: {} }],
   ['a swarm service routes to its name (the VIP) and carries its replicas',
     { containers: [], services: [service('api', { 'com.df.servicePath': '/api', 'com.df.port': '80' }, { replicas: 3 })] },
-    { entries: { api: undefined }, params: { api: { serviceName: 'api', replicas: '3' } } }],
+    { entries: { api: undefined }, params: { api: { serviceName: 'api', replicas: '3', checkResolvers: 'true' } } }],
+  ['com.df.checkResolvers=false keeps a VIP to the resolution at load time',
+    { containers: [], services: [service('api', { 'com.df.servicePath': '/api', 'com.df.port': '80', 'com.df.checkResolvers': 'false' })] },
+    { entries: { api: undefined }, params: { api: { checkResolvers: 'false' } } }],
   ['replicas=0 removes a swarm service, silently',
     { containers: [], services: [service('api', { 'com.df.servicePath': '/api', 'com.df.port': '80' }, { replicas: 0 })] },
     { entries: {}, skipped: {} }],
@@ -139,7 +142,7 @@ const cases: Array<[string, DockerState, Expected, Partial<DockerSyncOptions>?]>
     { entries: { g: undefined }, params: { g: { serviceName: 'g' } } }],
   ['a host-network swarm service routes to 127.0.0.1',
     { containers: [], services: [service('h', { 'com.df.servicePath': '/h', 'com.df.port': '80' }, { hostNetwork: true })] },
-    { entries: { h: ['127.0.0.1'] } }],
+    { entries: { h: ['127.0.0.1'] }, params: { h: { checkResolvers: undefined } } }],
   ['an explicit outboundHostname wins over the host network',
     { containers: [], services: [service('h', { 'com.df.servicePath': '/h', 'com.df.port': '80', 'com.df.outboundHostname': '127.0.0.9' }, { hostNetwork: true })] },
     { entries: { h: undefined }, params: { h: { outboundHostname: '127.0.0.9' } } }],
