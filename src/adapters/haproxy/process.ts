@@ -166,37 +166,79 @@ export class HaproxyProcess {
   }
 
   /**
+   * `show proc`, waiting while the master cannot answer: after a reload, 2.6's
+   * master forks the new worker and then re-executes itself once more (wait
+   * mode), and its CLI is briefly unreachable.
+   */
+  async showProcWhenUp(timeoutMs = 5000): Promise<ProcInfo> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      try {
+        return await this.showProc(Math.max(100, Math.min(2000, deadline - Date.now())));
+      } catch (e) {
+        if (Date.now() >= deadline) throw e;
+        await sleep(2);
+      }
+    }
+  }
+
+  /**
    * Reloads through the master CLI and waits until the new worker answers on
-   * the admin socket, or the master reports the reload failed.
+   * the admin socket, or the master reports the reload failed. The new worker
+   * serves before the master is back from its wait-mode re-exec, so it is
+   * watched directly (`show info` names the worker that answered).
    */
   async reload(timeoutMs = 60_000): Promise<ReloadResult> {
     const started = performance.now();
-    const before = await this.showProc();
+    const before = await this.showProcWhenUp(Math.min(timeoutMs, 10_000));
+    const oldWorkers = new Set(before.workers.map((w) => w.pid));
     this.readNewLog();
     await cliCommand(this.paths.masterSocket, 'reload', { timeoutMs: 5000 });
     const deadline = Date.now() + timeoutMs;
+    let worker: number | undefined;
     let info: ProcInfo | undefined;
     while (Date.now() < deadline) {
       await sleep(2);
+      const answering = await this.servingWorker();
+      if (answering !== undefined && !oldWorkers.has(answering)) {
+        worker = answering;
+        break;
+      }
       try {
         info = await this.showProc(1000);
       } catch {
         continue; // the master re-executes itself and is briefly unreachable
       }
-      if (info.reloads > before.reloads) break;
+      if (info.reloads > before.reloads) {
+        // A failed reload leaves only the old workers (and counts in `[failed: N]`).
+        worker = info.workers.find((w) => !oldWorkers.has(w.pid))?.pid;
+        break;
+      }
       info = undefined;
     }
-    if (!info) return { ok: false, message: `HAProxy did not finish reloading within ${timeoutMs} ms`, durationMs: performance.now() - started };
-    if (info.failed > 0) {
+    if (worker === undefined && info === undefined) {
+      return { ok: false, message: `HAProxy did not finish reloading within ${timeoutMs} ms`, durationMs: performance.now() - started };
+    }
+    if (worker === undefined) {
       const alerts = parseAlerts(this.readNewLog()).map((a) => a.message);
       return { ok: false, message: alerts.join(' ') || 'HAProxy refused the new configuration', durationMs: performance.now() - started };
     }
     const forkedMs = performance.now() - started;
-    const worker = info.workers[0]?.pid;
-    while (worker !== undefined && Date.now() < deadline && !(await this.workerServing(worker))) await sleep(2);
+    while (Date.now() < deadline && !(await this.workerServing(worker))) await sleep(2);
     this.log.info({ forkedMs: Math.round(forkedMs), servingMs: Math.round(performance.now() - started) }, 'reload timing');
-    if (this.terminateOld) for (const old of info.workers.slice(1)) signal(old.pid, 'SIGTERM');
-    return { ok: true, ...(worker !== undefined && { workerPid: worker }), message: 'reloaded', durationMs: performance.now() - started };
+    if (this.terminateOld) for (const old of oldWorkers) signal(old, 'SIGTERM');
+    return { ok: true, workerPid: worker, message: 'reloaded', durationMs: performance.now() - started };
+  }
+
+  /** The pid of the worker that answers on the admin socket, if one does. */
+  private async servingWorker(): Promise<number | undefined> {
+    try {
+      const text = await cliCommand(this.paths.adminSocket, 'show info', { timeoutMs: 1000 });
+      const m = /^Pid: (\d+)$/m.exec(text);
+      return m ? Number(m[1]) : undefined;
+    } catch {
+      return undefined;
+    }
   }
 
   /** New lines the master wrote since the last read. */
@@ -262,7 +304,7 @@ export class HaproxyProcess {
     if (this.watch) clearInterval(this.watch);
     const pid = this.masterPid ?? this.child?.pid;
     if (pid === undefined) return;
-    const workers = await this.showProc(1000).then((i) => i.workers.map((w) => w.pid)).catch(() => [] as number[]);
+    const workers = await this.showProcWhenUp(2000).then((i) => i.workers.map((w) => w.pid)).catch(() => [] as number[]);
     signal(pid, 'SIGUSR1');
     if (!(await waitGone([pid, ...workers], graceMs))) {
       signal(pid, 'SIGTERM');
