@@ -1,6 +1,5 @@
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
@@ -8,6 +7,7 @@ import test from 'ava';
 import { IMAGE, requirePrerequisites, startDockerEngine, type DockerEngine } from '../support/dockerEngine.js';
 import { ROOT } from '../support/flowProxy.js';
 import { unixRequest } from '../support/unixHttp.js';
+import { tempDir } from '../support/tmp.js';
 
 // The image and compose.yml on a real engine. No base image can be pulled
 // here, so the base is assembled from this machine's node, haproxy and tini
@@ -96,7 +96,7 @@ test.serial('compose.yml is valid for docker-compose, with and without the Swarm
 test.serial('the compose.yml edge stack comes up on the engine and spreads traffic over every web replica', async (t) => {
   // The web tier's image: the README's example uses traefik/whoami, which cannot be pulled here;
   // this one answers with its container's hostname in the same way, from the local busybox.
-  const webDir = fs.mkdtempSync(path.join(os.tmpdir(), 'fp-web-'));
+  const webDir = tempDir('fp-web-');
   fs.writeFileSync(path.join(webDir, 'Dockerfile'), `FROM ${IMAGE}\nCMD ["sh", "-c", "mkdir -p /www && hostname > /www/index.html && exec httpd -f -p 80 -h /www"]\n`);
   const env = { ...process.env, DOCKER_HOST: engine.dockerHost, DOCKER_BUILDKIT: '0' };
   await run('docker', ['build', '-q', '-t', 'local/web:1', webDir], { env });

@@ -1,6 +1,5 @@
 import fs from 'node:fs';
 import http from 'node:http';
-import os from 'node:os';
 import path from 'node:path';
 import test from 'ava';
 import { FileStore } from '../../src/adapters/store/fileStore.js';
@@ -8,6 +7,7 @@ import { serverName } from '../../src/render/backend.js';
 import { startBackend, type Backend } from '../support/backend.js';
 import { answeredBy, request } from '../support/http.js';
 import { startFlowProxy, type FlowProxy } from '../support/flowProxy.js';
+import { tempDir } from '../support/tmp.js';
 
 let a: Backend;
 let b: Backend;
@@ -108,7 +108,7 @@ test('quarantine: in one batch, only the service HAProxy refuses is rejected; th
 });
 
 test('quarantine at start: a stored service HAProxy refuses is listed with its reason, the others are live', async (t) => {
-  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'fp-quar-'));
+  const dataDir = tempDir('fp-quar-');
   await new FileStore(dataDir).save({
     version: 1,
     services: [

@@ -1,24 +1,24 @@
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import zlib from 'node:zlib';
 import test from 'ava';
 import { startBackend, type Backend } from '../support/backend.js';
 import { answeredBy, type Response } from '../support/http.js';
 import { startFlowProxy, type FlowProxy } from '../support/flowProxy.js';
+import { tempDir } from '../support/tmp.js';
 
 // HTTP features of docker-flow-proxy's reconfigure, each proven with real
 // requests through HAProxy to real backends. Tests use their own paths.
 let proxy: FlowProxy;
 let a: Backend;
 let b: Backend;
-const templates = fs.mkdtempSync(path.join(os.tmpdir(), 'fp-tpl-'));
+const templates = tempDir('fp-tpl-');
 
 test.before(async () => {
   a = await startBackend('a');
   b = await startBackend('b');
-  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'fp-http-'));
+  const dataDir = tempDir('fp-http-');
   fs.mkdirSync(path.join(dataDir, 'secrets'));
   fs.writeFileSync(path.join(dataDir, 'secrets', 'dfp_users_team'), 'alice:wonderland\ncarol:carolpw\n');
   proxy = await startFlowProxy({ dataDir, env: { TEMPLATE_DIRS: templates } });

@@ -1,6 +1,5 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import test from 'ava';
 import { startBackend, type Backend } from '../support/backend.js';
@@ -8,6 +7,7 @@ import { answeredBy, request } from '../support/http.js';
 import { MAIN, startFlowProxy, type FlowProxy } from '../support/flowProxy.js';
 import { freePort, isListening } from '../support/ports.js';
 import { haproxyPids } from '../support/processes.js';
+import { tempDir } from '../support/tmp.js';
 
 let a: Backend;
 let b: Backend;
@@ -116,7 +116,7 @@ test('SIGKILL leaves HAProxy serving; the next start adopts it with no failed re
 test('invalid variables are all reported and the process exits non-zero', async (t) => {
   const port = await freePort();
   const child = spawn(process.execPath, [MAIN], {
-    env: { PATH: process.env.PATH ?? '', PORT: 'eighty', DEFAULT_PORTS: '80x', TIMEOUT_SERVER: '-1', DEBUG: 'maybe', CONNECTION_MODE: 'forceclose', DATA_DIR: fs.mkdtempSync(path.join(os.tmpdir(), 'fp-bad-')), IP: '127.0.0.1', STATS_PORT: String(port) },
+    env: { PATH: process.env.PATH ?? '', PORT: 'eighty', DEFAULT_PORTS: '80x', TIMEOUT_SERVER: '-1', DEBUG: 'maybe', CONNECTION_MODE: 'forceclose', DATA_DIR: tempDir('fp-bad-'), IP: '127.0.0.1', STATS_PORT: String(port) },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let err = '';
@@ -129,7 +129,7 @@ test('invalid variables are all reported and the process exits non-zero', async 
 
 test('a missing haproxy binary is a clear error', async (t) => {
   const child = spawn(process.execPath, [MAIN], {
-    env: { PATH: '/nonexistent', HAPROXY_BIN: '/nonexistent/haproxy', DATA_DIR: fs.mkdtempSync(path.join(os.tmpdir(), 'fp-bin-')) },
+    env: { PATH: '/nonexistent', HAPROXY_BIN: '/nonexistent/haproxy', DATA_DIR: tempDir('fp-bin-') },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let err = '';

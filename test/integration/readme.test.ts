@@ -1,6 +1,5 @@
 import { execFile, spawn } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
@@ -9,6 +8,7 @@ import { startBackend } from '../support/backend.js';
 import { ROOT } from '../support/flowProxy.js';
 import { request } from '../support/http.js';
 import { freePort } from '../support/ports.js';
+import { tempDir } from '../support/tmp.js';
 
 const run = promisify(execFile);
 
@@ -33,7 +33,7 @@ test('a new user following the README gets a routed request', async (t) => {
   const backend = await startBackend('readme');
   const api = await freePort();
   const httpPort = await freePort();
-  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'fp-readme-'));
+  const dataDir = tempDir('fp-readme-');
   // `npm start` exactly as documented, only with free ports instead of 8080/80.
   const child = spawn('npm', ['start', '--silent'], {
     cwd: ROOT,

@@ -1,11 +1,10 @@
 import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import test from 'ava';
 import { startBackend, type Backend } from '../support/backend.js';
 import { answeredBy, request } from '../support/http.js';
 import { eventually, startFlowProxy, type FlowProxy } from '../support/flowProxy.js';
 import { freePort } from '../support/ports.js';
+import { tempDir } from '../support/tmp.js';
 
 // Several real flow-proxy instances on 127.0.0.1, each with its own API and
 // HAProxy ports and data directory, told about each other through PEERS.
@@ -30,7 +29,7 @@ interface Slot {
 
 async function slots(n: number): Promise<Slot[]> {
   const out: Slot[] = [];
-  for (let i = 0; i < n; i++) out.push({ apiPort: await freePort(), httpPort: await freePort(), dataDir: fs.mkdtempSync(path.join(os.tmpdir(), `fp-rep${i}-`)) });
+  for (let i = 0; i < n; i++) out.push({ apiPort: await freePort(), httpPort: await freePort(), dataDir: tempDir(`fp-rep${i}-`) });
   return out;
 }
 

@@ -1,6 +1,5 @@
 import fs from 'node:fs';
 import https from 'node:https';
-import os from 'node:os';
 import path from 'node:path';
 import tls from 'node:tls';
 import type { AddressInfo } from 'node:net';
@@ -10,6 +9,7 @@ import { makeCA, makeCert } from '../support/certs.js';
 import { answeredBy, request, requestTls } from '../support/http.js';
 import { startFlowProxy, type FlowProxy } from '../support/flowProxy.js';
 import { freePort } from '../support/ports.js';
+import { tempDir } from '../support/tmp.js';
 
 let a: Backend;
 let b: Backend;
@@ -29,7 +29,7 @@ test.after.always(async () => {
 async function tlsProxy(env: Record<string, string> = {}, prepare?: (dataDir: string) => void) {
   const plain = await freePort();
   const secure = await freePort();
-  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'fp-tls-'));
+  const dataDir = tempDir('fp-tls-');
   fs.mkdirSync(path.join(dataDir, 'secrets'), { recursive: true });
   prepare?.(dataDir);
   const p = await startFlowProxy({ dataDir, httpPort: plain, env: { DEFAULT_PORTS: `${plain},${secure}:ssl`, ...env } });

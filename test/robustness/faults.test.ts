@@ -1,7 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
-import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import test from 'ava';
@@ -10,6 +9,7 @@ import { startBackend, type Backend } from '../support/backend.js';
 import { answeredBy, request } from '../support/http.js';
 import { eventually, startFlowProxy, type FlowProxy } from '../support/flowProxy.js';
 import { recordFigure } from '../support/figures.js';
+import { tempDir } from '../support/tmp.js';
 
 let a: Backend;
 const proxies: FlowProxy[] = [];
@@ -59,7 +59,7 @@ function load(port: number, route: string, keepAlive = true) {
 }
 
 test.serial('SIGKILL of the control plane during applies: HAProxy keeps serving, no acknowledged route is lost, none is duplicated', async (t) => {
-  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'fp-kill-'));
+  const dataDir = tempDir('fp-kill-');
   // Enough services that a reload takes a while, so kills land inside applies.
   await new FileStore(dataDir).save({
     version: 1,
@@ -144,7 +144,7 @@ test.serial('a truncated or garbage state file is restored from the backup, or s
 });
 
 test.serial('disk full while persisting: a change that cannot be stored is refused (507) with nothing changed; stored and live state stay equal', async (t) => {
-  const mount = fs.mkdtempSync(path.join(os.tmpdir(), 'fp-full-'));
+  const mount = tempDir('fp-full-');
   execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=4m', 'tmpfs', mount]);
   try {
     const dataDir = path.join(mount, 'data');

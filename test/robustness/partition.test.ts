@@ -1,6 +1,4 @@
 import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import test from 'ava';
 import { startBackend, type Backend } from '../support/backend.js';
 import { answeredBy } from '../support/http.js';
@@ -8,6 +6,7 @@ import { eventually, startFlowProxy, type FlowProxy } from '../support/flowProxy
 import { recordFigure } from '../support/figures.js';
 import { createNetns, type Netns } from '../support/netns.js';
 import { freePort } from '../support/ports.js';
+import { tempDir } from '../support/tmp.js';
 
 // Two replicas, one in a network namespace of this test's own, joined by a
 // veth pair. The link is cut while both take changes, then restored.
@@ -39,7 +38,7 @@ test('a partitioned peer keeps serving, both sides take changes, and they conver
   const pb = await startFlowProxy({
     apiPort: apiB,
     httpPort: await freePort(),
-    dataDir: fs.mkdtempSync(path.join(os.tmpdir(), 'fp-part-')),
+    dataDir: tempDir('fp-part-'),
     wrap: ['nsenter', `--net=/run/netns/${ns.name}`],
     address: ns.nsIp,
     env: { ...common, PEERS: `${ns.hostIp}:${apiA}` },

@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
+import { tempDir } from './tmp.js';
 
 export interface Cert {
   cert: string;
@@ -13,7 +13,7 @@ export interface Cert {
 }
 
 function tmp(): string {
-  return fs.mkdtempSync(path.join(os.tmpdir(), 'fp-cert-'));
+  return tempDir('fp-cert-');
 }
 
 /** A self-signed CA for client certificate tests. */

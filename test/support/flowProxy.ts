@@ -1,11 +1,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { freePort } from './ports.js';
 import { request, type RequestOptions, type Response } from './http.js';
+import { tempDir } from './tmp.js';
 
 /** The repository root (tests run from dist/test/support). */
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
@@ -45,7 +45,7 @@ export interface StartOptions {
 
 /** Starts `node dist/src/main.js` as `npm start` would, on free ports, with its own data directory. */
 export async function startFlowProxy(options: StartOptions = {}): Promise<FlowProxy> {
-  const dataDir = options.dataDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'fp-test-'));
+  const dataDir = options.dataDir ?? tempDir('fp-test-');
   const apiPort = options.apiPort ?? (await freePort());
   const httpPort = options.httpPort ?? (await freePort());
   const env: Record<string, string> = {

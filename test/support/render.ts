@@ -1,5 +1,4 @@
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { loadTemplateSources } from '../../src/adapters/templates.js';
 import { renderFiles } from '../../src/core/files.js';
@@ -11,6 +10,7 @@ import { buildModel, type Model } from '../../src/render/model.js';
 import { compileTemplates } from '../../src/render/render.js';
 import type { RenderSettings } from '../../src/render/settings.js';
 import { ROOT } from './flowProxy.js';
+import { tempDir } from './tmp.js';
 
 export const parseCtx: ParseContext = {
   separator: ',',
@@ -70,7 +70,7 @@ export function render(services: ServiceSpec[], settings: RenderSettings = baseS
 
 /** Writes a rendered config and its maps to a temporary directory; returns the config path. */
 export function writeConfig(files: { config: string; maps: Readonly<Record<string, string>> }): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fp-cfg-'));
+  const dir = tempDir('fp-cfg-');
   fs.mkdirSync(path.join(dir, 'maps'));
   for (const [name, content] of Object.entries(files.maps)) fs.writeFileSync(path.join(dir, 'maps', name), content);
   const file = path.join(dir, 'haproxy.cfg');

@@ -1,9 +1,9 @@
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import test from 'ava';
 import { collapseStopLines, tailFile } from '../../src/adapters/haproxy/logTail.js';
+import { tempDir } from '../support/tmp.js';
 
 const stopped = (pid: number, name: string) => `[WARNING]  (${pid}) : Proxy ${name} stopped (cumulated conns: FE: 0, BE: 3).`;
 
@@ -31,7 +31,7 @@ test('an old worker\'s per-proxy stop messages become one line; everything else 
 });
 
 test('the followed file is emptied once read past its limit, and lines appended afterwards still arrive', async (t) => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fp-tail-'));
+  const dir = tempDir('fp-tail-');
   const file = path.join(dir, 'haproxy.log');
   // As HAProxy's master has it: an inherited descriptor opened for appending.
   const fd = fs.openSync(file, 'a');
