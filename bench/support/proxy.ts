@@ -176,7 +176,7 @@ export async function startBenchProxy(options: ProxyOptions = {}): Promise<Bench
     get: (pathname, opts = {}) => request({ port: httpPort, path: pathname, ...opts }),
     memory: () => (child.pid === undefined ? undefined : procMemory(child.pid)),
     async haproxy() {
-      const info = parseShowProc(await cliCommand(files.masterSocket, 'show proc', { timeoutMs: 5000 }));
+      const info = await masterShowProc(files.masterSocket);
       return {
         masterPid: info.masterPid,
         reloads: info.reloads,
@@ -198,6 +198,23 @@ export async function startBenchProxy(options: ProxyOptions = {}): Promise<Bench
 }
 
 /** A keep-alive agent for API calls (one per benchmark; destroyed by cleanup). */
+/**
+ * The master's `show proc`. Right after a reload the master may still be in
+ * its wait-mode re-exec (flow-proxy answers as soon as the new worker serves),
+ * so a refused connection is tried again for a few seconds.
+ */
+async function masterShowProc(socket: string, timeoutMs = 5000) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      return parseShowProc(await cliCommand(socket, 'show proc', { timeoutMs }));
+    } catch (e) {
+      if (Date.now() >= deadline) throw e;
+      await sleep(5);
+    }
+  }
+}
+
 export function apiAgent(maxSockets = 1000): http.Agent {
   const agent = new http.Agent({ keepAlive: true, maxSockets });
   track('api agent', () => agent.destroy());

@@ -4,14 +4,18 @@ import path from 'node:path';
 /**
  * Writes a file so that a crash leaves either the old or the new content:
  * temp file, fsync, rename over the target, fsync of the directory.
+ * `durable: false` keeps the atomic rename (a reader never sees half a file)
+ * but skips both fsyncs: for files derived from stored state and rewritten
+ * from it at every start (HAProxy's config and maps), where an fsync would
+ * only add to the latency of every apply.
  */
-export function writeFileAtomic(file: string, content: string | Buffer, mode = 0o600): void {
+export function writeFileAtomic(file: string, content: string | Buffer, mode = 0o600, durable = true): void {
   const dir = path.dirname(file);
   const tmp = path.join(dir, `.${path.basename(file)}.${process.pid}.tmp`);
   const fd = fs.openSync(tmp, 'w', mode);
   try {
     fs.writeFileSync(fd, content);
-    fs.fsyncSync(fd);
+    if (durable) fs.fsyncSync(fd);
   } catch (e) {
     fs.closeSync(fd);
     fs.rmSync(tmp, { force: true });
@@ -24,7 +28,7 @@ export function writeFileAtomic(file: string, content: string | Buffer, mode = 0
     fs.rmSync(tmp, { force: true });
     throw e;
   }
-  syncDir(dir);
+  if (durable) syncDir(dir);
 }
 
 export function syncDir(dir: string): void {

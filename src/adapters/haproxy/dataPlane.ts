@@ -209,24 +209,25 @@ export class HaproxyDataPlane implements DataPlane {
   private async saveServerState(): Promise<void> {
     try {
       const state = await cliCommand(this.files.adminSocket, 'show servers state', { timeoutMs: 5000 });
-      if (state.startsWith('1')) writeFileAtomic(this.files.serverState, state);
+      if (state.startsWith('1')) writeFileAtomic(this.files.serverState, state, 0o600, false);
     } catch (e) {
       this.options.log.warn({ err: e }, 'could not save server state before reload');
     }
   }
 
   private writeSet(files: ConfigFiles, config: string, mapDir: string): void {
-    for (const [name, content] of Object.entries(files.maps)) writeFileAtomic(path.join(mapDir, name), content);
-    writeFileAtomic(config, files.config.split(MAP_DIR_TOKEN).join(mapDir));
+    // Derived files, rendered again from the stored state at every start: atomic, not fsynced.
+    for (const [name, content] of Object.entries(files.maps)) writeFileAtomic(path.join(mapDir, name), content, 0o600, false);
+    writeFileAtomic(config, files.config.split(MAP_DIR_TOKEN).join(mapDir), 0o600, false);
   }
 
   private copySet(fromConfig: string, fromMaps: string, toConfig: string, toMaps: string): void {
     if (!fs.existsSync(fromConfig)) return;
     for (const name of fs.readdirSync(fromMaps)) {
-      if (name.endsWith('.map')) writeFileAtomic(path.join(toMaps, name), fs.readFileSync(path.join(fromMaps, name)));
+      if (name.endsWith('.map')) writeFileAtomic(path.join(toMaps, name), fs.readFileSync(path.join(fromMaps, name)), 0o600, false);
     }
     const text = fs.readFileSync(fromConfig, 'utf8');
-    writeFileAtomic(toConfig, text.split(fromMaps).join(toMaps));
+    writeFileAtomic(toConfig, text.split(fromMaps).join(toMaps), 0o600, false);
   }
 
   stop(graceMs?: number): Promise<void> {
