@@ -76,7 +76,11 @@ export class HaproxyDataPlane implements DataPlane {
   }
 
   /** Makes files live with a reload; on failure the previous files are restored. */
-  async commit(files: ConfigFiles): Promise<ReloadResult> {
+  commit(files: ConfigFiles): Promise<ReloadResult> {
+    return this.inTurn(() => this.commitNow(files));
+  }
+
+  private async commitNow(files: ConfigFiles): Promise<ReloadResult> {
     const t0 = performance.now();
     await this.saveServerState();
     const t1 = performance.now();
@@ -102,7 +106,7 @@ export class HaproxyDataPlane implements DataPlane {
 
   /** Reloads the files already live (the /reload endpoint without recreate). */
   reloadOnly(): Promise<ReloadResult> {
-    return this.saveServerState().then(() => this.process.reload());
+    return this.inTurn(() => this.saveServerState().then(() => this.process.reload()));
   }
 
   writeLive(files: ConfigFiles): void {
@@ -118,7 +122,24 @@ export class HaproxyDataPlane implements DataPlane {
     return fs.readFileSync(this.files.config, 'utf8');
   }
 
-  async runtime(ops: readonly RuntimeOp[]): Promise<RuntimeResult> {
+  /**
+   * Runtime changes, reloads and the retries of deferred deletes never
+   * overlap: a server brought back from maintenance must not be deleted by a
+   * retry that was already on its way.
+   */
+  private cliTurn: Promise<unknown> = Promise.resolve();
+
+  private inTurn<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.cliTurn.then(fn, fn);
+    this.cliTurn = run.catch(() => undefined);
+    return run;
+  }
+
+  runtime(ops: readonly RuntimeOp[]): Promise<RuntimeResult> {
+    return this.inTurn(() => this.runtimeNow(ops));
+  }
+
+  private async runtimeNow(ops: readonly RuntimeOp[]): Promise<RuntimeResult> {
     const commands: string[] = [];
     for (const op of ops) {
       switch (op.kind) {
@@ -179,7 +200,7 @@ export class HaproxyDataPlane implements DataPlane {
 
   private deferDelete(server: string): void {
     this.lingering.set(server, 0);
-    this.lingerTimer ??= setInterval(() => void this.retryDeletes(), 1000);
+    this.lingerTimer ??= setInterval(() => void this.inTurn(() => this.retryDeletes()), 1000);
     this.lingerTimer.unref();
   }
 
