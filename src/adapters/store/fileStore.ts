@@ -60,14 +60,17 @@ export class FileStore implements Store {
 
   async save(state: StoredState): Promise<void> {
     const body = { version: state.version, services: state.services, ...(state.removed && state.removed.length > 0 && { removed: state.removed }) };
-    const onDisk: OnDisk = { format: FORMAT, ...body, sha256: digest(body) };
+    // Serialised once: the checksum is over this text, and the file is the same fields with format and checksum around them.
+    const bodyText = JSON.stringify(body);
+    const sha256 = crypto.createHash('sha256').update(bodyText).digest('hex');
+    const text = `{${JSON.stringify('format')}:${JSON.stringify(FORMAT)},${bodyText.slice(1, -1)},${JSON.stringify('sha256')}:${JSON.stringify(sha256)}}\n`;
     // The previous state becomes the backup by a rename (cheap, atomic); a crash before the new main
     // file lands leaves no main file, and load() then restores the backup.
     const renamed = this.mainVerified && fs.existsSync(this.file);
     if (renamed) fs.renameSync(this.file, this.backup);
     else if (fs.existsSync(this.file) && readState(this.file).ok) fs.copyFileSync(this.file, this.backup);
     try {
-      writeFileAtomic(this.file, `${JSON.stringify(onDisk)}\n`);
+      writeFileAtomic(this.file, text);
     } catch (e) {
       // Disk full or the like: the previous state goes back in place (a rename needs no space).
       if (renamed && !fs.existsSync(this.file)) fs.renameSync(this.backup, this.file);
