@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import http from 'node:http';
+import net from 'node:net';
 import path from 'node:path';
 import test from 'ava';
 import { FileStore } from '../../src/adapters/store/fileStore.js';
@@ -105,6 +106,30 @@ test('quarantine: in one batch, only the service HAProxy refuses is rejected; th
   t.is((await p.get('/bad')).status, 503);
   const json = (await p.api('config', { type: 'json' })).json;
   t.false('bad' in json);
+});
+
+test('a change that passes haproxy -c but cannot start (its port is taken) is a 400 naming the service; HAProxy keeps serving and the next reload works', async (t) => {
+  const p = await start();
+  // `haproxy -c` binds nothing, so only the reload finds out that another process holds the port.
+  const squatter = net.createServer();
+  await new Promise<void>((resolve) => squatter.listen(0, '127.0.0.1', resolve));
+  const taken = (squatter.address() as net.AddressInfo).port;
+  try {
+    t.is((await p.api('reconfigure', svc('web', a, { servicePath: '/web' }))).status, 200);
+    const refused = await p.api('reconfigure', svc('tcp-squatted', b, { reqMode: 'tcp', srcPort: String(taken) }));
+    t.is(refused.status, 400);
+    t.regex(String(refused.json.Message), /"tcp-squatted".*Address already in use/);
+    t.is(answeredBy(await p.get('/web')), 'a', 'the running HAProxy kept serving');
+    t.false('tcp-squatted' in (await p.api('config', { type: 'json' })).json);
+    const next = await p.api('reconfigure', svc('web', a, { servicePath: '/web', setResHeader: 'X-After refused' }));
+    t.is(next.status, 200);
+    t.is((next.json.Applied as { Kind: string }).Kind, 'reload');
+    const res = await p.get('/web');
+    t.is(answeredBy(res), 'a');
+    t.is(res.headers['x-after'], 'refused');
+  } finally {
+    await new Promise((resolve) => squatter.close(resolve));
+  }
 });
 
 test('quarantine at start: a stored service HAProxy refuses is listed with its reason, the others are live', async (t) => {
