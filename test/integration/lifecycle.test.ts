@@ -82,6 +82,20 @@ test('SIGTERM stops the API and HAProxy; nothing is left bound', async (t) => {
   t.deepEqual(haproxyPids(p.dataDir), []);
 });
 
+test('SIGTERM right after a reload (HAProxy\'s master still re-executing itself) leaves nothing running or bound', async (t) => {
+  for (let i = 0; i < 3; i++) {
+    const p = await start();
+    // A backend option needs a reload; the 200 comes as soon as the new worker serves, which in
+    // HAProxy 2.6 is before the master's own wait-mode re-exec is done.
+    const r = await p.api('reconfigure', { serviceName: 'x', servicePath: '/x', port: String(a.port), outboundHostname: '127.0.0.1', timeoutServer: String(10 + i) });
+    t.is(r.status, 200);
+    t.is((r.json.Applied as { Kind: string }).Kind, 'reload');
+    t.is(await p.stop(), 0);
+    t.false(await isListening(p.httpPort));
+    t.deepEqual(haproxyPids(p.dataDir), []);
+  }
+});
+
 test('SIGKILL leaves HAProxy serving; the next start adopts it with no failed request', async (t) => {
   const p = await start();
   t.is((await p.api('reconfigure', { serviceName: 'ha', servicePath: '/ha', port: String(a.port), outboundHostname: '127.0.0.1' })).status, 200);
