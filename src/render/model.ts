@@ -71,6 +71,8 @@ export interface ConfigView {
     sslBindCiphers: string;
     debug: boolean;
     extra: string[];
+    /** HAProxy's internal HTTP client is unused unless EXTRA_GLOBAL loads Lua or configures it. */
+    httpClientUnused: boolean;
   };
   resolvers: string[];
   defaults: {
@@ -197,6 +199,7 @@ export function buildModel(input: ModelInput, previous?: Layout): Model {
       sslBindCiphers: settings.sslBindCiphers,
       debug: settings.debug,
       extra: settings.extraGlobal,
+      httpClientUnused: !settings.extraGlobal.some((line) => /^\s*(lua-|httpclient\.)/.test(line)),
     },
     resolvers: settings.resolvers,
     defaults: {

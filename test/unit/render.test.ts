@@ -96,3 +96,13 @@ test('scaling servers keeps the structure, and every server its name, whatever i
   const sorted = (m: Map<string, string>) => [...m].sort(([x], [y]) => (x < y ? -1 : 1));
   t.deepEqual(sorted(new Map(fresh.model.layout.backends.get('a-be1_0')?.view.servers.map((s) => [s.host, s.name]))), sorted(after));
 });
+
+test('HAProxy\'s internal HTTP client skips the system CA store unless EXTRA_GLOBAL loads Lua or configures that client', (t) => {
+  const services = [svc(`serviceName=web&servicePath=/&port=8080&${local}`)];
+  t.regex(render(services).files.config, /^ {4}httpclient\.ssl\.verify none$/m);
+  for (const extraGlobal of [['lua-load /etc/haproxy/auth.lua'], ['httpclient.ssl.ca-file /etc/ssl/certs/ca-certificates.crt']]) {
+    const config = render(services, baseSettings({ extraGlobal })).files.config;
+    t.notRegex(config, /httpclient\.ssl\.verify none/, extraGlobal[0]);
+    t.true(config.includes(`    ${extraGlobal[0]}\n`));
+  }
+});
