@@ -1,4 +1,4 @@
-import { backoffDelay, type BackoffPolicy } from '../../core/backoff.js';
+import { backoffDelay, sleepUnlessAborted as sleep, type BackoffPolicy } from '../../core/backoff.js';
 import type { DockerState, DockerSyncResult, Origin, Skipped } from '../../core/dockerSync.js';
 import type { CommandResult } from '../../core/engine.js';
 import type { Log } from '../../core/log.js';
@@ -264,20 +264,6 @@ export class DockerDiscovery {
       applied,
     };
   }
-}
-
-/** Waits, but never past an abort. */
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  if (ms <= 0 || signal.aborted) return Promise.resolve();
-  return new Promise((resolve) => {
-    const done = () => {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal.addEventListener('abort', done, { once: true });
-  });
 }
 
 function message(e: unknown): string {

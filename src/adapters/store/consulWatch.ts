@@ -1,4 +1,4 @@
-import { backoffDelay, type BackoffPolicy } from '../../core/backoff.js';
+import { backoffDelay, sleepUnlessAborted as sleep, type BackoffPolicy } from '../../core/backoff.js';
 import type { Log } from '../../core/log.js';
 import type { ConsulKv, KvRead } from './consulKv.js';
 
@@ -13,20 +13,6 @@ export const DEFAULT_BACKOFF: BackoffPolicy = { baseMs: 250, capMs: 10_000 };
 export function nextIndex(previous: number, returned: number): number {
   if (returned < previous) return 0;
   return Math.max(returned, 1);
-}
-
-/** Sleeps, or stops early when the signal aborts. */
-export function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const done = () => {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal.addEventListener('abort', done, { once: true });
-  });
 }
 
 export interface BlockingQueryOptions {
