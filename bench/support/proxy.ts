@@ -6,6 +6,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { cliCommand } from '../../src/adapters/haproxy/cli.js';
+import { isLiveHaproxy, readPidFile, signal, waitGone } from '../../src/adapters/haproxy/pids.js';
 import { parseShowProc } from '../../src/adapters/haproxy/process.js';
 import { FileStore } from '../../src/adapters/store/fileStore.js';
 import { request, type RequestOptions, type Response } from '../../test/support/http.js';
@@ -130,11 +131,11 @@ export async function startBenchProxy(options: ProxyOptions = {}): Promise<Bench
       }
     }
     // If the control plane could not stop HAProxy, stop the master ourselves (it takes its workers along).
-    const master = readPid(files.pidFile);
-    if (master !== undefined && isHaproxy(master)) {
+    const master = readPidFile(files.pidFile);
+    if (master !== undefined && isLiveHaproxy(master)) {
       signal(master, 'SIGTERM');
-      if (!(await gone(master, 5000))) signal(master, 'SIGKILL');
-      await gone(master, 2000);
+      if (!(await waitGone([master], 5000, isLiveHaproxy))) signal(master, 'SIGKILL');
+      await waitGone([master], 2000, isLiveHaproxy);
     }
   };
   const forgetProcess = track(`flow-proxy ${dataDir}`, stopNow);
@@ -231,40 +232,6 @@ export function procMemory(pid: number): ProcMemory | undefined {
   } catch {
     return undefined;
   }
-}
-
-function readPid(file: string): number | undefined {
-  try {
-    const pid = Number(fs.readFileSync(file, 'utf8').trim());
-    return Number.isInteger(pid) && pid > 1 ? pid : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-function isHaproxy(pid: number): boolean {
-  try {
-    return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('haproxy') && !/^State:\s+Z/m.test(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
-  } catch {
-    return false;
-  }
-}
-
-function signal(pid: number, sig: NodeJS.Signals): void {
-  try {
-    process.kill(pid, sig);
-  } catch {
-    // gone
-  }
-}
-
-async function gone(pid: number, timeoutMs: number): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (!isHaproxy(pid)) return true;
-    await sleep(20);
-  }
-  return !isHaproxy(pid);
 }
 
 /** Polls `probe` on new connections back to back (or `gapMs` apart) until it returns true; resolves with the time it did (performance.now()). */

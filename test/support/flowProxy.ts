@@ -1,11 +1,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import fs from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { freePort } from './ports.js';
 import { request, type RequestOptions, type Response } from './http.js';
 import { tempDir } from './tmp.js';
+import { isLiveHaproxy, readPidFile, signal, waitGone } from '../../src/adapters/haproxy/pids.js';
 
 /** The repository root (tests run from dist/test/support). */
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
@@ -108,8 +108,11 @@ export async function startFlowProxy(options: StartOptions = {}): Promise<FlowPr
         if (!stopped) child.kill('SIGKILL');
       }
       await exited;
-      stopHaproxy(dataDir);
-      for (let i = 0; i < 100 && haproxyAlive(dataDir); i++) await sleep(20);
+      const pid = masterPid(dataDir);
+      if (pid !== undefined && isLiveHaproxy(pid)) {
+        signal(pid, 'SIGTERM');
+        await waitGone([pid], 2000);
+      }
       started.delete(proxy);
     },
   };
@@ -139,33 +142,12 @@ export async function startFlowProxy(options: StartOptions = {}): Promise<FlowPr
 const started = new Set<FlowProxy>();
 
 function masterPid(dataDir: string): number | undefined {
-  try {
-    const pid = Number(fs.readFileSync(path.join(dataDir, 'haproxy', 'run', 'haproxy.pid'), 'utf8').trim());
-    return pid > 1 ? pid : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-function haproxyAlive(dataDir: string): boolean {
-  const pid = masterPid(dataDir);
-  if (pid === undefined) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
+  return readPidFile(path.join(dataDir, 'haproxy', 'run', 'haproxy.pid'));
 }
 
 function stopHaproxy(dataDir: string): void {
   const pid = masterPid(dataDir);
-  if (pid === undefined) return;
-  try {
-    process.kill(pid, 'SIGTERM');
-  } catch {
-    // already gone
-  }
+  if (pid !== undefined && isLiveHaproxy(pid)) signal(pid, 'SIGTERM');
 }
 
 // If a test worker ends without its cleanup (a crash, a timeout), nothing it started is left running.

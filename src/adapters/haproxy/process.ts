@@ -5,6 +5,7 @@ import { FlowError } from '../../domain/errors.js';
 import { cliCommand } from './cli.js';
 import { haproxyEnvironment } from './environment.js';
 import { parseAlerts } from './check.js';
+import { alive, isLiveHaproxy, readPidFile, signal, waitGone } from './pids.js';
 
 export interface HaproxyPaths {
   bin: string;
@@ -85,13 +86,8 @@ export class HaproxyProcess {
    * as stale so that it is replaced, never left running beside a new one.
    */
   private async tryAdopt(): Promise<'adopted' | { stale: number } | undefined> {
-    let pid: number;
-    try {
-      pid = Number(fs.readFileSync(this.paths.pidFile, 'utf8').trim());
-    } catch {
-      return undefined;
-    }
-    if (!Number.isInteger(pid) || pid <= 1 || !alive(pid) || !isHaproxy(pid)) return undefined;
+    const pid = readPidFile(this.paths.pidFile);
+    if (pid === undefined || !isLiveHaproxy(pid)) return undefined;
     const deadline = Date.now() + 10_000;
     while (Date.now() < deadline && alive(pid)) {
       try {
@@ -349,48 +345,6 @@ export function parseShowProc(text: string): ProcInfo {
   if (masterPid === 0) throw new FlowError('SHOW_PROC', `unexpected "show proc" answer: ${text.slice(0, 200)}`);
   workers.sort((a, b) => a.reloads - b.reloads);
   return { masterPid, reloads, failed, workers };
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return !isZombie(pid);
-  } catch {
-    return false;
-  }
-}
-
-function isZombie(pid: number): boolean {
-  try {
-    return /^State:\s+Z/m.test(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
-  } catch {
-    return false;
-  }
-}
-
-function isHaproxy(pid: number): boolean {
-  try {
-    return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('haproxy');
-  } catch {
-    return false;
-  }
-}
-
-function signal(pid: number, sig: NodeJS.Signals): void {
-  try {
-    process.kill(pid, sig);
-  } catch {
-    // already gone
-  }
-}
-
-async function waitGone(pids: number[], timeoutMs: number): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (pids.every((p) => !alive(p))) return true;
-    await sleep(20);
-  }
-  return pids.every((p) => !alive(p));
 }
 
 function fileSize(file: string): number {
