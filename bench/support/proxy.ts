@@ -10,6 +10,7 @@ import { isLiveHaproxy, readPidFile, signal, waitGone } from '../../src/adapters
 import { parseShowProc } from '../../src/adapters/haproxy/process.js';
 import { FileStore } from '../../src/adapters/store/fileStore.js';
 import { request, type RequestOptions, type Response } from '../../test/support/http.js';
+import { flowProxyEnv, waitForApi } from '../../test/support/flowProxy.js';
 import { freePort } from '../../test/support/ports.js';
 import { track } from './cleanup.js';
 
@@ -92,18 +93,7 @@ export async function startBenchProxy(options: ProxyOptions = {}): Promise<Bench
   }
   const apiPort = options.apiPort ?? (await freePort());
   const httpPort = options.httpPort ?? (await freePort());
-  const env: Record<string, string> = {
-    PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin',
-    PORT: String(apiPort),
-    IP: '127.0.0.1',
-    DATA_DIR: dataDir,
-    DEFAULT_PORTS: String(httpPort),
-    DISCOVERY: 'none',
-    SECRETS_DIR: path.join(dataDir, 'secrets'),
-    STOP_GRACE: '1',
-    LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'info',
-    ...options.env,
-  };
+  const env = { ...flowProxyEnv({ apiPort, httpPort, dataDir }), DISCOVERY: 'none', LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'info', ...options.env };
   const started = performance.now();
   const profile = process.env.BENCH_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_CPU_PROF] : [];
   const child = spawn(process.execPath, [...profile, ...(options.nodeArgs ?? []), MAIN], { env, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -140,22 +130,8 @@ export async function startBenchProxy(options: ProxyOptions = {}): Promise<Bench
   };
   const forgetProcess = track(`flow-proxy ${dataDir}`, stopNow);
 
-  const deadline = Date.now() + (options.startTimeoutMs ?? 600_000);
-  let startMs = 0;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`flow-proxy exited with ${child.exitCode}:\n${out.slice(-4000)}`);
-    try {
-      const res = await request({ port: apiPort, path: '/v1/docker-flow-proxy/ping', timeoutMs: 1000 });
-      if (res.status === 200) {
-        startMs = performance.now() - started;
-        break;
-      }
-    } catch {
-      // not up yet
-    }
-    if (Date.now() > deadline) throw new Error(`flow-proxy did not start:\n${out.slice(-4000)}`);
-    await sleep(20);
-  }
+  await waitForApi(child, () => out.slice(-4000), () => request({ port: apiPort, path: '/v1/docker-flow-proxy/ping', timeoutMs: 1000 }), { timeoutMs: options.startTimeoutMs ?? 600_000, gapMs: 20 });
+  const startMs = performance.now() - started;
 
   const proxy: BenchProxy = {
     apiPort,

@@ -48,18 +48,7 @@ export async function startFlowProxy(options: StartOptions = {}): Promise<FlowPr
   const dataDir = options.dataDir ?? tempDir('fp-test-');
   const apiPort = options.apiPort ?? (await freePort());
   const httpPort = options.httpPort ?? (await freePort());
-  const env: Record<string, string> = {
-    PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin',
-    PORT: String(apiPort),
-    IP: '127.0.0.1',
-    DATA_DIR: dataDir,
-    DEFAULT_PORTS: String(httpPort),
-    LOG_LEVEL: 'info',
-    SPARE_BACKENDS: '8',
-    SECRETS_DIR: path.join(dataDir, 'secrets'),
-    STOP_GRACE: '1',
-    ...options.env,
-  };
+  const env = { ...flowProxyEnv({ apiPort, httpPort, dataDir }), LOG_LEVEL: 'info', SPARE_BACKENDS: '8', ...options.env };
   const [command, ...prefix] = options.wrap ?? [];
   const child = command
     ? spawn(command, [...prefix, process.execPath, MAIN], { env, stdio: ['ignore', 'pipe', 'pipe'] })
@@ -119,23 +108,40 @@ export async function startFlowProxy(options: StartOptions = {}): Promise<FlowPr
 
   started.add(proxy);
   if (options.wait !== false) {
-    const deadline = Date.now() + 30_000;
-    for (;;) {
-      if (child.exitCode !== null) throw new Error(`flow-proxy exited with ${child.exitCode}:\n${out}`);
-      try {
-        const res = await request({ port: apiPort, address, path: '/v1/docker-flow-proxy/ping', timeoutMs: 1000 });
-        if (res.status === 200) break;
-      } catch {
-        // not up yet
-      }
-      if (Date.now() > deadline) {
-        child.kill('SIGKILL');
-        throw new Error(`flow-proxy did not start:\n${out}`);
-      }
-      await sleep(25);
-    }
+    await waitForApi(child, () => out, () => request({ port: apiPort, address, path: '/v1/docker-flow-proxy/ping', timeoutMs: 1000 }));
   }
   return proxy;
+}
+
+/** What every harness starts flow-proxy with: its ports on 127.0.0.1, its own data directory, quick stops. */
+export function flowProxyEnv(o: { apiPort: number; httpPort: number; dataDir: string }): Record<string, string> {
+  return {
+    PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin',
+    PORT: String(o.apiPort),
+    IP: '127.0.0.1',
+    DATA_DIR: o.dataDir,
+    DEFAULT_PORTS: String(o.httpPort),
+    SECRETS_DIR: path.join(o.dataDir, 'secrets'),
+    STOP_GRACE: '1',
+  };
+}
+
+/** Waits until `ping` answers 200; a process that exits, or is not up in time, fails with its output. */
+export async function waitForApi(child: ChildProcess, output: () => string, ping: () => Promise<Response>, options: { timeoutMs?: number; gapMs?: number } = {}): Promise<void> {
+  const deadline = Date.now() + (options.timeoutMs ?? 30_000);
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`flow-proxy exited with ${child.exitCode}:\n${output()}`);
+    try {
+      if ((await ping()).status === 200) return;
+    } catch {
+      // not up yet
+    }
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error(`flow-proxy did not start:\n${output()}`);
+    }
+    await sleep(options.gapMs ?? 25);
+  }
 }
 
 /** Every proxy this test process started and has not cleaned up. */

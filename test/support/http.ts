@@ -21,29 +21,34 @@ export interface RequestOptions {
 
 /** One real HTTP request to 127.0.0.1, on a new connection unless an agent is given. */
 export function request(options: RequestOptions): Promise<Response> {
+  const headers: Record<string, string> = { ...(options.headers ?? {}) };
+  if (options.host !== undefined) headers.Host = options.host;
+  return send(
+    {
+      host: options.address ?? '127.0.0.1',
+      port: options.port,
+      path: options.path ?? '/',
+      method: options.method ?? 'GET',
+      headers,
+      agent: options.agent ?? false,
+      timeout: options.timeoutMs ?? 10_000,
+    },
+    options.body,
+  );
+}
+
+/** Sends one request as `http.request` options describe it and reads the whole answer. */
+export function send(init: http.RequestOptions, body?: string): Promise<Response> {
   return new Promise((resolve, reject) => {
-    const headers: Record<string, string> = { ...(options.headers ?? {}) };
-    if (options.host !== undefined) headers.Host = options.host;
-    const req = http.request(
-      {
-        host: options.address ?? '127.0.0.1',
-        port: options.port,
-        path: options.path ?? '/',
-        method: options.method ?? 'GET',
-        headers,
-        agent: options.agent ?? false,
-        timeout: options.timeoutMs ?? 10_000,
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (d: Buffer) => chunks.push(d));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }));
-        res.on('error', reject);
-      },
-    );
-    req.on('timeout', () => req.destroy(new Error(`request to ${options.path} timed out`)));
+    const req = http.request(init, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (d: Buffer) => chunks.push(d));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }));
+      res.on('error', reject);
+    });
+    req.on('timeout', () => req.destroy(new Error(`request to ${init.path} timed out`)));
     req.on('error', reject);
-    if (options.body !== undefined) req.write(options.body);
+    if (body !== undefined) req.write(body);
     req.end();
   });
 }

@@ -1,9 +1,8 @@
 import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { DockerEngine } from './dockerEngine.js';
-import { MAIN } from './flowProxy.js';
+import { flowProxyEnv, MAIN, waitForApi } from './flowProxy.js';
 import type { Response } from './http.js';
 import { unixRequest } from './unixHttp.js';
 
@@ -37,20 +36,7 @@ export async function startFlowProxyIn(engine: DockerEngine, options: NsStartOpt
   const apiPort = options.apiPort ?? 18080;
   const httpPort = options.httpPort ?? 18000;
   const dataDir = options.dataDir ?? fs.mkdtempSync(path.join(engine.dir, 'proxy-'));
-  const env: Record<string, string> = {
-    PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin',
-    PORT: String(apiPort),
-    IP: '127.0.0.1',
-    DATA_DIR: dataDir,
-    DEFAULT_PORTS: String(httpPort),
-    LOG_LEVEL: 'info',
-    SPARE_BACKENDS: '8',
-    SECRETS_DIR: path.join(dataDir, 'secrets'),
-    STOP_GRACE: '1',
-    DISCOVERY: 'docker',
-    DOCKER_HOST: engine.dockerHost,
-    ...options.env,
-  };
+  const env = { ...flowProxyEnv({ apiPort, httpPort, dataDir }), LOG_LEVEL: 'info', SPARE_BACKENDS: '8', DISCOVERY: 'docker', DOCKER_HOST: engine.dockerHost, ...options.env };
   const child = engine.spawnInside(process.execPath, [MAIN], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
@@ -97,20 +83,6 @@ export async function startFlowProxyIn(engine: DockerEngine, options: NsStartOpt
     },
   };
 
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`flow-proxy exited with ${child.exitCode}:\n${out}`);
-    try {
-      const res = await unixRequest({ socketPath: apiSocket, path: '/v1/docker-flow-proxy/ping', timeoutMs: 1000 });
-      if (res.status === 200) break;
-    } catch {
-      // not up yet
-    }
-    if (Date.now() > deadline) {
-      child.kill('SIGKILL');
-      throw new Error(`flow-proxy did not start:\n${out}`);
-    }
-    await sleep(25);
-  }
+  await waitForApi(child, () => out, () => unixRequest({ socketPath: apiSocket, path: '/v1/docker-flow-proxy/ping', timeoutMs: 1000 }));
   return proxy;
 }
