@@ -195,7 +195,8 @@ function binds(name: string, fallback: string) {
   });
 }
 
-function findInPath(bin: string, envPath: string | undefined): string | undefined {
+/** The executable `bin` (a path, or a name looked up in `envPath` the way a shell does). */
+export function findInPath(bin: string, envPath: string | undefined): string | undefined {
   if (bin.includes('/')) return fs.existsSync(bin) ? bin : undefined;
   for (const dir of (envPath ?? '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin').split(':')) {
     const candidate = path.join(dir, bin);

@@ -4,6 +4,7 @@ import http from 'node:http';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
+import { findInPath } from '../../src/settings.js';
 
 /**
  * A real Docker engine for tests, following ../shared/docs/real-docker-engine.md:
@@ -268,16 +269,7 @@ function readPid(file: string): number | undefined {
 }
 
 function which(bin: string): string | undefined {
-  for (const dir of (process.env.PATH ?? '').split(':').concat(['/usr/sbin', '/sbin', '/usr/bin', '/bin'])) {
-    const candidate = path.join(dir, bin);
-    try {
-      fs.accessSync(candidate, fs.constants.X_OK);
-      return candidate;
-    } catch {
-      // keep looking
-    }
-  }
-  return undefined;
+  return findInPath(bin, [process.env.PATH, '/usr/sbin:/sbin:/usr/bin:/bin'].filter(Boolean).join(':'));
 }
 
 function busyboxPath(): string | undefined {
