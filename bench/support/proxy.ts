@@ -5,9 +5,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import { cliCommand } from '../../src/adapters/haproxy/cli.js';
 import { isLiveHaproxy, readPidFile, signal, waitGone } from '../../src/adapters/haproxy/pids.js';
-import { parseShowProc } from '../../src/adapters/haproxy/process.js';
+import { masterShowProc } from '../../src/adapters/haproxy/process.js';
 import { FileStore } from '../../src/adapters/store/fileStore.js';
 import { request, type RequestOptions, type Response } from '../../test/support/http.js';
 import { flowProxyEnv, waitForApi } from '../../test/support/flowProxy.js';
@@ -175,23 +174,6 @@ export async function startBenchProxy(options: ProxyOptions = {}): Promise<Bench
 }
 
 /** A keep-alive agent for API calls (one per benchmark; destroyed by cleanup). */
-/**
- * The master's `show proc`. Right after a reload the master may still be in
- * its wait-mode re-exec (flow-proxy answers as soon as the new worker serves),
- * so a refused connection is tried again for a few seconds.
- */
-async function masterShowProc(socket: string, timeoutMs = 5000) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      return parseShowProc(await cliCommand(socket, 'show proc', { timeoutMs }));
-    } catch (e) {
-      if (Date.now() >= deadline) throw e;
-      await sleep(5);
-    }
-  }
-}
-
 export function apiAgent(maxSockets = 1000): http.Agent {
   const agent = new http.Agent({ keepAlive: true, maxSockets });
   track('api agent', () => agent.destroy());

@@ -161,21 +161,9 @@ export class HaproxyProcess {
     }
   }
 
-  /**
-   * `show proc`, waiting while the master cannot answer: after a reload, 2.6's
-   * master forks the new worker and then re-executes itself once more (wait
-   * mode), and its CLI is briefly unreachable.
-   */
-  async showProcWhenUp(timeoutMs = 5000): Promise<ProcInfo> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      try {
-        return await this.showProc(Math.max(100, Math.min(2000, deadline - Date.now())));
-      } catch (e) {
-        if (Date.now() >= deadline) throw e;
-        await sleep(2);
-      }
-    }
+  /** `show proc`, waiting while the master cannot answer (see `masterShowProc`). */
+  showProcWhenUp(timeoutMs = 5000): Promise<ProcInfo> {
+    return masterShowProc(this.paths.masterSocket, timeoutMs);
   }
 
   /**
@@ -318,6 +306,23 @@ export class HaproxyProcess {
     this.stopping = true;
     if (this.watch) clearInterval(this.watch);
     this.child?.unref();
+  }
+}
+
+/**
+ * The master's `show proc`, waiting while the master cannot answer: after a
+ * reload, 2.6's master forks the new worker and then re-executes itself once
+ * more (wait mode), and its CLI is briefly unreachable.
+ */
+export async function masterShowProc(masterSocket: string, timeoutMs = 5000): Promise<ProcInfo> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      return parseShowProc(await cliCommand(masterSocket, 'show proc', { timeoutMs: Math.max(100, Math.min(2000, deadline - Date.now())) }));
+    } catch (e) {
+      if (Date.now() >= deadline) throw e;
+      await sleep(2);
+    }
   }
 }
 
