@@ -62,7 +62,7 @@ export class FileStore implements Store {
     const body = { version: state.version, services: state.services, ...(state.removed && state.removed.length > 0 && { removed: state.removed }) };
     // Serialised once: the checksum is over this text, and the file is the same fields with format and checksum around them.
     const bodyText = JSON.stringify(body);
-    const sha256 = crypto.createHash('sha256').update(bodyText).digest('hex');
+    const sha256 = sha256Hex(bodyText);
     const text = `{${JSON.stringify('format')}:${JSON.stringify(FORMAT)},${bodyText.slice(1, -1)},${JSON.stringify('sha256')}:${JSON.stringify(sha256)}}\n`;
     // The previous state becomes the backup by a rename (cheap, atomic); a crash before the new main
     // file lands leaves no main file, and load() then restores the backup.
@@ -80,8 +80,8 @@ export class FileStore implements Store {
   }
 }
 
-function digest(body: { version: number; services: StoredState['services']; removed?: StoredState['removed'] }): string {
-  return crypto.createHash('sha256').update(JSON.stringify(body)).digest('hex');
+function sha256Hex(text: string): string {
+  return crypto.createHash('sha256').update(text).digest('hex');
 }
 
 function readState(file: string): { ok: true; state: StoredState } | { ok: false; reason: string } {
@@ -95,6 +95,6 @@ function readState(file: string): { ok: true; state: StoredState } | { ok: false
     return { ok: false, reason: 'not a flow-proxy state file' };
   }
   const body = { version: parsed.version, services: parsed.services, ...(parsed.removed && { removed: parsed.removed }) };
-  if (digest(body) !== parsed.sha256) return { ok: false, reason: 'checksum mismatch' };
+  if (sha256Hex(JSON.stringify(body)) !== parsed.sha256) return { ok: false, reason: 'checksum mismatch' };
   return { ok: true, state: body };
 }
