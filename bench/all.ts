@@ -3,13 +3,13 @@
  * that one's leftovers cannot skew the next), and prints their reports.
  *
  *   npm run bench            (builds first)
- *   node dist/bench/all.js [applyLatency burst zeroDrop scale dataPlane churn replicas]
+ *   node dist/bench/all.js [applyLatency burst zeroDrop scale dataPlane churn replicas liveModel]
  */
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-const ALL = ['applyLatency', 'burst', 'zeroDrop', 'scale', 'dataPlane', 'churn', 'replicas'];
+const ALL = ['applyLatency', 'burst', 'zeroDrop', 'scale', 'dataPlane', 'churn', 'replicas', 'liveModel'];
 const dir = path.dirname(fileURLToPath(import.meta.url));
 const chosen = process.argv.slice(2).length > 0 ? process.argv.slice(2) : ALL;
 const unknown = chosen.filter((n) => !ALL.includes(n));

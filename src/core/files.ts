@@ -17,7 +17,14 @@ export function renderFiles(compiled: Compiled, model: Model): RenderedFiles {
   for (const lookup of LOOKUPS) {
     maps[mapFileName(lookup)] = model.maps[lookup].map((e) => `${e.key} ${e.backend}\n`).join('');
   }
-  return { files: { config: rendered.text.endsWith('\n') ? rendered.text : `${rendered.text}\n`, maps }, owners: rendered.owners };
+  return { files: { config: rendered.text.endsWith('\n') ? rendered.text : `${rendered.text}\n`, maps, servers: configuredServers(model) }, owners: rendered.owners };
+}
+
+/** Backend -> server -> host and port, for every server line the model renders. */
+function configuredServers(model: Model): Map<string, Map<string, { host: string; port: number }>> {
+  const servers = new Map<string, Map<string, { host: string; port: number }>>();
+  for (const b of model.view.backends) servers.set(b.name, new Map(b.servers.map((s) => [s.name, { host: s.host, port: s.port }])));
+  return servers;
 }
 
 export function sameFiles(a: ConfigFiles, b: ConfigFiles): boolean {

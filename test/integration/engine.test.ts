@@ -9,6 +9,7 @@ import { startBackend, type Backend } from '../support/backend.js';
 import { answeredBy, request } from '../support/http.js';
 import { startFlowProxy, type FlowProxy } from '../support/flowProxy.js';
 import { tempDir } from '../support/tmp.js';
+import { proxyDataPlaneProblems } from '../support/dataPlaneCheck.js';
 
 let a: Backend;
 let b: Backend;
@@ -57,6 +58,7 @@ test('1,000 concurrent reconfigure calls end in a handful of applies, each answe
   t.true(made.length <= 10, `${made.length} applies`);
   t.true(made.filter((x) => x.Kind === 'reload').length <= 10);
   for (const i of [0, 1, 500, 999]) t.is(answeredBy(await p.get(`/burst/${i}`)), i % 2 ? 'a' : 'b', `burst-${i}`);
+  t.deepEqual(await proxyDataPlaneProblems(p), []);
 });
 
 test('changes that only touch routes or servers go through the runtime API; others reload and say why', async (t) => {
@@ -87,6 +89,7 @@ test('changes that only touch routes or servers go through the runtime API; othe
   t.is((same.json.Applied as { Kind: string }).Kind, 'runtime');
   const again = await p.api('reconfigure', svc('other', a, { servicePath: '/other' }));
   t.is((again.json.Applied as { Kind: string }).Kind, 'none', 'an identical reconfigure changes nothing');
+  t.deepEqual(await proxyDataPlaneProblems(p), []);
 });
 
 test('quarantine: in one batch, only the service HAProxy refuses is rejected; the others are applied', async (t) => {
@@ -106,6 +109,7 @@ test('quarantine: in one batch, only the service HAProxy refuses is rejected; th
   t.is((await p.get('/bad')).status, 503);
   const json = (await p.api('config', { type: 'json' })).json;
   t.false('bad' in json);
+  t.deepEqual(await proxyDataPlaneProblems(p), []);
 });
 
 test('a change that passes haproxy -c but cannot start (its port is taken) is a 400 naming the service; HAProxy keeps serving and the next reload works', async (t) => {
@@ -201,7 +205,7 @@ test('zero failed requests over 60 reloads under keep-alive and new-connection l
   t.log(`${ok} requests, ${failed} failed, ${reloads} reloads`);
 });
 
-test('server state survives reloads: a server drained through the runtime API stays drained', async (t) => {
+test('a reload never restores runtime maintenance, drain or weight onto a server the desired state says serves; health and addresses still carry over', async (t) => {
   const { cliCommand } = await import('../../src/adapters/haproxy/cli.js');
   const p = await start();
   t.is((await p.api('reconfigure', svc('stateful', a, { servicePath: '/stateful', timeoutServer: '11' }))).status, 200);
@@ -209,10 +213,14 @@ test('server state survives reloads: a server drained through the runtime API st
   const backend = 'stateful-be' + String(a.port) + '_0';
   const server = serverName(`127.0.0.1:${a.port}`);
   t.is((await cliCommand(admin, `set server ${backend}/${server} state drain`)).trim(), '');
+  t.is((await cliCommand(admin, `set weight ${backend}/${server} 0`)).trim(), '');
   const reload = await p.api('reload', { recreate: 'true' });
   t.is((reload.json.Applied as { Kind: string }).Kind, 'reload');
   const state = await cliCommand(admin, `show servers state ${backend}`);
   const fields = state.split('\n').find((l) => l.includes(` ${backend} `) && l.includes(` ${server} `))?.trim().split(/\s+/) ?? [];
-  // Field 7 (srv_admin_state) keeps the drain flag (0x08) across the reload.
-  t.is(Number(fields[6]) & 0x08, 0x08, state);
+  // srv_admin_state (field 7) has neither forced maintenance (0x01) nor drain (0x08); srv_uweight (8) is the configured weight.
+  t.is(Number(fields[6]) & 0x09, 0, state);
+  t.is(fields[7], fields[8], state);
+  t.is(answeredBy(await p.get('/stateful')), 'a');
+  t.deepEqual(await proxyDataPlaneProblems(p), []);
 });

@@ -7,6 +7,7 @@ import { startBackend, type Backend } from '../support/backend.js';
 import { answeredBy, type Response } from '../support/http.js';
 import { startFlowProxy, type FlowProxy } from '../support/flowProxy.js';
 import { tempDir } from '../support/tmp.js';
+import { proxyDataPlaneProblems } from '../support/dataPlaneCheck.js';
 
 // HTTP features of docker-flow-proxy's reconfigure, each proven with real
 // requests through HAProxy to real backends. Tests use their own paths.
@@ -22,6 +23,11 @@ test.before(async () => {
   fs.mkdirSync(path.join(dataDir, 'secrets'));
   fs.writeFileSync(path.join(dataDir, 'secrets', 'dfp_users_team'), 'alice:wonderland\ncarol:carolpw\n');
   proxy = await startFlowProxy({ dataDir, env: { TEMPLATE_DIRS: templates } });
+});
+
+// Every test leaves HAProxy running exactly what the live config says (tests here are serial, on one proxy).
+test.afterEach(async (t) => {
+  t.deepEqual(await proxyDataPlaneProblems(proxy), []);
 });
 
 test.after.always(async () => {

@@ -2,6 +2,7 @@ import test from 'ava';
 import { startBackend, type Backend } from '../support/backend.js';
 import { answeredBy } from '../support/http.js';
 import { startFlowProxy, type FlowProxy } from '../support/flowProxy.js';
+import { proxyDataPlaneProblems } from '../support/dataPlaneCheck.js';
 
 // One flow-proxy and a set of real backends for the whole file; tests run one
 // after another and use their own paths or host names so they do not overlap.
@@ -11,6 +12,11 @@ const backends: Record<string, Backend> = {};
 test.before(async () => {
   for (const name of ['a', 'b', 'c', 'd', 'e', 'f']) backends[name] = await startBackend(name);
   proxy = await startFlowProxy();
+});
+
+// Every test leaves HAProxy running exactly what the live config says (tests here are serial, on one proxy).
+test.afterEach(async (t) => {
+  t.deepEqual(await proxyDataPlaneProblems(proxy), []);
 });
 
 test.after.always(async () => {

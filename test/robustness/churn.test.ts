@@ -7,6 +7,7 @@ import { request } from '../support/http.js';
 import { startFlowProxy, type FlowProxy } from '../support/flowProxy.js';
 import { recordFigure } from '../support/figures.js';
 import { haproxyWorkers } from '../support/processes.js';
+import { proxyDataPlaneProblems } from '../support/dataPlaneCheck.js';
 
 // Sustained reconfigure/remove churn from many clients while traffic flows to
 // routes that are never changed. Bounded: CHURN_SECONDS (default 150).
@@ -145,6 +146,7 @@ test('churn for minutes: unchanged routes never fail, the final state is the las
   t.is(ops.rejected, 0);
   t.is(mismatched, 0, 'stored state = last write');
   t.is(liveMismatch, 0, 'live state = last write');
+  t.deepEqual(await proxyDataPlaneProblems(proxy), [], 'HAProxy runs exactly the servers of the live config');
   t.true(late <= early * 1.5 + 20, `RSS early ${early} MB, late ${late} MB`);
   t.true(maxWorkers <= 12, `at most ${maxWorkers} workers at once`);
   t.true(workersAtEnd <= 3, `${workersAtEnd} workers after the churn`);

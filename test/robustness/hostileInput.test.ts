@@ -108,6 +108,7 @@ const params = [...SERVICE_PARAMS, ...DEST_PARAMS].filter((p) => !['serviceCert'
 
 for (const param of params) {
   test(`${param}: a hostile value is refused naming it, or stays in its place`, (t) => {
+    const seen = { refused: 0, accepted: 0 };
     fc.assert(
       fc.property(hostile, fc.boolean(), (value, indexed) => {
         tried++;
@@ -116,6 +117,7 @@ for (const param of params) {
         const r = parseService(fromEntries(Object.entries(query)).params, parseCtx);
         if (!r.ok) {
           refused++;
+          seen.refused++;
           if (!r.issues.every((i) => i.status === 400 || i.status === 409)) throw new Error('not a 4xx');
           const text = r.issues.map((i) => `${i.param} ${i.message}`).join(' ').toLowerCase();
           const mentioned = [param, name].some((n) => text.includes(n.toLowerCase()));
@@ -124,15 +126,18 @@ for (const param of params) {
           return;
         }
         accepted++;
+        seen.accepted++;
         assertContained(r.spec, `${name}=${JSON.stringify(value).slice(0, 80)}`);
       }),
       { numRuns: 150 },
     );
-    t.pass();
+    // Every generated value was judged one way or the other (fast-check ran them all).
+    t.is(seen.refused + seen.accepted, 150);
   });
 }
 
 test('labels go through the same parser: hostile com.df.* values are refused or contained', (t) => {
+  const seen = { refused: 0, accepted: 0 };
   fc.assert(
     fc.property(fc.constantFrom(...params), hostile, (param, value) => {
       tried++;
@@ -141,17 +146,21 @@ test('labels go through the same parser: hostile com.df.* values are refused or 
       const r = parseService(raw.params, parseCtx);
       if (!r.ok) {
         refused++;
+        seen.refused++;
         return;
       }
       accepted++;
+      seen.accepted++;
       assertContained(r.spec, `label com.df.${param}`);
     }),
     { numRuns: 400 },
   );
-  t.pass();
+  t.is(seen.refused + seen.accepted, 400);
+  t.true(seen.accepted > 0 && seen.refused > 0, `hostile labels should be both refused and contained: ${JSON.stringify(seen)}`);
 });
 
 test('DFP_SERVICE_* variables go through the same parser', (t) => {
+  const seen = { refused: 0, accepted: 0 };
   fc.assert(
     fc.property(fc.constantFrom(...params), hostile, (param, value) => {
       tried++;
@@ -161,14 +170,17 @@ test('DFP_SERVICE_* variables go through the same parser', (t) => {
       const r = parseService(raw.params, parseCtx);
       if (!r.ok) {
         refused++;
+        seen.refused++;
         return;
       }
       accepted++;
+      seen.accepted++;
       assertContained(r.spec, `env ${param}`);
     }),
     { numRuns: 400 },
   );
-  t.pass();
+  t.is(seen.refused + seen.accepted, 400);
+  t.true(seen.accepted > 0 && seen.refused > 0, `hostile DFP_SERVICE_* values should be both refused and contained: ${JSON.stringify(seen)}`);
 });
 
 const ENV_VARS = [
@@ -181,6 +193,7 @@ const ENV_VARS = [
 ];
 
 test('environment variables: a hostile value is refused naming it, or every rendered line stays clean', (t) => {
+  const seen = { refused: 0, accepted: 0 };
   const service = parseService(fromEntries(Object.entries(BASE)).params, parseCtx);
   if (!service.ok) throw new Error('base service');
   fc.assert(
@@ -189,10 +202,12 @@ test('environment variables: a hostile value is refused naming it, or every rend
       const result = loadSettings({ PATH: process.env.PATH, [name]: value, STATS_USER: name === 'STATS_PASS' ? 'admin' : undefined, STATS_PASS: name === 'STATS_USER' ? 'pw' : undefined, DEBUG: name.startsWith('DEBUG_') ? 'true' : undefined });
       if (!result.ok) {
         refused++;
+        seen.refused++;
         if (!result.errors.some((e) => e.includes(name))) throw new Error(`${name}: errors do not name it: ${result.errors.join(' ')}`);
         return;
       }
       accepted++;
+      seen.accepted++;
       const s = result.settings;
       const settings = baseSettings({
         defaultPorts: s.defaultPorts, bindPorts: s.bindPorts, connectionMode: s.connectionMode, timeouts: s.timeouts, extraGlobal: s.extraGlobal,
@@ -211,7 +226,8 @@ test('environment variables: a hostile value is refused naming it, or every rend
     }),
     { numRuns: 1500 },
   );
-  t.pass();
+  t.is(seen.refused + seen.accepted, 1500);
+  t.true(seen.accepted > 0 && seen.refused > 0, `hostile settings should be both refused and rendered clean: ${JSON.stringify(seen)}`);
 });
 
 test.after.always('figures', () => {

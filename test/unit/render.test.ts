@@ -48,7 +48,10 @@ for (const [name, queries, over] of cases) {
     const maps = Object.entries(files.maps).filter(([, c]) => c !== '').map(([f, c]) => `# ${f}\n${c}`).join('');
     const text = `${normalised}\n# ---- maps ----\n${maps}`;
     const file = path.join(GOLDEN, `${name}.cfg`);
-    if (process.env.UPDATE_GOLDEN === '1' || !fs.existsSync(file)) fs.writeFileSync(file, text);
+    if (process.env.UPDATE_GOLDEN === '1') fs.writeFileSync(file, text);
+    // A missing golden file is a failure: writing it here would make the test pass without comparing anything.
+    t.true(fs.existsSync(file), `golden file ${name}.cfg is missing; run with UPDATE_GOLDEN=1 to create it, then review it`);
+    if (!fs.existsSync(file)) return;
     t.is(text, fs.readFileSync(file, 'utf8'));
     const check = await checkConfig('haproxy', writeConfig(files));
     t.true(check.ok, check.output);

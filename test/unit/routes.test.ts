@@ -113,6 +113,8 @@ const reqArb = fc.record({
 
 for (const order of ['specific', 'acl'] as const) {
   test(`${order} order: the planned maps and rules pick the same backend as the ordered list`, (t) => {
+    let compared = 0;
+    let routed = 0;
     fc.assert(
       fc.property(routesArb, fc.array(reqArb, { minLength: 1, maxLength: 25 }), (routes, reqs) => {
         const ordered = orderRoutes(routes, order);
@@ -120,6 +122,8 @@ for (const order of ['specific', 'acl'] as const) {
         for (const req of reqs) {
           const want = naive(ordered, req);
           const got = simulate(plan, req);
+          compared++;
+          if (want !== undefined) routed++;
           if (want !== got) {
             throw new Error(`${req.host}${req.path} [${[...req.conditions]}]: ordered list says ${want}, plan says ${got}`);
           }
@@ -127,7 +131,9 @@ for (const order of ['specific', 'acl'] as const) {
       }),
       { numRuns: 3000 },
     );
-    t.pass();
+    // The comparison ran on many requests, and enough of them reached a route for it to mean something.
+    t.true(compared >= 3000, `${compared} requests compared`);
+    t.true(routed > compared / 10, `${routed} of ${compared} requests matched a route`);
   });
 }
 

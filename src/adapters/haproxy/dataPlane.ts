@@ -4,6 +4,7 @@ import path from 'node:path';
 import { writeFileAtomic } from '../fsAtomic.js';
 import { checkConfig, type CheckResult } from './check.js';
 import { cliBatch, cliCommand, isSuccessAnswer } from './cli.js';
+import { carryOverServerState } from './serverState.js';
 import { HaproxyProcess, type ReloadResult } from './process.js';
 import type { RuntimeOp } from '../../core/runtimeDiff.js';
 import type { ConfigFiles, DataPlane, RuntimeResult } from '../../core/ports.js';
@@ -82,9 +83,10 @@ export class HaproxyDataPlane implements DataPlane {
 
   private async commitNow(files: ConfigFiles): Promise<ReloadResult> {
     const t0 = performance.now();
-    await this.saveServerState();
+    await this.saveServerState(files.servers);
     const t1 = performance.now();
     this.copySet(this.files.config, this.files.mapDir, this.files.previousConfig, this.files.previousMapDir);
+    const previousServers = this.liveServers;
     try {
       this.writeLive(files);
     } catch (e) {
@@ -100,17 +102,24 @@ export class HaproxyDataPlane implements DataPlane {
     const result = await this.process.reload();
     this.options.log.debug({ stateMs: Math.round(t1 - t0), filesMs: Math.round(t2 - t1), reloadMs: Math.round(performance.now() - t2) }, 'commit phases');
     if (result.ok) this.lingering.clear();
-    if (!result.ok) this.copySet(this.files.previousConfig, this.files.previousMapDir, this.files.config, this.files.mapDir);
+    if (!result.ok) {
+      this.copySet(this.files.previousConfig, this.files.previousMapDir, this.files.config, this.files.mapDir);
+      this.liveServers = previousServers;
+    }
     return result;
   }
 
   /** Reloads the files already live (the /reload endpoint without recreate). */
   reloadOnly(): Promise<ReloadResult> {
-    return this.inTurn(() => this.saveServerState().then(() => this.process.reload()));
+    return this.inTurn(() => this.saveServerState(this.liveServers).then(() => this.process.reload()));
   }
+
+  /** The servers of the files last written live: what a reload of those files renders. */
+  private liveServers: ConfigFiles['servers'] = new Map();
 
   writeLive(files: ConfigFiles): void {
     this.writeSet(files, this.files.config, this.files.mapDir);
+    this.liveServers = files.servers;
   }
 
   /** HAProxy's statistics as CSV (`show stat`). */
@@ -227,10 +236,15 @@ export class HaproxyDataPlane implements DataPlane {
     });
   }
 
-  private async saveServerState(): Promise<void> {
+  /**
+   * Saves what the next worker may restore of the running servers' state:
+   * never the maintenance, drain or weight the runtime path set (see
+   * carryOverServerState), so a server the new config renders serves.
+   */
+  private async saveServerState(servers: ConfigFiles['servers']): Promise<void> {
     try {
       const state = await cliCommand(this.files.adminSocket, 'show servers state', { timeoutMs: 5000 });
-      if (state.startsWith('1')) writeFileAtomic(this.files.serverState, state, 0o600, false);
+      if (state.startsWith('1')) writeFileAtomic(this.files.serverState, carryOverServerState(state, servers), 0o600, false);
     } catch (e) {
       this.options.log.warn({ err: e }, 'could not save server state before reload');
     }

@@ -1,0 +1,67 @@
+/**
+ * What of HAProxy's saved server state (`show servers state`) a new worker
+ * may load at a reload. HAProxy restores, by backend and server name, the
+ * admin state (maintenance, drain), the weight and the address a server had
+ * at run time. flow-proxy's runtime path leaves maintenance behind on
+ * servers whose delete waits for their last connections, and a server of
+ * the same name can be live again in the next config: restoring that state
+ * would leave it unroutable. So only what HAProxy learnt by itself carries
+ * over (health, addresses it resolved); what flow-proxy decides (which
+ * servers serve, where, with which weight) always comes from the config.
+ */
+
+/** The servers the new config renders: backend -> server -> configured host and port. */
+export type ConfiguredServers = ReadonlyMap<string, ReadonlyMap<string, { host: string; port: number }>>;
+
+/** A valid dump with no server: HAProxy starts every server from its config. */
+export const EMPTY_STATE = '1\n';
+
+/** Forced admin states, set only through the runtime API (HAProxy's SRV_ADMF_FMAINT and SRV_ADMF_FDRAIN). */
+const FORCED_ADMIN = 0x01 | 0x08;
+
+/**
+ * Filters a version-1 server state dump: lines of servers put in
+ * maintenance or drain at run time are dropped (the new worker starts them
+ * from the config), weights go back to the configured ones, and a server
+ * the config places at another literal address than the saved one is
+ * dropped too. Lines the filter cannot read are dropped, never guessed at;
+ * a dump it cannot read at all gives an empty state.
+ */
+export function carryOverServerState(saved: string, configured: ConfiguredServers): string {
+  const lines = saved.split('\n');
+  if (lines[0]?.trim() !== '1') return EMPTY_STATE;
+  const header = lines.find((l) => l.startsWith('# '))?.slice(2).trim().split(/\s+/) ?? [];
+  const col = (name: string) => header.indexOf(name);
+  const at = {
+    backend: col('be_name'),
+    server: col('srv_name'),
+    addr: col('srv_addr'),
+    admin: col('srv_admin_state'),
+    uweight: col('srv_uweight'),
+    iweight: col('srv_iweight'),
+    port: col('srv_port'),
+  };
+  if (Object.values(at).some((i) => i < 0)) return EMPTY_STATE;
+  const out = ['1', `# ${header.join(' ')}`];
+  for (const line of lines.slice(1)) {
+    if (line.startsWith('#') || line.trim() === '') continue;
+    const f = line.trim().split(/\s+/);
+    if (f.length !== header.length) continue;
+    const admin = Number(f[at.admin]);
+    if (!Number.isInteger(admin) || (admin & FORCED_ADMIN) !== 0) continue;
+    const server = configured.get(f[at.backend] as string)?.get(f[at.server] as string);
+    if (server && isLiteralAddress(server.host) && (bare(server.host) !== f[at.addr] || String(server.port) !== f[at.port])) continue;
+    f[at.uweight] = f[at.iweight] as string;
+    out.push(f.join(' '));
+  }
+  return `${out.join('\n')}\n`;
+}
+
+function bare(host: string): string {
+  return host.replace(/^\[|\]$/g, '');
+}
+
+function isLiteralAddress(host: string): boolean {
+  const h = bare(host);
+  return /^\d{1,3}(\.\d{1,3}){3}$/.test(h) || h.includes(':');
+}
