@@ -21,7 +21,8 @@ runBench('liveModel', async () => {
   track('backends', () => Promise.all(pool.map((b) => b.close())).then(() => undefined));
   progress(`${SEQUENCES} sequences of up to ${STEPS} steps, seed ${SEED}`);
   const started = performance.now();
-  const figures = await runModel({ seed: SEED, runs: SEQUENCES, maxCommands: STEPS, pool });
+  // BENCH_PATH replays one sequence of a seed (fast-check's counterexample path).
+  const figures = await runModel({ seed: SEED, runs: SEQUENCES, maxCommands: STEPS, pool, ...(process.env.BENCH_PATH && { path: process.env.BENCH_PATH }) });
   const seconds = (performance.now() - started) / 1000;
   process.stdout.write(`Model-based run (seed ${SEED})\n`);
   process.stdout.write(`${table(['sequences', 'steps checked', 'seconds', 'failure'], [[String(figures.sequences), String(figures.steps), seconds.toFixed(0), figures.failure ? 'yes' : 'none']])}\n`);

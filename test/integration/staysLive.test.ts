@@ -48,6 +48,44 @@ test('a server the runtime path left in maintenance (a delete waiting for its po
   t.is((await p.get('/demo/hello', { method: 'POST' })).status, 200);
 });
 
+test('requests sent after a reload-applied change is answered reach the new route', async (t) => {
+  // After a reload the new worker answers on the admin socket before the master has told the old workers to
+  // stop; a connection an old worker still accepted would be served with the old config (503 for a new route).
+  const p = await startFlowProxy();
+  proxies.push(p);
+  let late = 0;
+  let sent = 0;
+  const stale: string[] = [];
+  for (let i = 0; i < 15; i++) {
+    let answeredAt = Infinity;
+    let running = true;
+    let lateHere = 0;
+    // Clients on new connections hammer the new route while it is being added; what they send after the
+    // answer must reach the service.
+    const clients = Array.from({ length: 4 }, async () => {
+      while (running) {
+        const sentAt = performance.now();
+        const r = await p.get(`/r${i}/x`);
+        sent++;
+        if (sentAt > answeredAt) {
+          late++;
+          lateHere++;
+          if (r.status !== 200) stale.push(`change ${i}: ${r.status}, sent ${(sentAt - answeredAt).toFixed(1)} ms after the answer`);
+        }
+      }
+    });
+    const r = await p.api('reconfigure', { serviceName: `r${i}`, servicePath: `/r${i}`, port: String(backend.port), outboundHostname: '127.0.0.1', timeoutServer: String(10 + i) });
+    answeredAt = performance.now();
+    t.is((r.json.Applied as { Kind: string }).Kind, 'reload');
+    // Each change gets at least 8 requests sent after its answer.
+    for (let waited = 0; lateHere < 8 && waited < 5000; waited += 5) await new Promise((resolve) => setTimeout(resolve, 5));
+    running = false;
+    await Promise.all(clients);
+  }
+  t.deepEqual(stale, []);
+  t.true(late >= 15 * 8, `${late} of ${sent} requests were sent after an answer`);
+});
+
 test('model-based: random sequences of changes, back to back, always leave every service answering from exactly its servers', async (t) => {
   t.timeout(300_000);
   const pool = await startPool();

@@ -400,7 +400,7 @@ export interface RunFigures {
  * fresh flow-proxy (the backends are shared). A failure is shrunk and
  * reported with the minimal sequence fast-check found.
  */
-export async function runModel(options: { seed: number; runs: number; maxCommands: number; pool: PoolBackend[] }): Promise<RunFigures> {
+export async function runModel(options: { seed: number; runs: number; maxCommands: number; pool: PoolBackend[]; path?: string }): Promise<RunFigures> {
   let sequences = 0;
   let steps = 0;
   const property = fc.asyncProperty(fc.commands(commandArbitraries, { maxCommands: options.maxCommands, size: 'max' }), async (cmds) => {
@@ -414,7 +414,7 @@ export async function runModel(options: { seed: number; runs: number; maxCommand
       await rig.stop();
     }
   });
-  const details = await fc.check(property, { seed: options.seed, numRuns: options.runs, endOnFailure: false });
+  const details = await fc.check(property, { seed: options.seed, numRuns: options.runs, endOnFailure: false, ...(options.path !== undefined && { path: options.path }) });
   const figures: RunFigures = { sequences, steps, seed: options.seed };
   if (details.failed) {
     figures.failure = `${details.counterexample ? details.counterexample.map(String).join(' ') : ''}\n${details.errorInstance instanceof Error ? details.errorInstance.message : String(details.errorInstance)}\n(seed ${options.seed}, path "${details.counterexamplePath}", after ${details.numShrinks} shrinks)`;

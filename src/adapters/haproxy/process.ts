@@ -209,8 +209,11 @@ export class HaproxyProcess {
     }
     const forkedMs = performance.now() - started;
     while (Date.now() < deadline && !(await this.workerServing(worker))) await sleep(2);
+    // The new worker answers once its listeners accept, which can be before the master has told the old
+    // workers to stop: until then they accept too and would serve new connections with the old config.
+    // Their soft stop is started here (the master's own SIGUSR1 follows), so a change is live when answered.
+    for (const old of oldWorkers) signal(old, this.terminateOld ? 'SIGTERM' : 'SIGUSR1');
     this.log.info({ forkedMs: Math.round(forkedMs), servingMs: Math.round(performance.now() - started) }, 'reload timing');
-    if (this.terminateOld) for (const old of oldWorkers) signal(old, 'SIGTERM');
     return { ok: true, workerPid: worker, message: 'reloaded', durationMs: performance.now() - started };
   }
 
