@@ -13,6 +13,7 @@
  *   node dist/bench/scale.js
  *   BENCH_SIZES=1000,10000,20000 BENCH_REPEAT=5 node dist/bench/scale.js
  */
+import { NameResolver } from '../src/adapters/dns/nameResolver.js';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -73,7 +74,7 @@ async function pieces(services: Params[]): Promise<Pieces> {
     const loaded = loadSettings({ DATA_DIR: dir, DEFAULT_PORTS: '18080', DISCOVERY: 'none', SECRETS_DIR: path.join(dir, 'secrets') });
     if (!loaded.ok) throw new Error(loaded.errors.join('; '));
     const settings = loaded.settings;
-    const dataPlane = new HaproxyDataPlane({ haproxyBin: settings.haproxyBin, dir: path.join(dir, 'haproxy'), log: silentLog });
+    const dataPlane = new HaproxyDataPlane({ haproxyBin: settings.haproxyBin, dir: path.join(dir, 'haproxy'), log: silentLog, names: new NameResolver() });
     const rs = renderSettings(settings, dataPlane.files);
     const templates = compileTemplates(loadTemplateSources(settings.templatesDir, undefined, settings.mainTemplatePath));
     const ctx = parseContext(settings);

@@ -5,6 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { CertStore } from './adapters/certs/certStore.js';
 import { Metrics } from './adapters/metrics.js';
 import { createDockerDiscovery } from './adapters/docker/createDiscovery.js';
+import { NameResolver } from './adapters/dns/nameResolver.js';
 import { HaproxyDataPlane } from './adapters/haproxy/dataPlane.js';
 import { tailFile } from './adapters/haproxy/logTail.js';
 import { FileStore } from './adapters/store/fileStore.js';
@@ -148,7 +149,9 @@ export async function startProxy(options: ProxyOptions): Promise<Proxy> {
   }
   if (envProblems.length > 0) throw new FlowError('BAD_ENV_SERVICE', envProblems.join('\n'));
 
-  const dataPlane = new HaproxyDataPlane({ haproxyBin: settings.haproxyBin, dir: path.join(settings.dataDir, 'haproxy'), log, terminateOnReload: settings.terminateOnReload });
+  // Server names are resolved here, never by HAProxy through libc while it loads (a lost DNS answer held reloads 5 s).
+  const names = new NameResolver();
+  const dataPlane = new HaproxyDataPlane({ haproxyBin: settings.haproxyBin, dir: path.join(settings.dataDir, 'haproxy'), log, terminateOnReload: settings.terminateOnReload, names });
   const certs = new CertStore(settings.certsDir, settings.secretsDir, settings.preferredCertificates);
   certs.writeCrtList(dataPlane.files.crtList);
   // With CRT_LIST_PATH the operator owns the crt-list: TLS is on when it lists something.
@@ -165,6 +168,7 @@ export async function startProxy(options: ProxyOptions): Promise<Proxy> {
     templates: await mainTemplates(),
     custom: new ServiceTemplates(readTemplate),
     certs: certState,
+    names,
     log,
     onApply: (record) => {
       metrics.recordApply(record);
@@ -178,6 +182,8 @@ export async function startProxy(options: ProxyOptions): Promise<Proxy> {
     metrics.quarantined.set(engine.quarantined.length);
   };
   dataPlane.process.onRecovered = (what) => metrics.haproxyRecoveries.inc({ what });
+  // A name that resolved late, or to another address, is rendered again.
+  names.onChange = (host) => void engine.submit({ kind: 'refresh', reason: `server name ${host} resolved to a new address` }, 'dns');
   const storeKind = consul ? 'consul' : options.store ? 'custom' : 'file';
   metrics.storeHealthy.set({ store: storeKind }, 1);
   const storeHealth = setInterval(() => metrics.storeHealthy.set({ store: storeKind }, store.healthy?.() === false ? 0 : 1), 1000);

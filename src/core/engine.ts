@@ -2,7 +2,7 @@ import { FlowError } from '../domain/errors.js';
 import { Draft, EMPTY_REGISTRY, registryOf, remove, sameEntry, upsert, type Entry, type Owner, type Registry } from '../domain/registry.js';
 import type { ServiceSpec } from '../domain/spec.js';
 import type { Alert } from '../adapters/haproxy/check.js';
-import { buildModel, type Layout, type Model } from '../render/model.js';
+import { buildModel, namesToResolveFor, type Layout, type Model } from '../render/model.js';
 import type { Compiled } from '../render/render.js';
 import type { RenderSettings } from '../render/settings.js';
 import type { Lookup, MapEntry } from '../render/routes.js';
@@ -73,9 +73,18 @@ export interface EngineDeps {
   /** Whether certificates exist, and a key that changes with them. */
   certs: () => { hasCerts: boolean; key: string };
   log: Log;
+  /** Resolves server names before rendering, so HAProxy never resolves them through libc while it loads. */
+  names?: { resolveAll(hosts: Iterable<string>): Promise<ReadonlyMap<string, string | undefined>> };
   /** Called after every apply, for metrics. */
   onApply?: (record: ApplyRecord) => void;
   now?: () => number;
+}
+
+/** Inputs of a model besides the registry (see prepare). */
+interface Prepared {
+  rendered: Map<string, { frontend?: string; backend?: string }>;
+  failures: Map<string, string>;
+  addresses?: ReadonlyMap<string, string | undefined>;
 }
 
 interface Pending {
@@ -209,7 +218,7 @@ export class Engine {
     }
     const started = this.now();
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-      const model = this.model(registry, undefined, await this.customFor(registry));
+      const model = this.model(registry, undefined, await this.prepare(registry));
       if (model.conflicts.size > 0) {
         for (const [name, reason] of model.conflicts) this.quarantineEntry(registry, name, reason);
         continue;
@@ -448,7 +457,7 @@ export class Engine {
 
   /** One try at making `registry` live, by the cheapest safe path. */
   private async attempt(registry: Registry, changedBy: Map<string, Pending[]>, opts: { forceReload: boolean; reason: string }, started: number, changeIds: string[]): Promise<Attempt> {
-    const custom = await this.customFor(registry);
+    const custom = await this.prepare(registry);
     if (custom.failures.size > 0) return { ok: false, culprits: custom.failures };
     let reloadReason = opts.forceReload ? 'reload requested' : opts.reason || '';
 
@@ -530,11 +539,20 @@ export class Engine {
     return specs;
   }
 
-  private model(registry: Registry, previous: Layout | undefined, custom: { rendered: Map<string, { frontend?: string; backend?: string }> }, without: ReadonlySet<string> = new Set()) {
+  private model(registry: Registry, previous: Layout | undefined, inputs: Prepared, without: ReadonlySet<string> = new Set()) {
     const services = [...this.active(registry).values()].filter((s) => !without.has(s.serviceName));
     const certs = this.deps.certs();
-    const model = buildModel({ settings: this.deps.settings, services, hasCerts: certs.hasCerts, certsKey: certs.key, custom: custom.rendered }, previous);
+    const model = buildModel({ settings: this.deps.settings, services, hasCerts: certs.hasCerts, certsKey: certs.key, custom: inputs.rendered, ...(inputs.addresses && { addresses: inputs.addresses }) }, previous);
     return { model, conflicts: model.conflicts };
+  }
+
+  /** What a model needs besides the registry: custom template output and the addresses of server names. */
+  private async prepare(registry: Registry): Promise<Prepared> {
+    const custom = await this.customFor(registry);
+    const names = this.deps.names;
+    if (!names) return custom;
+    const addresses = await names.resolveAll(namesToResolveFor(this.active(registry).values(), this.deps.settings));
+    return { ...custom, addresses };
   }
 
   private async customFor(registry: Registry): Promise<{ rendered: Map<string, { frontend?: string; backend?: string }>; failures: Map<string, string> }> {
@@ -567,7 +585,7 @@ export class Engine {
     if (culprits.size > 0) return culprits;
     const text = alerts.map((a) => a.message).join(' ');
     const valid = async (without: Set<string>) => {
-      const m = this.model(registry, undefined, await this.customFor(registry), without).model;
+      const m = this.model(registry, undefined, await this.prepare(registry), without).model;
       return (await this.deps.dataPlane.check(renderFiles(this.deps.templates, m).files)).ok;
     };
     const found = await bisect(suspects, valid);

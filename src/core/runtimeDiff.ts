@@ -4,9 +4,10 @@ import { LOOKUPS, type Lookup, type MapEntry } from '../render/routes.js';
 
 /** One change the HAProxy runtime API can make without a reload. */
 export type RuntimeOp =
-  | { kind: 'addServer'; backend: string; server: string; host: string; port: number; options: string; check: boolean }
+  /** ip: the address flow-proxy resolved (dynamic servers cannot use names); absent when the name did not resolve. */
+  | { kind: 'addServer'; backend: string; server: string; host: string; ip?: string; port: number; options: string; check: boolean }
   | { kind: 'delServer'; backend: string; server: string }
-  | { kind: 'moveServer'; backend: string; server: string; host: string; port: number }
+  | { kind: 'moveServer'; backend: string; server: string; host: string; ip?: string; port: number }
   | { kind: 'setMap'; lookup: Lookup; key: string; value: string; exists: boolean }
   | { kind: 'delMap'; lookup: Lookup; key: string };
 
@@ -48,8 +49,9 @@ function serverOps(backend: string, before: BackendView | undefined, after: Back
   const check = / check\b/.test(after.serverOptions);
   for (const s of after.servers) {
     const prev = old.get(s.name);
-    if (!prev) adds.push({ kind: 'addServer', backend, server: s.name, host: s.host, port: s.port, options: after.serverOptions, check });
-    else if (prev.host !== s.host || prev.port !== s.port) moves.push({ kind: 'moveServer', backend, server: s.name, host: s.host, port: s.port });
+    const ip = s.ip !== undefined ? { ip: s.ip } : {};
+    if (!prev) adds.push({ kind: 'addServer', backend, server: s.name, host: s.host, ...ip, port: s.port, options: after.serverOptions, check });
+    else if (prev.address !== s.address) moves.push({ kind: 'moveServer', backend, server: s.name, host: s.host, ...ip, port: s.port });
   }
   const keep = new Set(after.servers.map((s) => s.name));
   for (const name of old.keys()) if (!keep.has(name)) dels.push({ kind: 'delServer', backend, server: name });

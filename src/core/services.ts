@@ -32,7 +32,12 @@ export function toEntry(raw: RawResult, ctx: ParseContext, owner: Owner): { ok: 
   if (raw.issues.length > 0) return { ok: false, issues: raw.issues };
   const parsed = parseService(raw.params, ctx);
   if (!parsed.ok) return parsed;
-  return { ok: true, entry: { name: parsed.spec.serviceName, owner, params: parsed.spec.params, spec: parsed.spec }, options: parsed.options };
+  const warnings = [...(raw.warnings ?? []), ...parsed.warnings].map((w) => w.message);
+  return {
+    ok: true,
+    entry: { name: parsed.spec.serviceName, owner, params: parsed.spec.params, spec: parsed.spec, ...(warnings.length > 0 && { warnings }) },
+    options: parsed.options,
+  };
 }
 
 /** reconfigure: validate, then wait until the change is live (or rejected). */
@@ -55,7 +60,9 @@ export async function reconfigure(raw: RawResult, deps: ServiceDeps, changeId: s
   const result = entry.spec.replicas === 0
     ? await deps.engine.submit({ kind: 'remove', name, ...stamped }, changeId)
     : await deps.engine.submit({ kind: 'upsert', entry, ...stamped }, changeId);
-  return { status: result.status, body: answer(result, name), options, ...(result.stamp !== undefined && { stamp: result.stamp }) };
+  const body = answer(result, name);
+  if (entry.warnings) body.Warnings = entry.warnings;
+  return { status: result.status, body, options, ...(result.stamp !== undefined && { stamp: result.stamp }) };
 }
 
 /** remove: serviceName is mandatory; an unknown service is a no-op, as in docker-flow-proxy. */

@@ -9,6 +9,21 @@ export interface Issue {
   status: 400 | 409;
 }
 
+/**
+ * Something accepted with a meaning the caller may not expect (a value
+ * docker-flow-proxy tolerated, an unknown parameter): the change is applied
+ * and the answer, the log and `/services` say so.
+ */
+export interface Warning {
+  param: string;
+  value?: string;
+  message: string;
+}
+
+export function warning(param: string, value: string | undefined, message: string): Warning {
+  return value === undefined ? { param, message } : { param, value: shown(value), message };
+}
+
 /** A typed, unexpected failure with a stable code and an HTTP status. */
 export class FlowError extends Error {
   readonly code: string;

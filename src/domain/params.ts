@@ -1,4 +1,4 @@
-import { issue, type Issue } from './errors.js';
+import { issue, shown, warning, type Issue, type Warning } from './errors.js';
 
 /**
  * The reconfigure parameters docker-flow-proxy accepts, with their canonical
@@ -51,6 +51,8 @@ export type RawParams = ReadonlyMap<string, string>;
 export interface RawResult {
   params: RawParams;
   issues: Issue[];
+  /** Things accepted with a meaning of their own (a repeated key: its first value counts). */
+  warnings?: Warning[];
 }
 
 /** Normalises a key: lower case, aliases resolved, index kept. */
@@ -64,22 +66,32 @@ export function normaliseKey(key: string): string {
 }
 
 /**
- * Builds RawParams from query entries. A parameter given twice with different
- * values is an error (docker-flow-proxy silently took the first).
+ * Builds RawParams from query entries. A parameter given twice keeps its
+ * first value, as docker-flow-proxy (Go's `Query().Get`) did, with a warning
+ * when the values differ: docker-flow-swarm-listener appends its parameters
+ * to a notify URL that may carry a query of its own.
  */
-export function fromEntries(entries: Iterable<[string, string]>, label = 'parameter'): RawResult {
+export function fromEntries(entries: Iterable<[string, string]>, label = 'parameter', duplicates: 'first' | 'refuse' = 'first'): RawResult {
   const params = new Map<string, string>();
+  const warnings: Warning[] = [];
   const issues: Issue[] = [];
   for (const [rawKey, value] of entries) {
     const key = normaliseKey(rawKey);
     const seen = params.get(key);
-    if (seen !== undefined && seen !== value) {
-      issues.push(issue(rawKey, value, `${label} ${rawKey} is given more than once with different values ("${seen}" and "${value}").`));
+    if (seen !== undefined) {
+      if (seen !== value && duplicates === 'refuse') {
+        issues.push(issue(rawKey, value, `${label} ${rawKey} is given more than once with different values ("${shown(seen)}" and "${shown(value)}").`));
+      } else if (seen !== value) {
+        const secret = SECRET_PARAMS.has(key.replace(/\.\d+$/, ''));
+        warnings.push(warning(rawKey, secret ? undefined : value, secret
+          ? `${label} ${rawKey} is given more than once; the first value is used, as docker-flow-proxy did.`
+          : `${label} ${rawKey} is given more than once ("${shown(seen)}" and "${shown(value)}"); the first value is used, as docker-flow-proxy did.`));
+      }
       continue;
     }
     params.set(key, value);
   }
-  return { params, issues };
+  return { params, issues, warnings };
 }
 
 /** `com.df.servicePath.1=/a` style labels to RawParams; other labels are ignored. */
@@ -88,7 +100,8 @@ export function fromLabels(labels: Readonly<Record<string, string>>, prefix = 'c
   for (const [key, value] of Object.entries(labels)) {
     if (key.toLowerCase().startsWith(prefix.toLowerCase())) entries.push([key.slice(prefix.length), value]);
   }
-  return fromEntries(entries, 'label');
+  // A label map has no order, so two spellings of one label with different values cannot pick a first: refused.
+  return fromEntries(entries, 'label', 'refuse');
 }
 
 /** SERVICE_PATH for servicePath: the env spelling docker-flow-proxy's envconfig uses. */

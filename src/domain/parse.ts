@@ -1,6 +1,6 @@
-import { issue, type Issue } from './errors.js';
+import { issue, warning, type Issue, type Warning } from './errors.js';
 import { checkRawLine, hasControl } from './haproxyText.js';
-import { SECRET_PARAMS, toRecord, type RawParams } from './params.js';
+import { canonicalName, SECRET_PARAMS, toRecord, type RawParams } from './params.js';
 import type { Destination, HeaderMatch, HeaderRules, PathRewrite, ReqMode, RequestOptions, ServiceSpec, User } from './spec.js';
 import {
   checkConverterArg, checkDomain, checkHost, checkMethod, checkName, checkPath, checkPlainText, checkQuotable, checkToken,
@@ -28,13 +28,22 @@ export interface ParseContext {
 }
 
 export type ParseResult =
-  | { ok: true; spec: ServiceSpec; options: RequestOptions }
+  | { ok: true; spec: ServiceSpec; options: RequestOptions; warnings: Warning[] }
   | { ok: false; issues: Issue[]; serviceName?: string };
 
 const PATH_TYPE = /^(path|path_beg|path_dir|path_end|path_reg|path_sub|path_len|url|url_beg|url_dir|url_end|url_reg|url_sub|base|base_beg|base_dir|base_end|base_reg|base_sub|req_ssl_sni|req\.ssl_sni|ssl_fc_sni)( -i| -m (str|beg|end|sub|reg|dir|dom))*$/;
 const DOMAIN_ALGO = /^(hdr|hdr_beg|hdr_end|hdr_dom|hdr_reg|hdr_sub|hdr_dir)\((host|Host)\)( -i| -m (str|beg|end|sub|reg|dir|dom))*$|^(req_ssl_sni|req\.ssl_sni|ssl_fc_sni)( -i| -m (str|beg|end|sub|reg|dir|dom))*$/;
 const CONNECTION_MODES = new Set(['http-keep-alive', 'http-server-close', 'httpclose']);
-const REFUSED_MODES = new Set(['http-tunnel', 'forceclose']);
+/** HAProxy 1.x connection modes: what they mean in HAProxy 2 (which refuses the keywords). */
+const OLD_MODES: Readonly<Record<string, { mode: string | undefined; message: string }>> = {
+  'http-tunnel': { mode: undefined, message: 'is an HAProxy 1.x mode that HAProxy 2 no longer has (it ignored it, then refused it); the default mode (CONNECTION_MODE) is used' },
+  forceclose: { mode: 'httpclose', message: 'is an HAProxy 1.x mode that HAProxy 2 no longer has; httpclose, its HAProxy 2 equivalent, is used' },
+};
+/**
+ * Parameters other tools put beside docker-flow-proxy's (docker-flow-monitor, docker-flow-letsencrypt,
+ * docker-flow-swarm-listener, discovery's own labels): accepted without a word.
+ */
+const FOREIGN = /^(letsencrypt\.|scrape|alert|nodeinfo$|shortname$|notify$|network$|xforwardedproto$|servicenameprefix$)/;
 const REDIRECT_CODES = new Set([301, 302, 303, 307, 308]);
 const BALANCE = /^(roundrobin|static-rr|leastconn|first|source|random)$/;
 const COMPRESSION_ALGO = /^(identity|gzip|deflate|raw-deflate)( (identity|gzip|deflate|raw-deflate))*$/;
@@ -62,14 +71,20 @@ export function parseService(raw: RawParams, ctx: ParseContext): ParseResult {
   if (p.bool('serviceDomainMatchAll')) serviceDomainAlgo = 'hdr_dom(host)';
   serviceDomainAlgo ??= ctx.serviceDomainAlgo;
 
-  const connectionMode = p.str('connectionMode');
-  if (connectionMode !== undefined && !CONNECTION_MODES.has(connectionMode)) {
-    p.fail('connectionMode', connectionMode, REFUSED_MODES.has(connectionMode)
-      ? `is refused by HAProxy 2.x; use http-keep-alive, http-server-close or httpclose`
-      : 'must be one of http-keep-alive, http-server-close, httpclose');
+  let connectionMode = p.str('connectionMode');
+  const oldMode = connectionMode === undefined ? undefined : OLD_MODES[connectionMode];
+  if (connectionMode !== undefined && oldMode !== undefined) {
+    // HAProxy 1.x modes docker-flow-proxy passed through; HAProxy 2 refuses them, so they get their 2.x meaning.
+    p.warn('connectionMode', connectionMode, oldMode.message);
+    connectionMode = oldMode.mode;
+  } else if (connectionMode !== undefined && !CONNECTION_MODES.has(connectionMode)) {
+    p.fail('connectionMode', connectionMode, 'must be one of http-keep-alive, http-server-close, httpclose');
   }
-  const sessionType = p.str('sessionType');
-  if (sessionType !== undefined && sessionType !== 'sticky-server') p.fail('sessionType', sessionType, 'must be sticky-server');
+  let sessionType = p.str('sessionType');
+  if (sessionType !== undefined && sessionType !== 'sticky-server') {
+    p.warn('sessionType', sessionType, 'is not a session type (sticky-server is the only one); ignored, as docker-flow-proxy did: requests are balanced without stickiness');
+    sessionType = undefined;
+  }
   const discoveryType = p.str('discoveryType');
   if (discoveryType !== undefined && discoveryType.toUpperCase() !== 'DNS') p.fail('discoveryType', discoveryType, 'must be DNS');
   const compressionAlgo = p.str('compressionAlgo');
@@ -91,6 +106,7 @@ export function parseService(raw: RawParams, ctx: ParseContext): ParseResult {
   if (serviceCert !== undefined && !serviceCert.includes('-----BEGIN')) p.fail('serviceCert', undefined, 'serviceCert is not a PEM certificate.');
 
   if (p.issues.length > 0) return { ok: false, issues: dedupe(p.issues), serviceName };
+  p.unknownParameters();
 
   const spec: ServiceSpec = {
     serviceName,
@@ -117,13 +133,29 @@ export function parseService(raw: RawParams, ctx: ParseContext): ParseResult {
     params: toRecord(raw, new Set(['servicecert', 'distribute'])),
   };
   const options: RequestOptions = { distribute: p.bool('distribute'), ...(serviceCert !== undefined && { serviceCert }) };
-  return { ok: true, spec, options };
+  return { ok: true, spec, options, warnings: p.warnings };
 }
 
 /** Reads typed values from RawParams, collecting issues as it goes. */
 class Reader {
   readonly issues: Issue[] = [];
+  readonly warnings: Warning[] = [];
   constructor(private readonly raw: RawParams, private readonly ctx: ParseContext) {}
+
+  warn(param: string, value: string | undefined, problem: string): void {
+    const shownValue = value === undefined || SECRET_PARAMS.has(param.replace(/\.\d+$/, '').toLowerCase()) ? undefined : value;
+    const message = shownValue === undefined ? `${param} ${problem}.` : `${param} "${shortValue(shownValue)}" ${problem}.`;
+    if (!this.warnings.some((w) => w.message === message)) this.warnings.push(warning(param, shownValue, message));
+  }
+
+  /** Parameters flow-proxy does not know: still accepted (listeners send every label), but named. */
+  unknownParameters(): void {
+    for (const key of this.raw.keys()) {
+      const base = key.replace(/\.\d+$/, '');
+      if (canonicalName(base) !== undefined || FOREIGN.test(base)) continue;
+      this.warn(key, undefined, 'is not a parameter flow-proxy knows; ignored');
+    }
+  }
 
   fail(param: string, value: string | undefined, problem: string, status: 400 | 409 = 400): void {
     const shownValue = value === undefined || SECRET_PARAMS.has(param.replace(/\.\d+$/, '').toLowerCase()) ? undefined : value;
@@ -159,12 +191,13 @@ class Reader {
     return index > 0 && this.raw.has(`${name.toLowerCase()}.${index}`) ? `${name}.${index}` : name;
   }
 
+  /** Go's strconv.ParseBool; anything else reads as false, with a warning, as docker-flow-proxy read it. */
   bool(name: string, index = 0): boolean {
     const value = this.str(name, index);
     if (value === undefined) return false;
     const parsed = parseBool(value);
     if (typeof parsed === 'string') {
-      this.fail(this.label(name, index), value, parsed);
+      this.warn(this.label(name, index), value, `${parsed}; read as false, as docker-flow-proxy did`);
       return false;
     }
     return parsed;
@@ -279,7 +312,9 @@ class Reader {
     for (const d of destinations) {
       const where = d.index > 0 ? ` (destination ${d.index})` : '';
       if (d.reqMode === 'http') {
-        if (d.servicePath.length === 0 && d.serviceDomain.length === 0) {
+        // A path or domain that was given but refused has its own message already.
+        const given = ['servicePath', 'serviceDomain'].some((n) => this.raw.get(`${n.toLowerCase()}.${d.index}`) || this.raw.get(n.toLowerCase()));
+        if (d.servicePath.length === 0 && d.serviceDomain.length === 0 && !given) {
           structural = true;
           this.fail('servicePath', undefined, `When using reqMode http, servicePath or serviceDomain are mandatory${where}`, 409);
         }
@@ -319,6 +354,9 @@ class Reader {
     const literal = !/_reg\b|-m reg/.test(pathType);
     const pathCheck = reqMode === 'sni' ? (literal ? checkSniName : checkQuotable) : literal ? checkPath : checkQuotable;
     const servicePath = this.list('servicePath', index, pathCheck);
+    if (reqMode === 'http' && /^(path|path_beg|path_dir)( |$)/.test(pathType)) {
+      for (const p of servicePath) if (!p.startsWith('/')) this.warn(this.label('servicePath', index), p, 'does not start with "/", so no request path can match it');
+    }
     const algoIsRegex = /_reg\(|-m reg/.test(this.ctx.serviceDomainAlgo ?? '') || /_reg\(|-m reg/.test(this.str('serviceDomainAlgo') ?? '');
     const serviceDomain = this.list('serviceDomain', index, algoIsRegex ? checkQuotable : checkDomain).map((d) => (algoIsRegex ? d : d.toLowerCase()));
     if (serviceDomain.length > 0 && servicePath.length === 0 && reqMode === 'http') servicePath.push('/');

@@ -11,6 +11,8 @@ export interface Entry {
   spec: ServiceSpec;
   /** When this version was written (ms, last writer wins between replicas); API and env entries only. */
   stamp?: number;
+  /** What was accepted with a meaning of its own (tolerated values, unknown parameters), in words. */
+  warnings?: readonly string[];
 }
 
 /** The desired state: an immutable, versioned snapshot. */

@@ -95,6 +95,7 @@ export function dfpRoutes(deps: DfpRouteDeps): (app: Koa<AppState>) => void {
     const result = await reconfigure(raw, deps, ctx.state.changeId, 'api', stampOf(ctx));
     live(started, result.body);
     ctx.state.log.info({ service: result.body.ServiceName, status: result.status, message: result.body.Message }, 'reconfigure');
+    if (result.body.Warnings) ctx.state.log.warn({ service: result.body.ServiceName, warnings: result.body.Warnings }, 'reconfigure accepted with warnings');
     ctx.status = result.status;
     ctx.body = result.body;
     if (result.status === 200 && deps.distribute && wantsDistribute(ctx.querystring)) {
@@ -148,7 +149,7 @@ export function dfpRoutes(deps: DfpRouteDeps): (app: Koa<AppState>) => void {
     ctx.body = {
       Services: [...registry.entries.values()].map((e) => {
         const q = quarantined.find((x) => x.name === e.name);
-        return { ServiceName: e.name, Owner: e.owner, State: q ? 'quarantined' : 'live', ...(q && { Reason: q.reason }) };
+        return { ServiceName: e.name, Owner: e.owner, State: q ? 'quarantined' : 'live', ...(q && { Reason: q.reason }), ...(e.warnings && { Warnings: e.warnings }) };
       }),
       Quarantined: quarantined.map((q) => ({ ServiceName: q.name, Owner: q.owner, Reason: q.reason })),
       Applies: deps.engine.recentApplies.slice(-50).map((a) => ({ Id: a.id, Kind: a.kind, Reason: a.reason, DurationMs: Math.round(a.durationMs * 100) / 100, ChangeIds: a.changeIds })),

@@ -6,8 +6,12 @@ export interface ServerView {
   name: string;
   host: string;
   port: number;
-  /** `host:port`, bracketed for IPv6. */
+  /** The IP the server is reached at: the host itself when it is one, else what flow-proxy resolved it to. */
+  ip?: string;
+  /** What the config gives HAProxy: `ip:port` (bracketed for IPv6), or `host:port` for a name not resolved yet. */
   address: string;
+  /** `init-addr` for a name not resolved yet: HAProxy must never resolve it through libc while it loads. */
+  initAddr?: string;
   /** Identity used to keep a server's name when others come and go. */
   identity: string;
 }
@@ -108,8 +112,50 @@ export function serversFor(spec: ServiceSpec, d: Destination, variant: Variant):
     const base = serverName(identity);
     const n = (seen.get(base) ?? 0) + 1;
     seen.set(base, n);
-    return { name: n === 1 ? base : `${base}-${n}`, host: s.host, port: s.port, address: formatAddress(s.host, s.port), identity };
+    const ip = literalIp(s.host);
+    return { name: n === 1 ? base : `${base}-${n}`, host: s.host, port: s.port, ...(ip !== undefined && { ip }), address: formatAddress(s.host, s.port), identity };
   });
+}
+
+/** The host when it is an IP literal (brackets removed). */
+export function literalIp(host: string): string | undefined {
+  const bare = host.replace(/^\[|\]$/g, '');
+  return /^\d{1,3}(\.\d{1,3}){3}$/.test(bare) || bare.includes(':') ? bare : undefined;
+}
+
+/** Names this backend's servers reach and that flow-proxy resolves (HAProxy resolves those of backends with resolvers). */
+export function namesToResolve(view: BackendView): string[] {
+  if (usesResolvers(view)) return [];
+  return view.servers.filter((s) => s.ip === undefined).map((s) => s.host);
+}
+
+function usesResolvers(view: BackendView): boolean {
+  return view.serverTemplate !== undefined || / resolvers /.test(view.serverOptions);
+}
+
+const resolvedCache = new WeakMap<BackendView, { key: string; view: BackendView }>();
+
+/**
+ * The view with its server names replaced by the addresses flow-proxy
+ * resolved; a name that did not resolve stays, with `init-addr last,none`
+ * (the address saved at the last reload, else none until a late answer
+ * renders it). Cached per view and addresses, so unchanged backends keep
+ * their rendered text.
+ */
+export function withAddresses(view: BackendView, addresses: ReadonlyMap<string, string | undefined>): BackendView {
+  const names = namesToResolve(view);
+  if (names.length === 0) return view;
+  const key = names.map((n) => addresses.get(n) ?? '').join(',');
+  const hit = resolvedCache.get(view);
+  if (hit && hit.key === key) return hit.view;
+  const servers = view.servers.map((s): ServerView => {
+    if (s.ip !== undefined) return s;
+    const ip = addresses.get(s.host);
+    return ip !== undefined ? { ...s, ip, address: formatAddress(ip, s.port) } : { ...s, initAddr: 'last,none' };
+  });
+  const resolved = { ...view, servers };
+  resolvedCache.set(view, { key, view: resolved });
+  return resolved;
 }
 
 /**

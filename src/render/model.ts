@@ -1,5 +1,5 @@
 import type { Destination, ServiceSpec, User } from '../domain/spec.js';
-import { backendsFor, spareView, structureOf, type BackendSlot, type BackendView, type ServerView } from './backend.js';
+import { backendsFor, formatAddress, literalIp, namesToResolve, spareView, structureOf, withAddresses, type BackendSlot, type BackendView, type ServerView } from './backend.js';
 import { hostCondition, pathCondition, planRoutes, LOOKUPS, type HostMatch, type Lookup, type MapEntry, type PathMatch, type RouteInput, type RoutingStep } from './routes.js';
 import type { BindSpec, RenderSettings } from './settings.js';
 
@@ -129,6 +129,12 @@ export interface ModelInput {
   certsKey?: string;
   /** Rendered custom frontend/backend snippets by service (templateFePath/templateBePath). */
   custom: ReadonlyMap<string, { frontend?: string; backend?: string }>;
+  /**
+   * Addresses flow-proxy resolved for server names (see NameResolver). Given, every server is rendered at an
+   * address, or with `init-addr last,none` when its name did not resolve, so HAProxy never resolves names
+   * through libc while it loads. Absent, names are left to HAProxy.
+   */
+  addresses?: ReadonlyMap<string, string | undefined>;
 }
 
 export const NO_ROUTE_BACKEND = '_fp_no_route';
@@ -159,7 +165,9 @@ export function buildModel(input: ModelInput, previous?: Layout): Model {
   const usable = services.filter((s) => !portConflict(s, settings, conflicts));
 
   // A service with templateBePath brings its own backends; routes still point at the canonical names.
-  const slots = usable.flatMap((s) => (s.templateBePath !== undefined ? [] : backendsFor(s, settings)));
+  const addresses = input.addresses;
+  const slots = usable.flatMap((s) => (s.templateBePath !== undefined ? [] : backendsFor(s, settings)))
+    .map((slot) => (addresses ? { ...slot, view: withAddresses(slot.view, addresses) } : slot));
   const { names, backends, order } = assignBackends(slots, settings, previous);
   const customBackendNames = new Map(
     usable.filter((s) => s.templateBePath !== undefined).flatMap((s) => backendsForNames(s, settings)),
@@ -229,7 +237,7 @@ export function buildModel(input: ModelInput, previous?: Layout): Model {
     ...(settings.stats?.port !== undefined && { statsFrontend: { port: settings.stats.port, ...statsView(settings.stats) } }),
     ...(settings.metricsPort !== undefined && { metricsFrontend: { port: settings.metricsPort } }),
     tcpFrontends: tcpFrontends(usable, nameOf, settings.debug).map((f) => (settings.debug && settings.debugTcpFormat !== undefined ? { ...f, logFormat: settings.debugTcpFormat } : f)),
-    listens: listens(usable),
+    listens: listens(usable, addresses),
     backends: order.map((name) => backends.get(name) as BackendView),
     customBackends: usable.flatMap((s) => {
       const text = input.custom.get(s.serviceName)?.backend;
@@ -239,6 +247,20 @@ export function buildModel(input: ModelInput, previous?: Layout): Model {
   const keys = new Map([...names].map(([key, name]) => [name, key]));
   const layout: Layout = { order, backends: new Map(order.map((name) => [name, { key: keys.get(name), view: backends.get(name) as BackendView }])) };
   return { view, layout, maps: plan.maps, conflicts, structure: `${input.certsKey ?? ''}|${structureKey(view)}` };
+}
+
+/** The server names the model of these services needs resolved (see ModelInput.addresses). */
+export function namesToResolveFor(services: Iterable<ServiceSpec>, settings: RenderSettings): Set<string> {
+  const names = new Set<string>();
+  for (const spec of services) {
+    if (spec.templateBePath === undefined) for (const slot of backendsFor(spec, settings)) for (const n of namesToResolve(slot.view)) names.add(n);
+    for (const d of spec.destinations) {
+      if (d.serviceGroup === undefined || d.srcPort === undefined || d.port === undefined) continue;
+      const hosts = spec.servers && spec.servers.length > 0 ? spec.servers.map((x) => x.host) : [d.outboundHostname ?? spec.serviceName];
+      for (const h of hosts) if (literalIp(h) === undefined) names.add(h);
+    }
+  }
+  return names;
 }
 
 function backendsForNames(spec: ServiceSpec, settings: RenderSettings): Array<[string, string]> {
@@ -531,7 +553,7 @@ function tcpFrontends(services: readonly ServiceSpec[], nameOf: NameOf, debug: b
   return [...byPort.values()].sort((a, b) => a.port - b.port);
 }
 
-function listens(services: readonly ServiceSpec[]): ListenView[] {
+function listens(services: readonly ServiceSpec[], addresses: ReadonlyMap<string, string | undefined> | undefined): ListenView[] {
   const groups = new Map<string, ListenView>();
   for (const spec of services) {
     for (const d of spec.destinations) {
@@ -550,8 +572,10 @@ function listens(services: readonly ServiceSpec[]): ListenView[] {
       l.owners.push(spec.serviceName);
       const hosts = spec.servers && spec.servers.length > 0 ? spec.servers.map((s) => ({ host: s.host, port: s.port ?? d.port as number })) : [{ host: d.outboundHostname ?? spec.serviceName, port: d.port }];
       hosts.forEach((h, i) => {
-        const address = h.host.includes(':') ? `[${h.host}]:${h.port}` : `${h.host}:${h.port}`;
-        l.servers.push({ name: `${d.serviceGroup}-${spec.serviceName}${h.port}_${i + 1}`, address, options: l.tcpCheck ? ' check' : '' });
+        const ip = literalIp(h.host) ?? addresses?.get(h.host);
+        const unresolved = addresses !== undefined && ip === undefined;
+        const address = formatAddress(ip ?? h.host, h.port);
+        l.servers.push({ name: `${d.serviceGroup}-${spec.serviceName}${h.port}_${i + 1}`, address, options: `${unresolved ? ' init-addr last,none' : ''}${l.tcpCheck ? ' check' : ''}` });
       });
       groups.set(id, l);
     }

@@ -1,4 +1,3 @@
-import dns from 'node:dns/promises';
 import fs from 'node:fs';
 import path from 'node:path';
 import { writeFileAtomic } from '../fsAtomic.js';
@@ -18,6 +17,8 @@ export interface DataPlaneOptions {
   log: { debug(o: object, m?: string): void; info(o: object, m?: string): void; warn(o: object, m?: string): void; error(o: object, m?: string): void };
   /** TERMINATE_ON_RELOAD: stop old workers at once instead of letting them finish. */
   terminateOnReload?: boolean;
+  /** Resolves names of servers added at run time when the engine could not (see NameResolver). */
+  names: { resolveAll(hosts: Iterable<string>): Promise<ReadonlyMap<string, string | undefined>> };
 }
 
 /** File layout under DATA_DIR/haproxy, shared by the renderer (paths in the config) and the process. */
@@ -43,6 +44,11 @@ export function haproxyLayout(dir: string) {
 export class HaproxyDataPlane implements DataPlane {
   readonly files: ReturnType<typeof haproxyLayout>;
   readonly process: HaproxyProcess;
+
+  /** Servers added at run time need an IP (HAProxy never resolves names of dynamic servers). */
+  private async resolve(host: string): Promise<string | undefined> {
+    return (await this.options.names.resolveAll([host])).get(host);
+  }
 
   constructor(private readonly options: DataPlaneOptions) {
     this.files = haproxyLayout(options.dir);
@@ -159,7 +165,7 @@ export class HaproxyDataPlane implements DataPlane {
           commands.push(`del map ${path.join(this.files.mapDir, mapFileName(op.lookup))} ${op.key}`);
           break;
         case 'addServer': {
-          const ip = await resolveAddress(op.host);
+          const ip = op.ip ?? (await this.resolve(op.host));
           if (ip === undefined) return { ok: false, message: `cannot resolve ${op.host} for ${op.backend}/${op.server}` };
           const id = `${op.backend}/${op.server}`;
           if (this.lingering.delete(id)) {
@@ -174,7 +180,7 @@ export class HaproxyDataPlane implements DataPlane {
           break;
         }
         case 'moveServer': {
-          const ip = await resolveAddress(op.host);
+          const ip = op.ip ?? (await this.resolve(op.host));
           if (ip === undefined) return { ok: false, message: `cannot resolve ${op.host} for ${op.backend}/${op.server}` };
           commands.push(`set server ${op.backend}/${op.server} addr ${ip} port ${op.port}`);
           break;
@@ -273,16 +279,4 @@ export class HaproxyDataPlane implements DataPlane {
 
 function address(ip: string, port: number): string {
   return ip.includes(':') ? `[${ip}]:${port}` : `${ip}:${port}`;
-}
-
-/** Servers added at run time need an IP: HAProxy never resolves names of dynamic servers. */
-async function resolveAddress(host: string): Promise<string | undefined> {
-  const bare = host.replace(/^\[|\]$/g, '');
-  if (/^[0-9.]+$/.test(bare) || bare.includes(':')) return bare;
-  try {
-    const r = await dns.lookup(bare);
-    return r.address;
-  } catch {
-    return undefined;
-  }
 }
