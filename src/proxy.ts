@@ -14,6 +14,8 @@ import { CachedStore } from './adapters/store/cachedStore.js';
 import { ConsulStore } from './adapters/store/consulStore.js';
 import { ConsulTemplates, isConsulLocation } from './adapters/store/consulTemplates.js';
 import { Engine, type Quarantined } from './core/engine.js';
+import { ListenerSync } from './core/listenerSync.js';
+import { HttpListener } from './adapters/listener/swarmListener.js';
 import type { Log } from './core/log.js';
 import { MAP_DIR_TOKEN, type StoredService, type Store } from './core/ports.js';
 import { toEntry } from './core/services.js';
@@ -212,6 +214,18 @@ export async function startProxy(options: ProxyOptions): Promise<Proxy> {
   await engine.start([...entries.values()], invalid, stored?.removed ?? []);
   discovery?.start(stopped.signal);
 
+  // docker-flow-swarm-listener (LISTENER_ADDRESS): every service it knows, pulled after HAProxy serves the stored ones.
+  const listeners = new ListenerSync({
+    listeners: settings.listeners.map((url) => new HttpListener(url)),
+    submitAll: (commands, changeId) => engine.submitAll(commands, changeId),
+    parseContext: ctx,
+    log,
+    intervalMs: settings.reloadIntervalMs,
+    repeat: settings.repeatReload,
+    waitMs: settings.listenerWaitMs,
+  });
+  listeners.start(stopped.signal);
+
   const replication = setupReplication({ settings, engine, certs, parseContext: ctx, metrics, log, certsChanged: () => certs.writeCrtList(dataPlane.files.crtList) });
   let synced = !replication.enabled;
   const app = createApp({ log, metrics, ...(settings.apiToken !== undefined && { apiToken: settings.apiToken }) }, dfpRoutes({
@@ -232,7 +246,8 @@ export async function startProxy(options: ProxyOptions): Promise<Proxy> {
         return e instanceof Error ? e.message : String(e);
       }
     },
-    ready: () => engine.isStarted && synced,
+    ready: () => engine.isStarted && synced && listeners.ready(),
+    ...(listeners.enabled && { listeners }),
     distribute: replication.distribute,
   }));
   replicaRoutes({ view: replication.view, ...(settings.apiToken !== undefined && { apiToken: settings.apiToken }) })(app);

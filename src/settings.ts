@@ -8,6 +8,7 @@ import { parseBool } from './domain/values.js';
 import type { BindSpec, Timeouts } from './render/settings.js';
 import type { RouteOrder } from './render/routes.js';
 import { parsePeers, type PeerSpec } from './adapters/peers/peerList.js';
+import { parseListenerAddresses } from './adapters/listener/swarmListener.js';
 
 /** Every setting of flow-proxy, typed; built from the environment by loadSettings. */
 export interface Settings {
@@ -82,6 +83,14 @@ export interface Settings {
   /** STORE: where the registry lives; `consul` shares it between replicas. */
   store: 'file' | 'consul';
   consul?: { address: string; prefix: string; token?: string };
+  /** LISTENER_ADDRESS: docker-flow-swarm-listener base URLs, pulled at start (get-services). */
+  listeners: string[];
+  /** RELOAD_INTERVAL (ms): the longest wait between pull retries, and the period of REPEAT_RELOAD. */
+  reloadIntervalMs: number;
+  /** REPEAT_RELOAD: pull from the listeners every RELOAD_INTERVAL, not only until the first success. */
+  repeatReload: boolean;
+  /** LISTENER_WAIT (s): how long readiness waits for the first pull from every listener. */
+  listenerWaitMs: number;
 }
 
 /** Variables docker-flow-proxy also reads from /run/secrets/dfp_<name>, which win over the environment. */
@@ -333,6 +342,13 @@ function schema(cwd: string) {
       STORE: field('STORE', (v, ctx) => (v === undefined || v === 'file' || v === 'consul' ? v ?? 'file' : fail(ctx, 'STORE', v, 'must be file or consul'))),
       CONSUL_HTTP_ADDR: pattern('CONSUL_HTTP_ADDR', undefined, /^(https?:\/\/)?[A-Za-z0-9._-]+(:\d{1,5})?\/?$/, 'must be host:port or http(s)://host:port'),
       CONSUL_PREFIX: pattern('CONSUL_PREFIX', 'flow-proxy', /^[A-Za-z0-9_.-]+(\/[A-Za-z0-9_.-]+)*$/, 'must be a Consul key prefix (letters, digits, "_", ".", "-", "/")'),
+      LISTENER_ADDRESS: field('LISTENER_ADDRESS', (v, ctx) => {
+        const urls = parseListenerAddresses(v ?? '');
+        return typeof urls === 'string' ? fail(ctx, 'LISTENER_ADDRESS', v, `is not a list of listener addresses: ${urls}`) : urls;
+      }),
+      RELOAD_INTERVAL: int('RELOAD_INTERVAL', 5000, 100, 3_600_000),
+      REPEAT_RELOAD: bool('REPEAT_RELOAD', false),
+      LISTENER_WAIT: int('LISTENER_WAIT', 60, 0, 86_400),
       CONSUL_HTTP_TOKEN: field('CONSUL_HTTP_TOKEN', (v, ctx) => (v === undefined || !hasControl(v) ? v : fail(ctx, 'CONSUL_HTTP_TOKEN', v, 'may not contain control characters'))),
     })
     .transform((r, ctx) => {
@@ -416,6 +432,10 @@ function schema(cwd: string) {
         peerAttempts: r.PEER_ATTEMPTS,
         antiEntropyMs: r.ANTI_ENTROPY_INTERVAL,
         store: r.STORE as 'file' | 'consul',
+        listeners: r.LISTENER_ADDRESS,
+        reloadIntervalMs: r.RELOAD_INTERVAL,
+        repeatReload: r.REPEAT_RELOAD,
+        listenerWaitMs: r.LISTENER_WAIT * 1000,
         ...(r.STORE === 'consul' && r.CONSUL_HTTP_ADDR !== undefined && {
           consul: { address: r.CONSUL_HTTP_ADDR, prefix: r.CONSUL_PREFIX as string, ...(r.CONSUL_HTTP_TOKEN !== undefined && { token: r.CONSUL_HTTP_TOKEN }) },
         }),

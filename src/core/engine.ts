@@ -248,10 +248,14 @@ export class Engine {
 
   /** Queues a change; resolves when it is live or rejected. */
   submit(command: Command, changeId = ''): Promise<CommandResult> {
-    return new Promise((resolve) => {
-      this.queue.push({ command, changeId, resolve });
-      if (!this.running) void this.drain();
-    });
+    return this.submitAll([command], changeId).then((results) => results[0] as CommandResult);
+  }
+
+  /** Queues changes so that they are applied together (one apply); resolves with each one's result. */
+  submitAll(commands: readonly Command[], changeId = ''): Promise<CommandResult[]> {
+    const results = commands.map((command) => new Promise<CommandResult>((resolve) => this.queue.push({ command, changeId, resolve })));
+    if (!this.running && commands.length > 0) void this.drain();
+    return Promise.all(results);
   }
 
   private async drain(): Promise<void> {

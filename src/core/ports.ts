@@ -71,3 +71,16 @@ export interface Store {
   /** Shared stores only: the freshest state known, this replica's own writes included. */
   current?(): StoredState;
 }
+
+/**
+ * docker-flow-swarm-listener's API, as docker-flow-proxy used it with
+ * LISTENER_ADDRESS: `get-services` returns every service as a map of
+ * reconfigure parameters, `notify-services` makes the listener send every
+ * service again as reconfigure calls.
+ */
+export interface ListenerApi {
+  /** The listener's base URL, for logs and status. */
+  readonly url: string;
+  getServices(signal?: AbortSignal): Promise<Array<Record<string, string>>>;
+  notifyServices(signal?: AbortSignal): Promise<void>;
+}

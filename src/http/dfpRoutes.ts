@@ -5,12 +5,33 @@ import { fromEntries } from '../domain/params.js';
 import type { CertStore } from '../adapters/certs/certStore.js';
 import type { Metrics } from '../adapters/metrics.js';
 import type { Engine } from '../core/engine.js';
+import type { ListenerSync } from '../core/listenerSync.js';
 import { nok, reconfigure, removeService, type ServiceDeps } from '../core/services.js';
 import type { AppState } from './app.js';
 import { withPeers, type Distribute } from './distribute.js';
 import { redactConfig, serviceJson } from './serviceJson.js';
 
+/** The listener pull's state, for /services (docker-flow-proxy's field style). */
+function listenerJson(listeners: ListenerSync): Record<string, unknown> {
+  const status = listeners.status();
+  return {
+    FirstPullsLive: status.firstPullsLive,
+    WaitedOut: status.waitedOut,
+    Listeners: status.listeners.map((l) => ({
+      Address: l.url,
+      State: l.state,
+      Since: new Date(l.since).toISOString(),
+      Attempts: l.attempts,
+      ...(l.services !== undefined && { Services: l.services, Refused: l.refused ?? 0 }),
+      ...(l.lastPull !== undefined && { LastPull: new Date(l.lastPull).toISOString() }),
+      ...(l.lastError !== undefined && { LastError: l.lastError }),
+    })),
+  };
+}
+
 export interface DfpRouteDeps extends ServiceDeps {
+  /** LISTENER_ADDRESS: the pull from docker-flow-swarm-listener and its notify-services. */
+  listeners?: ListenerSync;
   engine: Engine;
   /** The live haproxy.cfg as HAProxy reads it. */
   liveConfigText: () => string;
@@ -120,9 +141,24 @@ export function dfpRoutes(deps: DfpRouteDeps): (app: Koa<AppState>) => void {
   router.all('/reload', async (ctx) => {
     const raw = fromEntries(queryEntries(ctx.querystring));
     const recreate = /^(1|t|true)$/i.test(raw.params.get('recreate') ?? '');
+    const fromListener = /^(1|t|true)$/i.test(raw.params.get('fromlistener') ?? '');
+    if (fromListener && !deps.listeners) {
+      throw new FlowError('NO_LISTENER', 'fromListener=true needs LISTENER_ADDRESS: no listener is configured, so none can be asked to send its services. Nothing was reloaded.', 400);
+    }
     const result = await deps.engine.submit({ kind: 'reload', recreate }, ctx.state.changeId);
     ctx.status = result.status;
     ctx.body = result.ok ? { Status: 'OK', Message: '', Applied: result.apply && { Kind: result.apply.kind, Reason: result.apply.reason } } : nok(result.message, '');
+    if (result.ok && fromListener && deps.listeners) {
+      // docker-flow-proxy asked every listener to send all its services again; a listener that cannot be reached is a 500.
+      const notified = await deps.listeners.notifyAll();
+      const failed = notified.filter((n) => !n.ok);
+      ctx.status = failed.length > 0 ? 500 : 200;
+      ctx.body = {
+        ...(failed.length > 0 ? nok(`HAProxy was reloaded, but ${failed.map((f) => f.message).join('; ')}`, '') : ctx.body as Record<string, unknown>),
+        Listeners: notified.map((n) => ({ Address: n.url, Status: n.ok ? 'OK' : 'NOK', Message: n.message })),
+      };
+      ctx.state.log.info({ listeners: notified }, 'asked the listeners to send every service again');
+    }
     if (result.ok && deps.distribute && wantsDistribute(ctx.querystring)) ctx.body = withPeers(ctx.body as Record<string, unknown>, await deps.distribute(ctx, {}));
   });
 
@@ -152,6 +188,7 @@ export function dfpRoutes(deps: DfpRouteDeps): (app: Koa<AppState>) => void {
         return { ServiceName: e.name, Owner: e.owner, State: q ? 'quarantined' : 'live', ...(q && { Reason: q.reason }), ...(e.warnings && { Warnings: e.warnings }) };
       }),
       Quarantined: quarantined.map((q) => ({ ServiceName: q.name, Owner: q.owner, Reason: q.reason })),
+      ...(deps.listeners && { Listener: listenerJson(deps.listeners) }),
       Applies: deps.engine.recentApplies.slice(-50).map((a) => ({ Id: a.id, Kind: a.kind, Reason: a.reason, DurationMs: Math.round(a.durationMs * 100) / 100, ChangeIds: a.changeIds })),
     };
   });
@@ -198,8 +235,15 @@ export function dfpRoutes(deps: DfpRouteDeps): (app: Koa<AppState>) => void {
 
   const readiness = (ctx: Koa.ParameterizedContext<AppState>) => {
     const ready = deps.ready();
+    const listener = deps.listeners?.status();
+    const waiting = listener && !listener.firstPullsLive;
     ctx.status = ready ? 200 : 503;
-    ctx.body = { Status: ready ? 'OK' : 'NOK', Message: ready ? '' : 'the stored and discovered routes are not live yet' };
+    ctx.body = {
+      Status: ready ? 'OK' : 'NOK',
+      Message: !ready
+        ? waiting ? `waiting for the first pull from the listener (${listener.listeners.filter((l) => l.lastPull === undefined).map((l) => `${l.url}: ${l.lastError ?? 'not answered yet'}`).join('; ')})` : 'the stored and discovered routes are not live yet'
+        : listener?.waitedOut ? `ready without the listener's services: no answer within LISTENER_WAIT (${listener.listeners.filter((l) => l.lastPull === undefined).map((l) => l.url).join(', ')}); still retrying` : '',
+    };
   };
   router.all('/successfulinitreload', readiness);
   router.all('/ready', readiness);
