@@ -331,7 +331,8 @@ class Reader {
       for (const d of destinations) {
         const given = (name: string) => this.raw.get(`${name}.${d.index}`) || this.raw.get(name);
         if (d.reqMode === 'http' && d.port === undefined && d.httpsPort === undefined && !given('port') && !given('httpsport')) {
-          this.fail(d.index > 0 ? `port.${d.index}` : 'port', undefined, 'The port query is mandatory');
+          // docker-flow-proxy's sentence, which listener users grep their logs for.
+          this.fail(d.index > 0 ? `port.${d.index}` : 'port', undefined, `When MODE is set to "service" or "swarm", the port query is mandatory${d.index > 0 ? ` (destination ${d.index})` : ''}`);
         }
       }
     }

@@ -64,7 +64,8 @@ export function createDistributor(options: DistributorOptions): Distribute {
 export function withPeers(body: Record<string, unknown>, outcomes: PeerOutcome[]): Record<string, unknown> {
   const failed = outcomes.filter((o) => o.Status === 'failed').length;
   const message = outcomes.length === 0
-    ? 'No peers are configured (PEERS); applied here only.'
+    // docker-flow-proxy's words first: listener users grep their logs for them.
+    ? 'Distributed to all instances (this is the only one: no PEERS or PEER_DISCOVERY is set).'
     : failed === 0
       ? 'Distributed to all instances'
       : `Distributed; ${failed} of ${outcomes.length} peers failed and will catch up through anti-entropy.`;

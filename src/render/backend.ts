@@ -36,6 +36,8 @@ export interface BackendView {
   compression?: { algo?: string; type?: string };
   balance?: string;
   cookie?: string;
+  /** Cookie values derived from each server's address (`cookie ... dynamic`): the servers come from DNS. */
+  dynamicCookieKey?: string;
   tcpCheck: boolean;
   /** Options appended to every server line, with a leading space. */
   serverOptions: string;
@@ -172,7 +174,12 @@ export function serverName(identity: string): string {
 function backendView(spec: ServiceSpec, d: Destination, variant: Variant, name: string, settings: RenderSettings): BackendView {
   const http = variant !== 'tcp';
   const sticky = spec.sessionType === 'sticky-server';
-  const dns = spec.discoveryType === 'DNS';
+  const port = (variant === 'https' ? d.httpsPort : d.port) as number;
+  const host = d.outboundHostname ?? spec.serviceName;
+  // A sticky service known only by its name (a Swarm VIP, as the listener sends it) must pin clients to
+  // tasks, not to the VIP: its servers are the tasks (DNS tasks.<name>), followed by HAProxy.
+  const stickyTasks = sticky && !(spec.servers && spec.servers.length > 0) && literalIp(host) === undefined && settings.resolvers.length > 0;
+  const dns = spec.discoveryType === 'DNS' || stickyTasks;
   const resolvers = settings.resolvers.length > 0 && (spec.params.checkResolvers !== undefined ? spec.checkResolvers : settings.checkResolvers);
   const options = [
     d.checkTcp || dns || resolvers ? ' check' : '',
@@ -181,7 +188,6 @@ function backendView(spec: ServiceSpec, d: Destination, variant: Variant, name: 
     d.sslVerifyNone ? ' ssl verify none' : '',
   ].join('');
   const servers = dns ? [] : serversFor(spec, d, variant);
-  const port = (variant === 'https' ? d.httpsPort : d.port) as number;
   const withAuth = http && !d.ignoreAuthorization;
   const serviceAuth = withAuth && (spec.users.length > 0 || spec.usersDenyAll);
   const view: BackendView = {
@@ -208,14 +214,16 @@ function backendView(spec: ServiceSpec, d: Destination, variant: Variant, name: 
       },
     }),
     ...(sticky && { balance: 'roundrobin', cookie: spec.serviceName }),
+    ...(stickyTasks && { dynamicCookieKey: crypto.createHash('sha1').update(`flow-proxy sticky ${spec.serviceName}`).digest('hex').slice(0, 16) }),
     tcpCheck: !http && d.checkTcp,
     serverOptions: options,
     servers,
     ...(dns && {
       serverTemplate: {
         prefix: spec.serviceName,
-        count: Math.max(1, spec.replicas ?? 1),
-        address: formatAddress(d.outboundHostname ?? spec.serviceName, port),
+        // Without a replica count (a global service) ten task slots; unused slots stay empty.
+        count: Math.max(1, spec.replicas ?? (stickyTasks ? 10 : 1)),
+        address: formatAddress(stickyTasks ? `tasks.${host}` : host, port),
       },
     }),
     auth: {
@@ -264,7 +272,7 @@ export function structureOf(view: BackendView): string {
   const text = JSON.stringify([
     v.mode, v.httpsRedirect ?? null, v.connectionMode ?? null, v.log, v.headers, v.timeoutServer ?? null,
     v.timeoutTunnel ?? null, v.setPaths, v.verifyClientSsl, v.allowedMethods, v.deniedMethods, v.denyHttp, v.compression ?? null,
-    v.balance ?? null, v.cookie ?? null, v.tcpCheck, v.serverOptions, v.serverTemplate ?? null, v.auth.userlist ?? null,
+    v.balance ?? null, v.cookie ?? null, v.dynamicCookieKey ?? null, v.tcpCheck, v.serverOptions, v.serverTemplate ?? null, v.auth.userlist ?? null,
     v.auth.realm ?? null, v.auth.global, v.extra ?? null, v.dynamic,
     v.dynamic ? null : v.servers.map((s) => [s.name, s.address]),
   ]);

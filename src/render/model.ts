@@ -287,6 +287,14 @@ export function structureKey(view: ConfigView): string {
 function portConflict(spec: ServiceSpec, settings: RenderSettings, conflicts: Map<string, string>): boolean {
   const httpPorts = new Set([...settings.defaultPorts, ...settings.bindPorts].map((b) => b.port));
   for (const d of spec.destinations) {
+    // An HTTP srcPort only selects traffic that arrived on that port: one the frontend does not bind would never match.
+    for (const [name, port] of [['srcPort', d.srcPort], ['srcHttpsPort', d.srcHttpsPort]] as const) {
+      if (d.reqMode === 'http' && port !== undefined && !httpPorts.has(port)) {
+        const param = d.index > 0 ? `${name}.${d.index}` : name;
+        conflicts.set(spec.serviceName, `${param} ${port} of service "${spec.serviceName}" is not a port the HTTP frontend binds (${[...httpPorts].join(', ') || 'none'}); add it to BIND_PORTS or DEFAULT_PORTS.`);
+        return true;
+      }
+    }
     if (d.reqMode !== 'http' && d.srcPort !== undefined && httpPorts.has(d.srcPort)) {
       conflicts.set(spec.serviceName, `srcPort ${d.srcPort} of service "${spec.serviceName}" is already bound by the HTTP frontend (DEFAULT_PORTS/BIND_PORTS).`);
       return true;

@@ -159,6 +159,11 @@ test('BIND_PORTS adds binds; srcPort keeps a route to the port it names', async 
   t.is(answeredBy(await request({ port: extra, path: '/both' })), 'a');
   t.is(answeredBy(await request({ port: extra, path: '/only-extra' })), 'b');
   t.is((await p.get('/only-extra')).status, 503);
+  // A port the frontend does not bind could never match: refused, naming it, and nothing changes.
+  const unbound = await p.api('reconfigure', svc('only-extra', a, { servicePath: '/only-extra', srcPort: '1' }));
+  t.is(unbound.status, 400);
+  t.regex(String(unbound.json.Message), /srcPort 1 of service "only-extra" is not a port the HTTP frontend binds .*BIND_PORTS/);
+  t.is(answeredBy(await request({ port: extra, path: '/only-extra' })), 'b');
 });
 
 test('CFG_TEMPLATE_PATH, CRT_LIST_PATH and the DEBUG_* formats shape the config; DEFAULT_REQ_MODE=tcp is refused', async (t) => {

@@ -6,6 +6,8 @@ import { answeredBy } from '../support/http.js';
 import { eventually, startFlowProxy, type FlowProxy } from '../support/flowProxy.js';
 import { freePort } from '../support/ports.js';
 import { startListener, type FakeListener } from '../support/swarmListener.js';
+import { startDns } from '../support/dns.js';
+import http from 'node:http';
 import { tempDir } from '../support/tmp.js';
 
 let a: Backend;
@@ -180,4 +182,38 @@ test('values docker-flow-proxy tolerated route, with Warnings in the answer and 
   const refused = await p.api('reconfigure', { serviceName: 'lenient', servicePath: '/lenient', port: String(a.port), outboundHostname: '127.0.0.1', timeoutServer: 'abc' });
   t.is(refused.status, 400);
   t.is(answeredBy(await p.get('/lenient/x')), 'a', 'a refused change keeps the last good one live');
+});
+
+test('sessionType=sticky-server for a swarm service known by its name pins each client to one task (servers from DNS tasks.<name>)', async (t) => {
+  // Three tasks of the service: the same port on 127.0.0.1, .2 and .3, each answering with its own name.
+  const port = await freePort();
+  const tasks = await Promise.all(['127.0.0.1', '127.0.0.2', '127.0.0.3'].map((ip, i) => new Promise<http.Server>((resolve) => {
+    const s = http.createServer((_req, res) => res.end(JSON.stringify({ backend: `task${i + 1}` })));
+    s.listen(port, ip, () => resolve(s));
+  })));
+  const dns = await startDns({ 'tasks.stickyweb': ['127.0.0.1', '127.0.0.2', '127.0.0.3'] });
+  try {
+    const p = await start({ RESOLVERS: `nameserver local 127.0.0.1:${dns.port}` });
+    // What the listener sends for a replicated swarm service: no address, only its name (the VIP) and replicas.
+    const r = await p.api('reconfigure', { serviceName: 'stickyweb', servicePath: '/sticky', port: String(port), sessionType: 'sticky-server', replicas: '3' });
+    t.is(r.status, 200, r.body);
+    // Without the cookie, requests spread over the tasks: there really are three servers.
+    const spread = await eventually(async () => {
+      const who = new Set<string>();
+      for (let i = 0; i < 12; i++) who.add(answeredBy(await p.get('/sticky')) ?? 'none');
+      return who;
+    }, (w) => w.size === 3, 15_000);
+    t.deepEqual([...spread].sort(), ['task1', 'task2', 'task3']);
+    // With the cookie HAProxy set, every request reaches the same task.
+    for (let client = 0; client < 3; client++) {
+      const first = await p.get('/sticky');
+      const cookie = String(first.headers['set-cookie'] ?? '').split(';')[0] as string;
+      t.regex(cookie, /^stickyweb=/);
+      const pinned = answeredBy(first);
+      for (let i = 0; i < 10; i++) t.is(answeredBy(await p.get('/sticky', { headers: { Cookie: cookie } })), pinned, `client ${client}, request ${i}`);
+    }
+  } finally {
+    await dns.close();
+    for (const s of tasks) await new Promise<void>((resolve) => s.close(() => resolve()));
+  }
 });
