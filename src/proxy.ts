@@ -79,6 +79,8 @@ export function renderSettings(settings: Settings, files: HaproxyDataPlane['file
     hardStopAfter: settings.hardStopAfter,
     maxReloads: settings.maxReloads,
     routeOrder: settings.routeOrder,
+    retry: settings.retry,
+    healthChecks: settings.healthChecks,
     spareBackends: settings.spareBackends,
     maxconn: settings.maxconn,
     ...(settings.nbthread !== undefined && { nbthread: settings.nbthread }),

@@ -83,6 +83,10 @@ export interface Settings {
   /** STORE: where the registry lives; `consul` shares it between replicas. */
   store: 'file' | 'consul';
   consul?: { address: string; prefix: string; token?: string };
+  /** RETRIES, RETRY_ON, RETRY_METHODS: a failed request is retried on another server. */
+  retry: { retries: number; on: string[]; methods: string[] };
+  /** HEALTH_CHECKS, HEALTH_CHECK_INTERVAL (ms). */
+  healthChecks: { enabled: boolean; intervalMs: number };
   /** LISTENER_ADDRESS: docker-flow-swarm-listener base URLs, pulled at start (get-services). */
   listeners: string[];
   /** RELOAD_INTERVAL (ms): the longest wait between pull retries, and the period of REPEAT_RELOAD. */
@@ -227,6 +231,9 @@ function logFormat(ctx: Ctx, name: string, v: string | undefined): string | unde
   return v;
 }
 
+/** HAProxy 2.6's retry-on conditions. */
+const RETRY_ON = new Set(['conn-failure', 'empty-response', 'junk-response', 'response-timeout', '0rtt-rejected', 'all-retryable-errors', '404', '408', '425', '500', '501', '502', '503', '504']);
+
 const DOMAIN_ALGO = /^(hdr|hdr_beg|hdr_end|hdr_dom|hdr_reg|hdr_sub|hdr_dir)\((host|Host)\)( -i| -m (str|beg|end|sub|reg|dir|dom))*$|^(req_ssl_sni|req\.ssl_sni|ssl_fc_sni)( -i| -m (str|beg|end|sub|reg|dir|dom))*$/;
 const TIME = /^\d+(us|ms|s|m|h|d)?$/;
 
@@ -342,6 +349,20 @@ function schema(cwd: string) {
       STORE: field('STORE', (v, ctx) => (v === undefined || v === 'file' || v === 'consul' ? v ?? 'file' : fail(ctx, 'STORE', v, 'must be file or consul'))),
       CONSUL_HTTP_ADDR: pattern('CONSUL_HTTP_ADDR', undefined, /^(https?:\/\/)?[A-Za-z0-9._-]+(:\d{1,5})?\/?$/, 'must be host:port or http(s)://host:port'),
       CONSUL_PREFIX: pattern('CONSUL_PREFIX', 'flow-proxy', /^[A-Za-z0-9_.-]+(\/[A-Za-z0-9_.-]+)*$/, 'must be a Consul key prefix (letters, digits, "_", ".", "-", "/")'),
+      RETRIES: int('RETRIES', 3, 0, 10),
+      RETRY_ON: field('RETRY_ON', (v, ctx) => {
+        const items = (v ?? 'conn-failure,empty-response,junk-response').split(/[,\s]+/).filter((i) => i !== '');
+        if (items.length === 1 && items[0] === 'none') return ['none'];
+        const bad = items.find((i) => !RETRY_ON.has(i));
+        return bad !== undefined ? fail(ctx, 'RETRY_ON', v, `holds "${bad}", which is not a retry-on condition (${[...RETRY_ON].join(', ')}, or none)`) : items;
+      }),
+      RETRY_METHODS: field('RETRY_METHODS', (v, ctx) => {
+        const items = (v ?? 'GET,HEAD,OPTIONS').split(/[,\s]+/).filter((i) => i !== '');
+        if (items.length === 1 && items[0] === 'none') return ['none'];
+        return items.every((i) => /^[A-Z][A-Z-]{0,31}$/.test(i)) ? items : fail(ctx, 'RETRY_METHODS', v, 'must be a list of HTTP methods in upper case, or none');
+      }),
+      HEALTH_CHECKS: bool('HEALTH_CHECKS', true),
+      HEALTH_CHECK_INTERVAL: int('HEALTH_CHECK_INTERVAL', 5000, 100, 3_600_000),
       LISTENER_ADDRESS: field('LISTENER_ADDRESS', (v, ctx) => {
         const urls = parseListenerAddresses(v ?? '');
         return typeof urls === 'string' ? fail(ctx, 'LISTENER_ADDRESS', v, `is not a list of listener addresses: ${urls}`) : urls;
@@ -432,6 +453,8 @@ function schema(cwd: string) {
         peerAttempts: r.PEER_ATTEMPTS,
         antiEntropyMs: r.ANTI_ENTROPY_INTERVAL,
         store: r.STORE as 'file' | 'consul',
+        retry: { retries: r.RETRIES, on: r.RETRY_ON, methods: r.RETRY_METHODS },
+        healthChecks: { enabled: r.HEALTH_CHECKS, intervalMs: r.HEALTH_CHECK_INTERVAL },
         listeners: r.LISTENER_ADDRESS,
         reloadIntervalMs: r.RELOAD_INTERVAL,
         repeatReload: r.REPEAT_RELOAD,

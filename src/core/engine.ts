@@ -150,6 +150,20 @@ export class Engine {
     return [...this.quarantine.values()].map(({ name, reason, owner }) => ({ name, reason, owner }));
   }
 
+  /** The backends and servers that serve each service now (from the live model), for health reports. */
+  liveServers(): Map<string, Array<{ backend: string; server: string; address: string }>> {
+    const byService = new Map<string, Array<{ backend: string; server: string; address: string }>>();
+    for (const [backend, { view }] of this.live?.layout.backends ?? []) {
+      if (view.owner === undefined) continue;
+      const list = byService.get(view.owner) ?? [];
+      for (const s of view.servers) list.push({ backend, server: s.name, address: s.address });
+      const template = view.serverTemplate;
+      if (template) for (let i = 1; i <= template.count; i++) list.push({ backend, server: `${template.prefix}${i}`, address: template.address });
+      byService.set(view.owner, list);
+    }
+    return byService;
+  }
+
   get recentApplies(): readonly ApplyRecord[] {
     return this.records;
   }

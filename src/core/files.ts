@@ -21,9 +21,12 @@ export function renderFiles(compiled: Compiled, model: Model): RenderedFiles {
 }
 
 /** Backend -> server -> host and port, for every server line the model renders. */
-function configuredServers(model: Model): Map<string, Map<string, { host: string; port: number }>> {
-  const servers = new Map<string, Map<string, { host: string; port: number }>>();
-  for (const b of model.view.backends) servers.set(b.name, new Map(b.servers.map((s) => [s.name, { host: s.host, port: s.port }])));
+function configuredServers(model: Model): Map<string, Map<string, { host: string; port: number; checked: boolean }>> {
+  const servers = new Map<string, Map<string, { host: string; port: number; checked: boolean }>>();
+  for (const b of model.view.backends) {
+    const checked = / check\b/.test(b.serverOptions);
+    servers.set(b.name, new Map(b.servers.map((s) => [s.name, { host: s.ip ?? s.host, port: s.port, checked }])));
+  }
   return servers;
 }
 

@@ -10,7 +10,7 @@ export interface ConfigFiles {
   config: string;
   maps: Readonly<Record<string, string>>;
   /** The servers the config renders, by backend: what a reload may restore saved server state onto. */
-  servers: ReadonlyMap<string, ReadonlyMap<string, { host: string; port: number }>>;
+  servers: ReadonlyMap<string, ReadonlyMap<string, { host: string; port: number; checked: boolean }>>;
 }
 
 export interface RuntimeResult {

@@ -19,6 +19,8 @@ export const DEST_PARAMS = [
   'allowedMethods', 'deniedMethods', 'verifyClientSsl', 'ignoreAuthorization', 'reqPathSearchReplace',
   'timeoutServer', 'timeoutTunnel', 'timeoutClient', 'sslVerifyNone', 'outboundHostname', 'userDef', 'checkTcp',
   'clitcpka', 'serviceGroup', 'balanceGroup',
+  // Retries and health (zero failed requests while replicas come and go).
+  'retries', 'retryOn', 'retryMethods', 'healthCheck', 'checkHttpPath', 'slowStart',
   // Header rules are per destination too (docker-flow-proxy #436 asked for it).
   'addReqHeader', 'setReqHeader', 'delReqHeader', 'addResHeader', 'setResHeader', 'delResHeader',
 ] as const;

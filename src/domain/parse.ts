@@ -34,6 +34,8 @@ export type ParseResult =
 const PATH_TYPE = /^(path|path_beg|path_dir|path_end|path_reg|path_sub|path_len|url|url_beg|url_dir|url_end|url_reg|url_sub|base|base_beg|base_dir|base_end|base_reg|base_sub|req_ssl_sni|req\.ssl_sni|ssl_fc_sni)( -i| -m (str|beg|end|sub|reg|dir|dom))*$/;
 const DOMAIN_ALGO = /^(hdr|hdr_beg|hdr_end|hdr_dom|hdr_reg|hdr_sub|hdr_dir)\((host|Host)\)( -i| -m (str|beg|end|sub|reg|dir|dom))*$|^(req_ssl_sni|req\.ssl_sni|ssl_fc_sni)( -i| -m (str|beg|end|sub|reg|dir|dom))*$/;
 const CONNECTION_MODES = new Set(['http-keep-alive', 'http-server-close', 'httpclose']);
+/** HAProxy 2.6's retry-on conditions. */
+const RETRY_ON = new Set(['conn-failure', 'empty-response', 'junk-response', 'response-timeout', '0rtt-rejected', 'all-retryable-errors', '404', '408', '425', '500', '501', '502', '503', '504']);
 /** HAProxy 1.x connection modes: what they mean in HAProxy 2 (which refuses the keywords). */
 const OLD_MODES: Readonly<Record<string, { mode: string | undefined; message: string }>> = {
   'http-tunnel': { mode: undefined, message: 'is an HAProxy 1.x mode that HAProxy 2 no longer has (it ignored it, then refused it); the default mode (CONNECTION_MODE) is used' },
@@ -379,6 +381,16 @@ class Reader {
     const userDef = this.str('userDef', index);
     if (userDef !== undefined) this.check(this.label('userDef', index), userDef, checkPlainText);
     const timeout = (name: string) => this.optNum(name, index, (v) => parseNonNegative(v, 2_147_483));
+    const retries = this.optNum('retries', index, (v) => parseNonNegative(v, 10));
+    const retryOn = this.keywords('retryOn', index, (v) => (RETRY_ON.has(v) ? undefined : `is not a retry-on condition (${[...RETRY_ON].join(', ')}, or none)`));
+    const retryMethods = this.keywords('retryMethods', index, checkMethod);
+    const healthCheck = this.str('healthCheck', index) === undefined ? undefined : this.bool('healthCheck', index);
+    const checkHttpPath = this.str('checkHttpPath', index);
+    // The spec is built only when every value passed, so a refused path never reaches it.
+    if (checkHttpPath !== undefined && (!checkHttpPath.startsWith('/') || checkPath(checkHttpPath) !== undefined)) {
+      this.fail(this.label('checkHttpPath', index), checkHttpPath, 'must be a path starting with "/" (letters, digits and path characters, no spaces or quotes)');
+    }
+    const slowStart = this.optNum('slowStart', index, (v) => parseNonNegative(v, 3600));
     const srcHttpsPort = this.optNum('srcHttpsPort', index, parsePort);
     return {
       index,
@@ -412,8 +424,24 @@ class Reader {
       ...(serviceGroup !== undefined && { serviceGroup }),
       ...(balanceGroup !== undefined && { balanceGroup }),
       ...(userDef !== undefined && { userDef }),
+      ...(retries !== undefined && { retries }),
+      ...(retryOn !== undefined && { retryOn }),
+      ...(retryMethods !== undefined && { retryMethods }),
+      ...(healthCheck !== undefined && { healthCheck }),
+      ...(checkHttpPath !== undefined && { checkHttpPath }),
+      ...(slowStart !== undefined && { slowStart }),
       headers,
     };
+  }
+
+  /** A list of keywords, or `none` alone (turns the feature off). */
+  private keywords(name: string, index: number, check: (v: string) => string | undefined): string[] | undefined {
+    const value = this.str(name, index);
+    if (value === undefined) return undefined;
+    const items = splitPlain(value, this.ctx.separator).flatMap((i) => i.split(/\s+/)).filter((i) => i !== '');
+    if (items.length === 1 && items[0] === 'none') return ['none'];
+    for (const item of items) this.check(this.label(name, index), item, check);
+    return items;
   }
 
   private serviceHeaders(index: number): HeaderMatch[] {

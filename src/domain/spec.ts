@@ -58,6 +58,18 @@ export interface Destination {
   serviceGroup?: string;
   balanceGroup?: string;
   userDef?: string;
+  /** Retries of a failed request for this destination's backend (RETRIES otherwise). */
+  retries?: number;
+  /** What is retried (HAProxy retry-on keywords), or ['none']. */
+  retryOn?: string[];
+  /** Methods L7 retries apply to (RETRY_METHODS otherwise); ['none'] turns them off. */
+  retryMethods?: string[];
+  /** Active checks of the servers (HEALTH_CHECKS otherwise). */
+  healthCheck?: boolean;
+  /** An HTTP check: GET this path, 2xx or 3xx is healthy. */
+  checkHttpPath?: string;
+  /** Seconds a server that comes up ramps up its share of traffic. */
+  slowStart?: number;
   headers: HeaderRules;
 }
 

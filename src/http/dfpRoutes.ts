@@ -3,6 +3,7 @@ import type Koa from 'koa';
 import { FlowError } from '../domain/errors.js';
 import { fromEntries } from '../domain/params.js';
 import type { CertStore } from '../adapters/certs/certStore.js';
+import { parseServerHealth, type ServerHealth } from '../adapters/haproxy/stats.js';
 import type { Metrics } from '../adapters/metrics.js';
 import type { Engine } from '../core/engine.js';
 import type { ListenerSync } from '../core/listenerSync.js';
@@ -162,14 +163,25 @@ export function dfpRoutes(deps: DfpRouteDeps): (app: Koa<AppState>) => void {
     if (result.ok && deps.distribute && wantsDistribute(ctx.querystring)) ctx.body = withPeers(ctx.body as Record<string, unknown>, await deps.distribute(ctx, {}));
   });
 
-  router.all('/config', (ctx) => {
+  /** Each service's servers with their health from HAProxy (`show stat`); "unknown" when HAProxy cannot be asked. */
+  const serverHealth = async (): Promise<(name: string) => Array<Record<string, string>>> => {
+    const health = await deps.haproxyStats().then(parseServerHealth, () => new Map<string, ServerHealth>());
+    const servers = deps.engine.liveServers();
+    return (name) => (servers.get(name) ?? []).map((s) => {
+      const h = health.get(`${s.backend}/${s.server}`);
+      return { Backend: s.backend, Server: s.server, Address: s.address, Health: h?.status ?? 'unknown', Check: h?.check ?? '' };
+    });
+  };
+
+  router.all('/config', async (ctx) => {
     const type = new URLSearchParams(ctx.querystring).get('type');
     if (type === 'json') {
       const quarantined = new Map(deps.engine.quarantined.map((q) => [q.name, q.reason]));
+      const health = await serverHealth();
       const body: Record<string, unknown> = {};
       for (const entry of [...deps.engine.registry.entries.values()].sort((a, b) => (a.name < b.name ? -1 : 1))) {
         const reason = quarantined.get(entry.name);
-        body[entry.name] = serviceJson(entry, reason === undefined ? { state: 'live' } : { state: 'quarantined', reason });
+        body[entry.name] = { ...serviceJson(entry, reason === undefined ? { state: 'live' } : { state: 'quarantined', reason }), ServerHealth: health(entry.name) };
       }
       ctx.type = 'application/json';
       ctx.body = body;
@@ -179,13 +191,14 @@ export function dfpRoutes(deps: DfpRouteDeps): (app: Koa<AppState>) => void {
     ctx.body = redactConfig(deps.liveConfigText());
   });
 
-  router.all('/services', (ctx) => {
+  router.all('/services', async (ctx) => {
     const quarantined = deps.engine.quarantined;
     const registry = deps.engine.registry;
+    const health = await serverHealth();
     ctx.body = {
       Services: [...registry.entries.values()].map((e) => {
         const q = quarantined.find((x) => x.name === e.name);
-        return { ServiceName: e.name, Owner: e.owner, State: q ? 'quarantined' : 'live', ...(q && { Reason: q.reason }), ...(e.warnings && { Warnings: e.warnings }) };
+        return { ServiceName: e.name, Owner: e.owner, State: q ? 'quarantined' : 'live', ...(q && { Reason: q.reason }), ...(e.warnings && { Warnings: e.warnings }), Servers: health(e.name) };
       }),
       Quarantined: quarantined.map((q) => ({ ServiceName: q.name, Owner: q.owner, Reason: q.reason })),
       ...(deps.listeners && { Listener: listenerJson(deps.listeners) }),

@@ -39,6 +39,13 @@ export interface BackendView {
   /** Cookie values derived from each server's address (`cookie ... dynamic`): the servers come from DNS. */
   dynamicCookieKey?: string;
   tcpCheck: boolean;
+  /** `option httpchk GET <path>`: an HTTP health check. */
+  httpCheck?: string;
+  /** The backend's own `retries` and `retry-on` (the defaults section has RETRIES and RETRY_ON). */
+  retries?: number;
+  retryOn?: string;
+  /** HTTP: the methods L7 retries (retry-on beyond connection failures) apply to; `none` turns them off. */
+  l7RetryMethods?: string;
   /** Options appended to every server line, with a leading space. */
   serverOptions: string;
   servers: ServerView[];
@@ -181,12 +188,14 @@ function backendView(spec: ServiceSpec, d: Destination, variant: Variant, name: 
   const stickyTasks = sticky && !(spec.servers && spec.servers.length > 0) && literalIp(host) === undefined && settings.resolvers.length > 0;
   const dns = spec.discoveryType === 'DNS' || stickyTasks;
   const resolvers = settings.resolvers.length > 0 && (spec.params.checkResolvers !== undefined ? spec.checkResolvers : settings.checkResolvers);
+  const health = d.healthCheck ?? settings.healthChecks.enabled;
   const options = [
-    d.checkTcp || dns || resolvers ? ' check' : '',
+    health ? checkOptions(settings, d.slowStart) : d.checkTcp || dns || resolvers ? ' check' : '',
     // With resolvers, HAProxy resolves names itself at run time; the system resolver is never asked.
     resolvers && !dns ? ' resolvers docker init-addr none' : dns ? ' resolvers docker' : '',
     d.sslVerifyNone ? ' ssl verify none' : '',
   ].join('');
+  const retryMethods = d.retryMethods ?? settings.retry.methods;
   const servers = dns ? [] : serversFor(spec, d, variant);
   const withAuth = http && !d.ignoreAuthorization;
   const serviceAuth = withAuth && (spec.users.length > 0 || spec.usersDenyAll);
@@ -216,6 +225,10 @@ function backendView(spec: ServiceSpec, d: Destination, variant: Variant, name: 
     ...(sticky && { balance: 'roundrobin', cookie: spec.serviceName }),
     ...(stickyTasks && { dynamicCookieKey: crypto.createHash('sha1').update(`flow-proxy sticky ${spec.serviceName}`).digest('hex').slice(0, 16) }),
     tcpCheck: !http && d.checkTcp,
+    ...(d.checkHttpPath !== undefined && { httpCheck: d.checkHttpPath }),
+    ...(d.retries !== undefined && { retries: d.retries }),
+    ...(d.retryOn !== undefined && { retryOn: d.retryOn.join(' ') }),
+    ...(http && { l7RetryMethods: retryMethods.join(' ') }),
     serverOptions: options,
     servers,
     ...(dns && {
@@ -237,6 +250,19 @@ function backendView(spec: ServiceSpec, d: Destination, variant: Variant, name: 
   return view;
 }
 
+/**
+ * Health checks of a server: cheap layer-4 checks with a fast fall, and
+ * passive observation, so that one refused connection marks a server down
+ * at once (the request itself is retried on another server). Written on
+ * every server line, because servers added at run time do not inherit
+ * `default-server`.
+ */
+export function checkOptions(settings: RenderSettings, slowStartSeconds?: number): string {
+  const inter = settings.healthChecks.intervalMs;
+  const fast = Math.min(1000, inter);
+  return ` check inter ${inter}ms fastinter ${fast}ms downinter ${fast}ms fall 2 rise 2 observe layer4 error-limit 1 on-error mark-down${slowStartSeconds ? ` slowstart ${slowStartSeconds}s` : ''}`;
+}
+
 /** A spare backend: what a plain HTTP service's backend looks like, with no servers. */
 export function spareView(name: string, settings: RenderSettings): BackendView {
   return {
@@ -250,7 +276,8 @@ export function spareView(name: string, settings: RenderSettings): BackendView {
     deniedMethods: [],
     denyHttp: false,
     tcpCheck: false,
-    serverOptions: '',
+    l7RetryMethods: settings.retry.methods.join(' '),
+    serverOptions: settings.healthChecks.enabled ? checkOptions(settings) : '',
     servers: [],
     auth: { global: settings.users.length > 0 },
     dynamic: true,
@@ -272,7 +299,8 @@ export function structureOf(view: BackendView): string {
   const text = JSON.stringify([
     v.mode, v.httpsRedirect ?? null, v.connectionMode ?? null, v.log, v.headers, v.timeoutServer ?? null,
     v.timeoutTunnel ?? null, v.setPaths, v.verifyClientSsl, v.allowedMethods, v.deniedMethods, v.denyHttp, v.compression ?? null,
-    v.balance ?? null, v.cookie ?? null, v.dynamicCookieKey ?? null, v.tcpCheck, v.serverOptions, v.serverTemplate ?? null, v.auth.userlist ?? null,
+    v.balance ?? null, v.cookie ?? null, v.dynamicCookieKey ?? null, v.tcpCheck, v.httpCheck ?? null, v.retries ?? null, v.retryOn ?? null,
+    v.l7RetryMethods ?? null, v.serverOptions, v.serverTemplate ?? null, v.auth.userlist ?? null,
     v.auth.realm ?? null, v.auth.global, v.extra ?? null, v.dynamic,
     v.dynamic ? null : v.servers.map((s) => [s.name, s.address]),
   ]);

@@ -78,6 +78,7 @@ export interface ConfigView {
   defaults: {
     connectionMode: string;
     timeouts: RenderSettings['timeouts'];
+    retry: { retries: number; on: string };
     compression?: { algo?: string; type?: string };
     errorDir: string;
     debug: boolean;
@@ -213,6 +214,7 @@ export function buildModel(input: ModelInput, previous?: Layout): Model {
     defaults: {
       connectionMode: settings.connectionMode,
       timeouts: settings.timeouts,
+      retry: { retries: settings.retry.retries, on: settings.retry.on.join(' ') },
       ...(settings.compression && { compression: settings.compression }),
       errorDir: settings.errorDir,
       debug: settings.debug,

@@ -22,6 +22,7 @@ export function createEnvironment(): typeof Handlebars {
     return owners ? `${MARK}${owners}\n${body}${MARK}\n` : body;
   });
   hb.registerHelper('defined', (value: unknown) => value !== undefined && value !== null);
+  hb.registerHelper('eq', (a: unknown, b: unknown) => a === b);
   hb.registerHelper('or', (...args: unknown[]) => args.slice(0, -1).some(Boolean));
   return hb;
 }

@@ -53,6 +53,10 @@ export interface RenderSettings {
   metricsPort?: number;
   maxconn: number;
   nbthread?: number;
+  /** RETRIES, RETRY_ON and RETRY_METHODS: what a failed request is retried on (another server), and for which methods. */
+  retry: { retries: number; on: string[]; methods: string[] };
+  /** HEALTH_CHECKS and HEALTH_CHECK_INTERVAL (ms): active checks of every server, and the passive ones that come with them. */
+  healthChecks: { enabled: boolean; intervalMs: number };
   debugErrorsOnly?: boolean;
   debugHttpFormat?: string;
   debugTcpFormat?: string;

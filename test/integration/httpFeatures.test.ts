@@ -221,7 +221,7 @@ test.serial('backends: compression applies to that service only (docker-flow-pro
   t.truthy(zlib);
 });
 
-test.serial('backends: connectionMode, timeoutTunnel and backendExtra land in the backend; refused modes are a 400', async (t) => {
+test.serial('backends: connectionMode, timeoutTunnel and backendExtra land in the backend; HAProxy 1.x modes get their HAProxy 2 meaning, unknown ones are a 400', async (t) => {
   t.is((await add('cm', { servicePath: '/cm', connectionMode: 'http-server-close', timeoutTunnel: '120', backendExtra: 'http-response set-header X-Extra on' })).status, 200);
   const r = await proxy.get('/cm');
   t.is(r.headers['x-extra'], 'on');
@@ -229,9 +229,14 @@ test.serial('backends: connectionMode, timeoutTunnel and backendExtra land in th
   const backend = cfg.slice(cfg.indexOf('backend cm-be'), cfg.indexOf('\n\n', cfg.indexOf('backend cm-be')));
   t.regex(backend, /option http-server-close/);
   t.regex(backend, /timeout tunnel 120s/);
-  const refused = await add('cm2', { servicePath: '/cm2', connectionMode: 'http-tunnel' });
-  t.is(refused.status, 400);
-  t.regex(String(refused.json.Message), /HAProxy 2/);
+  // HAProxy 1.x modes HAProxy 2 refuses get their HAProxy 2 meaning, with a warning (docker-flow-proxy passed them on).
+  const tunnel = await add('cm2', { servicePath: '/cm2', connectionMode: 'http-tunnel' });
+  t.is(tunnel.status, 200, tunnel.body);
+  t.regex(String((tunnel.json.Warnings as string[])[0]), /HAProxy 2/);
+  t.is(answeredBy(await proxy.get('/cm2')), 'a');
+  const unknown = await add('cm3', { servicePath: '/cm3', connectionMode: 'tunnel-please' });
+  t.is(unknown.status, 400);
+  t.regex(String(unknown.json.Message), /connectionMode "tunnel-please" must be one of/);
 });
 
 test.serial('backends: sessionType=sticky-server sets a cookie and keeps the client on its server', async (t) => {

@@ -42,6 +42,8 @@ export function baseSettings(over: Partial<RenderSettings> = {}): RenderSettings
     bindPorts: [],
     connectionMode: 'http-keep-alive',
     timeouts: { connect: 5, client: 20, server: 20, queue: 30, tunnel: 3600, httpRequest: 5, httpKeepAlive: 15 },
+    retry: { retries: 3, on: ['conn-failure', 'empty-response', 'junk-response'], methods: ['GET', 'HEAD', 'OPTIONS'] },
+    healthChecks: { enabled: true, intervalMs: 5000 },
     extraGlobal: [],
     extraFrontend: [],
     debug: false,

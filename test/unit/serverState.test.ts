@@ -14,6 +14,7 @@ const kept = (out: string) => out.split('\n').filter((l) => l !== '' && !l.start
 const configured: ConfiguredServers = new Map([
   ['web-be9000_0', new Map([['s-a', { host: '127.0.0.1', port: 9000 }]])],
   ['vip-be80_0', new Map([['s-v', { host: 'vip', port: 80 }]])],
+  ['unchecked', new Map([['s-u', { host: '127.0.0.1', port: 9000, checked: false }]])],
 ]);
 
 const cases: Array<[string, string, string[]]> = [
@@ -26,6 +27,7 @@ const cases: Array<[string, string, string[]]> = [
   ['an address HAProxy resolved for a name keeps', dump(line({ be: 'vip-be80_0', srv: 's-v', addr: '10.0.0.5', fqdn: 'vip', port: 80 })), ['vip-be80_0/s-v']],
   ['inherited and resolution maintenance (not forced) are HAProxy\'s own and keep', dump(line({ be: 'vip-be80_0', srv: 's-v', admin: 0x20, port: 80 })), ['vip-be80_0/s-v']],
   ['servers the filter does not know about keep (HAProxy ignores those its config lacks)', dump(line({ be: 'other', srv: 's-x' })), ['other/s-x']],
+  ['a server no longer checked starts from the config (a "down" it kept could never end)', dump(line({ be: 'unchecked', srv: 's-u', op: 0 })), []],
   ['a short line is dropped, never guessed at', `1\n${HEADER}\n4 web-be9000_0 1 s-a 127.0.0.1 2 0\n`, []],
 ];
 

@@ -4,6 +4,7 @@ import type { CommandResult } from '../../core/engine.js';
 import type { Log } from '../../core/log.js';
 import type { Entry } from '../../domain/registry.js';
 import type { ServerAddr } from '../../domain/spec.js';
+import { ContainerLifecycle } from './lifecycle.js';
 import { isRelevant, type DockerEvent } from './events.js';
 import type { DockerSource } from './source.js';
 
@@ -86,6 +87,10 @@ export class DockerDiscovery {
   private lastSync: LastSync | undefined;
   private lastError: string | undefined;
   private readonly logged = new Map<string, string>();
+  /** What events said about containers; it wins over a list that has not caught up. */
+  private readonly lifecycle = new ContainerLifecycle();
+  /** The Docker state of the last sync, so that a container that ends leaves rotation without waiting for a read. */
+  private lastState: DockerState | undefined;
 
   constructor(private readonly deps: DiscoveryDeps) {
     this.timing = { ...DEFAULT_TIMING, ...deps.timing };
@@ -100,7 +105,9 @@ export class DockerDiscovery {
   async initialSync(signal: AbortSignal): Promise<Entry[]> {
     const started = performance.now();
     try {
-      const result = this.deps.map(await this.deps.source.read(AbortSignal.any([signal, this.stopping.signal])));
+      const state = await this.deps.source.read(AbortSignal.any([signal, this.stopping.signal]));
+      this.lastState = state;
+      const result = this.deps.map(state);
       this.remember(result);
       this.lastSync = this.summary(started, result, 'first apply');
       this.lastError = undefined;
@@ -171,7 +178,10 @@ export class DockerDiscovery {
     const started = performance.now();
     const events = this.pending;
     this.pending = { ids: [] };
-    const result = this.deps.map(await this.deps.source.read(signal));
+    const state = await this.deps.source.read(signal);
+    this.lastState = state;
+    // Events that arrived before or during the read are applied over it.
+    const result = this.deps.map(this.lifecycle.apply(state));
     this.remember(result);
     const applied = await this.deps.apply(result.entries, events.ids.slice(0, 20));
     if (applied.ok && events.since !== undefined) this.deps.onLive?.(performance.now() - events.since);
@@ -209,6 +219,7 @@ export class DockerDiscovery {
             this.pending.since ??= performance.now();
             this.deps.log.info({ changeId, type: event.type, action: event.action, name: event.attributes.name }, 'docker event');
             this.deps.onEvent?.(event);
+            if (this.lifecycle.note(event)) void this.drainNow(changeId);
             this.requestSync();
           },
         });
@@ -224,6 +235,18 @@ export class DockerDiscovery {
       await sleep(backoffDelay(attempt++, this.timing.backoff, this.random()), signal);
     }
     this.connected = false;
+  }
+
+  /**
+   * A container is ending (killed, died, unhealthy): the last known state,
+   * with that applied, goes to the engine at once, without waiting for a
+   * Docker read, so that no new request goes to it. The full resync follows.
+   */
+  private async drainNow(changeId: string): Promise<void> {
+    if (!this.lastState) return;
+    const result = this.deps.map(this.lifecycle.apply(this.lastState));
+    const applied = await this.deps.apply(result.entries, [changeId]);
+    if (!applied.ok) this.deps.log.warn({ message: applied.message }, 'docker discovery: could not take an ending container out of rotation');
   }
 
   /** Resolves on a sync request, on the periodic resync, or on abort. */

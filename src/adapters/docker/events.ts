@@ -11,7 +11,8 @@ export interface DockerEvent {
   timeNano?: number;
 }
 
-const CONTAINER_ACTIONS = ['start', 'die', 'stop', 'destroy', 'pause', 'unpause', 'health_status'];
+// `kill` is sent before the process ends (docker stop, docker kill): its server leaves rotation at once.
+const CONTAINER_ACTIONS = ['start', 'kill', 'die', 'stop', 'destroy', 'pause', 'unpause', 'restart', 'health_status'];
 const SERVICE_ACTIONS = ['create', 'update', 'remove'];
 const NETWORK_ACTIONS = ['connect', 'disconnect'];
 

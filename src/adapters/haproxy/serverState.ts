@@ -10,8 +10,8 @@
  * servers serve, where, with which weight) always comes from the config.
  */
 
-/** The servers the new config renders: backend -> server -> configured host and port. */
-export type ConfiguredServers = ReadonlyMap<string, ReadonlyMap<string, { host: string; port: number }>>;
+/** The servers the new config renders: backend -> server -> configured host and port, and whether it is checked. */
+export type ConfiguredServers = ReadonlyMap<string, ReadonlyMap<string, { host: string; port: number; checked?: boolean }>>;
 
 /** A valid dump with no server: HAProxy starts every server from its config. */
 export const EMPTY_STATE = '1\n';
@@ -51,6 +51,8 @@ export function carryOverServerState(saved: string, configured: ConfiguredServer
     if (!Number.isInteger(admin) || (admin & FORCED_ADMIN) !== 0) continue;
     const server = configured.get(f[at.backend] as string)?.get(f[at.server] as string);
     if (server && isLiteralAddress(server.host) && (bare(server.host) !== f[at.addr] || String(server.port) !== f[at.port])) continue;
+    // A server that is no longer checked would keep a "down" it can never leave.
+    if (server && server.checked === false) continue;
     f[at.uweight] = f[at.iweight] as string;
     out.push(f.join(' '));
   }
