@@ -5,10 +5,11 @@ import test from 'ava';
 import { IMAGE, startDockerEngine, type DockerEngine } from '../support/dockerEngine.js';
 import { eventually } from '../support/flowProxy.js';
 import { startFlowProxyIn, type NsFlowProxy } from '../support/nsFlowProxy.js';
-import { runWeb } from '../support/webContainer.js';
+import { oneshotScript, runWeb } from '../support/webContainer.js';
 
-// Deploys, crashes and health under load cost zero requests (issue 14). Replicas run busybox httpd under
-// a shell that exits at once on SIGTERM, as many real apps do. Load: keep-alive and Connection: close
+// Deploys, crashes and health under load cost zero requests (issue 14). Replicas run oneshot-http, a small
+// keep-alive server that writes each answer in one write, under a shell that exits at once on SIGTERM (the
+// kernel kills the server mid-flight), as many real apps do. Load: keep-alive and Connection: close
 // clients inside the engine's namespace, counting every answer that is not a 200 from a replica.
 let engine: DockerEngine;
 let proxy: NsFlowProxy;
@@ -69,7 +70,7 @@ async function replicas(service: string, route: string, ports: number[]): Promis
   const names: string[] = [];
   for (const port of ports) {
     const name = `${service}-${port}`;
-    await runWeb(engine, { name, port, path: route, text: name, labels: { 'com.df.serviceName': service } });
+    await runWeb(engine, { name, port, path: route, text: name, server: 'oneshot', labels: { 'com.df.serviceName': service } });
     names.push(name);
   }
   await untilServers(service, ports.length);
@@ -91,7 +92,7 @@ test.serial('(a) every replica of a 3-replica service replaced one at a time, tw
       for (const old of live) {
         const port = next++;
         const name = `roll-${port}`;
-        await runWeb(engine, { name, port, path: '/roll', text: name, labels: { 'com.df.serviceName': 'roll' } });
+        await runWeb(engine, { name, port, path: '/roll', text: name, server: 'oneshot', labels: { 'com.df.serviceName': 'roll' } });
         await untilServers('roll', 4);
         await engine.docker(['stop', old]);
         await untilServers('roll', 3);
@@ -133,9 +134,9 @@ test.serial('(d) a container going unhealthy is drained: 0 failed requests', asy
     'run', '-d', '--network', 'host', '--name', 'sickly', '--stop-timeout', '2',
     '--label', 'com.df.notify=true', '--label', 'com.df.serviceName=sickly', '--label', 'com.df.servicePath=/sickly', '--label', `com.df.port=${port}`,
     '--health-cmd', '! test -f /tmp/sick', '--health-interval', '250ms', '--health-retries', '1', '--health-timeout', '2s',
-    IMAGE, 'sh', '-c', `trap 'exit 0' TERM; httpd -f -p 127.0.0.1:${port} -h /www & mkdir -p /www/sickly; echo sickly > /www/sickly/index.html; wait`,
+    IMAGE, 'sh', '-c', oneshotScript(port, 'sickly'),
   ]);
-  await runWeb(engine, { name: 'sturdy', port: 18502, path: '/sickly', text: 'sturdy', labels: { 'com.df.serviceName': 'sickly' } });
+  await runWeb(engine, { name: 'sturdy', port: 18502, path: '/sickly', text: 'sturdy', server: 'oneshot', labels: { 'com.df.serviceName': 'sickly' } });
   await untilServers('sickly', 2);
   const result = await underLoad('/sickly/', async () => {
     await engine.docker(['exec', 'sickly', 'sh', '-c', 'echo sick > /tmp/sick']);

@@ -39,13 +39,13 @@ export interface DockerEngine {
 export const IMAGE = 'local/busybox:1';
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 const FORWARDER = path.join(ROOT, 'dist', 'test', 'support', 'unixForwarder.js');
-const INSTALL = 'apt-get install -y docker.io busybox-static iproute2';
+const INSTALL = 'apt-get install -y docker.io busybox-static iproute2 gcc libc6-dev';
 
 /** Why a real engine cannot run here, with what to install; empty when it can. */
 export function missingPrerequisites(): string[] {
   const problems: string[] = [];
   if (process.getuid?.() !== 0) problems.push('the Docker tests must run as root (they create a network namespace and start dockerd)');
-  for (const [bin, pkg] of [['dockerd', 'docker.io'], ['docker', 'docker.io'], ['containerd', 'docker.io'], ['runc', 'docker.io'], ['ip', 'iproute2'], ['nsenter', 'util-linux'], ['tar', 'tar']] as const) {
+  for (const [bin, pkg] of [['dockerd', 'docker.io'], ['docker', 'docker.io'], ['containerd', 'docker.io'], ['runc', 'docker.io'], ['ip', 'iproute2'], ['nsenter', 'util-linux'], ['tar', 'tar'], ['gcc', 'gcc']] as const) {
     if (!which(bin)) problems.push(`${bin} is missing (package ${pkg})`);
   }
   const busybox = busyboxPath();
@@ -166,7 +166,7 @@ export async function startDockerEngine(options: { tag: string; swarm?: boolean 
   return engine;
 }
 
-/** A tiny image from the static busybox: sh, httpd, wget, sleep, nc. */
+/** A tiny image from the static busybox (sh, httpd, wget, sleep, nc) and oneshot-http. */
 async function importBusybox(dir: string, env: NodeJS.ProcessEnv): Promise<void> {
   const rootfs = path.join(dir, 'rootfs');
   for (const d of ['bin', 'tmp', 'www', 'etc']) fs.mkdirSync(path.join(rootfs, d), { recursive: true });
@@ -175,6 +175,10 @@ async function importBusybox(dir: string, env: NodeJS.ProcessEnv): Promise<void>
   for (const c of ['sh', 'httpd', 'sleep', 'echo', 'cat', 'nc', 'wget', 'mkdir', 'kill', 'true', 'false', 'test']) {
     fs.symlinkSync('busybox', path.join(rootfs, 'bin', c));
   }
+  // A tiny HTTP server that answers in one write (test/support/c/oneshot-http.c), built static for the image.
+  const source = path.join(ROOT, 'test', 'support', 'c', 'oneshot-http.c');
+  const cc = spawnSync('gcc', ['-static', '-Os', '-o', path.join(rootfs, 'bin', 'oneshot-http'), source], { encoding: 'utf8', timeout: 60_000 });
+  if (cc.status !== 0) throw new Error(`building oneshot-http failed (gcc and libc6-dev are needed): ${cc.stderr ?? cc.error?.message}`);
   const r = spawnSync('sh', ['-c', `tar -C '${rootfs}' -c . | docker import - ${IMAGE}`], { env, encoding: 'utf8', timeout: 60_000 });
   if (r.status !== 0) throw new Error(`docker import failed: ${r.stderr}`);
 }

@@ -11,6 +11,7 @@ const [portArg, path = '/', keepArg = '2', closeArg = '2'] = process.argv.slice(
 const port = Number(portArg);
 let running = true;
 const counts = { total: 0, failed: 0, failures: {} as Record<string, number>, answers: {} as Record<string, number> };
+const latencies: number[] = [];
 
 function fail(kind: string): void {
   counts.failed++;
@@ -18,7 +19,8 @@ function fail(kind: string): void {
 }
 
 function once(agent: http.Agent | false): Promise<void> {
-  return new Promise((resolve) => {
+  const started = performance.now();
+  return new Promise<void>((resolve) => {
     const req = http.get({ host: '127.0.0.1', port, path, agent, headers: agent ? {} : { Connection: 'close' }, timeout: 10_000 }, (res) => {
       let body = '';
       res.setEncoding('utf8');
@@ -41,7 +43,11 @@ function once(agent: http.Agent | false): Promise<void> {
       fail(e.code ?? e.message);
       resolve();
     });
-  });
+  }).then(() => void latencies.push(performance.now() - started));
+}
+
+function percentile(sorted: number[], p: number): number {
+  return sorted.length === 0 ? 0 : (sorted[Math.min(sorted.length - 1, Math.floor((sorted.length * p) / 100))] as number);
 }
 
 async function client(agent: http.Agent | false): Promise<void> {
@@ -57,4 +63,6 @@ process.on('SIGTERM', () => {
 });
 process.stdout.write('started\n');
 await Promise.all(clients);
-process.stdout.write(`${JSON.stringify(counts)}\n`);
+const sorted = latencies.sort((a, b) => a - b);
+const round = (ms: number) => Math.round(ms * 100) / 100;
+process.stdout.write(`${JSON.stringify({ ...counts, latencyMs: { p50: round(percentile(sorted, 50)), p99: round(percentile(sorted, 99)), max: round(sorted[sorted.length - 1] ?? 0) } })}\n`);

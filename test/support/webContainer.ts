@@ -14,6 +14,12 @@ export interface WebContainer {
   health?: 'pass' | 'fail';
   /** `--restart always`: comes back when dockerd restarts. */
   restart?: boolean;
+  /**
+   * `oneshot`: oneshot-http, which answers at once, keep-alive, each response in one write (like common app
+   * servers); the default is busybox httpd, which listens before its file is written and writes a response
+   * in several steps.
+   */
+  server?: 'httpd' | 'oneshot';
 }
 
 /**
@@ -39,6 +45,11 @@ export async function runWeb(engine: DockerEngine, web: WebContainer): Promise<s
     ...(web.restart ? ['--restart', 'always'] : []),
     ...Object.entries(labels).flatMap(([k, v]) => ['--label', `${k}=${v}`]),
     ...health,
-    IMAGE, 'sh', '-c', webScript(web.port, web.path, web.text),
+    IMAGE, 'sh', '-c', web.server === 'oneshot' ? oneshotScript(web.port, web.text) : webScript(web.port, web.path, web.text),
   ]);
+}
+
+/** oneshot-http under a shell that exits at once on SIGTERM (the kernel then kills the server mid-flight). */
+export function oneshotScript(port: number, text: string, ip = '127.0.0.1'): string {
+  return `trap 'exit 0' TERM; oneshot-http ${ip} ${port} ${text} & wait`;
 }
