@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { pino } from 'pino';
+import { PinoPretty } from 'pino-pretty';
 import { FlowError } from './domain/errors.js';
 import { startProxy } from './proxy.js';
 import { loadSettings } from './settings.js';
@@ -23,7 +24,10 @@ async function main(): Promise<void> {
     process.exit(2);
   }
   const settings = loaded.settings;
-  const log = pino({ level: settings.logLevel, base: { service: 'flow-proxy' }, timestamp: pino.stdTimeFunctions.isoTime });
+  // JSON lines for machines; readable lines for people at a terminal (or with LOG_FORMAT=pretty).
+  const pretty = settings.logFormat === 'pretty' || (settings.logFormat === undefined && process.stdout.isTTY === true);
+  const options = { level: settings.logLevel, base: { service: 'flow-proxy' }, timestamp: pino.stdTimeFunctions.isoTime };
+  const log = pretty ? pino(options, PinoPretty({ colorize: process.stdout.isTTY === true, sync: true, singleLine: true, ignore: 'service,pid,hostname', translateTime: 'SYS:HH:MM:ss.l' })) : pino(options);
   let proxy: Awaited<ReturnType<typeof startProxy>>;
   try {
     proxy = await startProxy({ settings, env, log });

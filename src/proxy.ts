@@ -7,6 +7,8 @@ import { Metrics } from './adapters/metrics.js';
 import { createDockerDiscovery } from './adapters/docker/createDiscovery.js';
 import { NameResolver } from './adapters/dns/nameResolver.js';
 import { HaproxyDataPlane } from './adapters/haproxy/dataPlane.js';
+import { isLiveHaproxy, readPidFile } from './adapters/haproxy/pids.js';
+import { describeHeld, heldPorts, processTree, type PortUse } from './adapters/net/portHolders.js';
 import { tailFile } from './adapters/haproxy/logTail.js';
 import { FileStore } from './adapters/store/fileStore.js';
 import { fileTemplateReader, loadTemplateSources, ServiceTemplates, type TemplateReader } from './adapters/templates.js';
@@ -91,6 +93,29 @@ export function renderSettings(settings: Settings, files: HaproxyDataPlane['file
   };
 }
 
+/**
+ * Refuses to start when a port this instance needs is held by another
+ * process: HAProxy's SO_REUSEPORT would let two proxies share it and split
+ * the traffic. The HAProxy this instance adopts (its pid file) may hold them.
+ */
+async function refuseTakenPorts(settings: Settings, entries: readonly Entry[], pidFile: string): Promise<void> {
+  const master = readPidFile(pidFile);
+  const own = master !== undefined && isLiveHaproxy(master) ? processTree(master) : new Set<number>();
+  const uses: PortUse[] = [
+    { port: settings.port, purpose: 'PORT, the API', address: settings.ip },
+    ...settings.defaultPorts.map((b) => ({ port: b.port, purpose: 'DEFAULT_PORTS', address: b.address })),
+    ...settings.bindPorts.map((b) => ({ port: b.port, purpose: 'BIND_PORTS', address: b.address })),
+    ...(settings.stats?.port !== undefined ? [{ port: settings.stats.port, purpose: 'STATS_PORT', address: '*' }] : []),
+    ...(settings.haproxyMetricsPort !== undefined ? [{ port: settings.haproxyMetricsPort, purpose: 'HAPROXY_METRICS_PORT', address: '127.0.0.1' }] : []),
+    ...entries.flatMap((e) => e.spec.destinations.filter((d) => d.reqMode !== 'http' && d.srcPort !== undefined).map((d) => ({ port: d.srcPort as number, purpose: `srcPort of service "${e.name}"`, address: '*' }))),
+  ];
+  const seen = new Set<number>();
+  const held = await heldPorts(uses.filter((u) => !seen.has(u.port) && seen.add(u.port) !== undefined), own);
+  if (held.length > 0) {
+    throw new FlowError('PORT_IN_USE', `cannot start: ${describeHeld(held)}. Is another flow-proxy (or HAProxy) running on these ports? Stop it, or give this instance other ports (DEFAULT_PORTS, PORT) and its own DATA_DIR.`);
+  }
+}
+
 /** Contents of the `dfp_users_<name>` secrets, keyed by name. */
 export function readUserSecrets(dir: string): Map<string, string> {
   const secrets = new Map<string, string>();
@@ -173,6 +198,7 @@ export async function startProxy(options: ProxyOptions): Promise<Proxy> {
     custom: new ServiceTemplates(readTemplate),
     certs: certState,
     names,
+    routeConflict: settings.routeConflict,
     log,
     onApply: (record) => {
       metrics.recordApply(record);
@@ -213,6 +239,7 @@ export async function startProxy(options: ProxyOptions): Promise<Proxy> {
     })
     : undefined;
   for (const e of (await discovery?.initialSync(stopped.signal)) ?? []) if (!entries.has(e.name)) entries.set(e.name, e);
+  await refuseTakenPorts(settings, [...entries.values()], dataPlane.files.pidFile);
   await engine.start([...entries.values()], invalid, stored?.removed ?? []);
   discovery?.start(stopped.signal);
 
@@ -235,6 +262,7 @@ export async function startProxy(options: ProxyOptions): Promise<Proxy> {
     parseContext: ctx,
     ...(settings.filterProxyInstanceName && { instanceFilter: settings.proxyInstanceName }),
     liveConfigText: () => dataPlane.liveConfigText(),
+    liveMaps: () => dataPlane.liveMaps(),
     certs,
     crtListFile: dataPlane.files.crtList,
     metrics,
@@ -257,10 +285,21 @@ export async function startProxy(options: ProxyOptions): Promise<Proxy> {
   // Room for long query strings, so that the API answers 414 with a message instead of Node's bare 431.
   const server = http.createServer({ maxHeaderSize: 256 * 1024 }, app.callback());
   server.keepAliveTimeout = 5000;
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(settings.port, settings.ip, () => resolve());
-  });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(settings.port, settings.ip, () => resolve());
+    });
+  } catch (e) {
+    // The port was free a moment ago: whatever took it since, HAProxy must not be left running without its API.
+    stopped.abort();
+    await discovery?.stop();
+    await dataPlane.stop(settings.stopGraceMs);
+    throw new FlowError('API_PORT', `cannot listen on ${settings.ip}:${settings.port} (PORT, IP): ${e instanceof Error ? e.message : String(e)}; HAProxy was stopped again.`);
+  }
+  if (settings.apiToken === undefined && !/^127\.|^::1$|^localhost$/.test(settings.ip)) {
+    log.warn({ ip: settings.ip, port: settings.port }, `the API listens on ${settings.ip}:${settings.port} without API_TOKEN: anyone who can reach it can change the routes. Set API_TOKEN (and IP=127.0.0.1 if only this machine needs the API).`);
+  }
   const port = (server.address() as AddressInfo).port;
   log.info({ port, ip: settings.ip, services: entries.size }, 'flow-proxy API listening');
   // A new replica pulls the route table from its peers before it reports ready.

@@ -87,6 +87,10 @@ export interface Settings {
   retry: { retries: number; on: string[]; methods: string[] };
   /** HEALTH_CHECKS, HEALTH_CHECK_INTERVAL (ms). */
   healthChecks: { enabled: boolean; intervalMs: number };
+  /** LOG_FORMAT: JSON lines, or lines for people; unset: for people when the output is a terminal. */
+  logFormat?: 'json' | 'pretty';
+  /** ROUTE_CONFLICT: a change whose route another service has too is accepted with a warning, or refused (409). */
+  routeConflict: 'warn' | 'reject';
   /** LISTENER_ADDRESS: docker-flow-swarm-listener base URLs, pulled at start (get-services). */
   listeners: string[];
   /** RELOAD_INTERVAL (ms): the longest wait between pull retries, and the period of REPEAT_RELOAD. */
@@ -349,6 +353,8 @@ function schema(cwd: string) {
       STORE: field('STORE', (v, ctx) => (v === undefined || v === 'file' || v === 'consul' ? v ?? 'file' : fail(ctx, 'STORE', v, 'must be file or consul'))),
       CONSUL_HTTP_ADDR: pattern('CONSUL_HTTP_ADDR', undefined, /^(https?:\/\/)?[A-Za-z0-9._-]+(:\d{1,5})?\/?$/, 'must be host:port or http(s)://host:port'),
       CONSUL_PREFIX: pattern('CONSUL_PREFIX', 'flow-proxy', /^[A-Za-z0-9_.-]+(\/[A-Za-z0-9_.-]+)*$/, 'must be a Consul key prefix (letters, digits, "_", ".", "-", "/")'),
+      LOG_FORMAT: field('LOG_FORMAT', (v, ctx) => (v === undefined || v === 'json' || v === 'pretty' ? v : fail(ctx, 'LOG_FORMAT', v, 'must be json or pretty'))),
+      ROUTE_CONFLICT: field('ROUTE_CONFLICT', (v, ctx) => (v === undefined || v === 'warn' || v === 'reject' ? v ?? 'warn' : fail(ctx, 'ROUTE_CONFLICT', v, 'must be warn or reject'))),
       RETRIES: int('RETRIES', 3, 0, 10),
       RETRY_ON: field('RETRY_ON', (v, ctx) => {
         const items = (v ?? 'conn-failure,empty-response,junk-response').split(/[,\s]+/).filter((i) => i !== '');
@@ -453,6 +459,8 @@ function schema(cwd: string) {
         peerAttempts: r.PEER_ATTEMPTS,
         antiEntropyMs: r.ANTI_ENTROPY_INTERVAL,
         store: r.STORE as 'file' | 'consul',
+        routeConflict: r.ROUTE_CONFLICT as 'warn' | 'reject',
+        ...(r.LOG_FORMAT !== undefined && { logFormat: r.LOG_FORMAT as 'json' | 'pretty' }),
         retry: { retries: r.RETRIES, on: r.RETRY_ON, methods: r.RETRY_METHODS },
         healthChecks: { enabled: r.HEALTH_CHECKS, intervalMs: r.HEALTH_CHECK_INTERVAL },
         listeners: r.LISTENER_ADDRESS,

@@ -49,6 +49,8 @@ export interface CommandResult {
   status: number;
   message: string;
   apply?: ApplyRecord;
+  /** Accepted, but worth saying: a route of this service and another service's are the same (one never matches). */
+  warnings?: string[];
   /** The write time given to an API change; fan-out hands it to peers so they store the same version. */
   stamp?: number;
 }
@@ -73,6 +75,8 @@ export interface EngineDeps {
   /** Whether certificates exist, and a key that changes with them. */
   certs: () => { hasCerts: boolean; key: string };
   log: Log;
+  /** ROUTE_CONFLICT: `warn` (default) accepts a change whose route another service has too, with a warning; `reject` refuses it (409). */
+  routeConflict?: 'warn' | 'reject';
   /** Resolves server names before rendering, so HAProxy never resolves them through libc while it loads. */
   names?: { resolveAll(hosts: Iterable<string>): Promise<ReadonlyMap<string, string | undefined>> };
   /** Called after every apply, for metrics. */
@@ -103,7 +107,8 @@ interface LiveState {
 
 type Attempt =
   | { ok: true; record: ApplyRecord }
-  | { ok: false; culprits: Map<string, string> }
+  /** status: what callers whose change is a culprit get (400, or 409 for a route conflict refused by ROUTE_CONFLICT=reject). */
+  | { ok: false; culprits: Map<string, string>; status?: 409 }
   | { ok: false; fatal: string; status?: number };
 
 const MAX_ATTEMPTS = 12;
@@ -416,7 +421,7 @@ export class Engine {
     }
 
     let registry = draft.toRegistry();
-    const rejected = new Map<string, string>();
+    const rejected = new Map<string, { message: string; status: number }>();
     let outcome: Attempt | undefined;
     const nothingChanged = changedBy.size === 0 && !forceReload && !refresh;
     if (nothingChanged && !reloadOnly) {
@@ -439,7 +444,7 @@ export class Engine {
           const by = changedBy.get(name) ?? [];
           const fromCaller = by.some((p) => p.command.kind === 'upsert' || p.command.kind === 'remove');
           if (fromCaller) {
-            rejected.set(name, reason);
+            rejected.set(name, { message: reason, status: outcome.status ?? 400 });
             const previous = this.committed.entries.get(name);
             registry = previous ? upsert(registry, previous) : remove(registry, name);
             changedBy.delete(name);
@@ -460,17 +465,53 @@ export class Engine {
         continue;
       }
       const target = p.command.kind === 'upsert' ? p.command.entry.name : p.command.kind === 'remove' ? p.command.name : undefined;
-      if (target !== undefined && rejected.has(target)) {
-        p.resolve({ ok: false, status: 400, message: rejected.get(target) as string });
+      const refusal = target !== undefined ? rejected.get(target) : undefined;
+      if (refusal) {
+        p.resolve({ ok: false, status: refusal.status, message: refusal.message });
       } else if (!outcome) {
         p.resolve({ ok: false, status: 500, message: 'could not find a valid configuration for this change' });
       } else if (outcome.ok) {
         const stamp = stamps.get(p);
-        p.resolve({ ok: true, status: 200, message: '', apply: outcome.record, ...(stamp !== undefined && { stamp }) });
+        const warnings = p.command.kind === 'upsert' ? this.routeWarnings(p.command.entry.name) : [];
+        p.resolve({ ok: true, status: 200, message: '', apply: outcome.record, ...(stamp !== undefined && { stamp }), ...(warnings.length > 0 && { warnings }) });
       } else if ('fatal' in outcome) {
         p.resolve({ ok: false, status: outcome.status ?? 500, message: outcome.fatal });
       }
     }
+  }
+
+  /** Routes of this service that another service's identical route takes, or that it takes from another. */
+  routeWarnings(name: string): string[] {
+    return (this.live?.model.shadowed ?? []).flatMap((x) => {
+      if (x.owner === name) return [`route ${x.route} of service "${name}" is the same as one of service "${x.by}", which comes first in the route order (a lower aclName): "${name}" gets none of those requests.`];
+      if (x.by === name) return [`route ${x.route} of service "${x.owner}" is the same as one of this service, which comes first in the route order (a lower aclName): "${x.owner}" gets none of those requests now.`];
+      return [];
+    });
+  }
+
+  /** Services whose routes this view shadows or loses, by name, with the other service. */
+  shadowedServices(): Map<string, Array<{ route: string; by: string }>> {
+    const out = new Map<string, Array<{ route: string; by: string }>>();
+    for (const x of this.live?.model.shadowed ?? []) out.set(x.owner, [...(out.get(x.owner) ?? []), { route: x.route, by: x.by }]);
+    return out;
+  }
+
+  /**
+   * ROUTE_CONFLICT=reject: a change that makes one of its routes and another
+   * service's the same is refused (409), whichever of the two would win.
+   */
+  private newRouteConflicts(model: Model, changed: ReadonlyMap<string, Pending[]>): Map<string, string> {
+    const culprits = new Map<string, string>();
+    if (this.deps.routeConflict !== 'reject') return culprits;
+    const before = new Set((this.live?.model.shadowed ?? []).map((x) => `${x.owner}\u0000${x.by}\u0000${x.route}`));
+    for (const x of model.shadowed) {
+      if (before.has(`${x.owner}\u0000${x.by}\u0000${x.route}`)) continue;
+      for (const [name, other] of [[x.owner, x.by], [x.by, x.owner]] as const) {
+        const byCaller = (changed.get(name) ?? []).some((p) => p.command.kind === 'upsert');
+        if (byCaller) culprits.set(name, `route ${x.route} of service "${name}" is the same as one of service "${other}" (ROUTE_CONFLICT=reject): give one of them another path or domain, or remove the other first.`);
+      }
+    }
+    return culprits;
   }
 
   /** One try at making `registry` live, by the cheapest safe path. */
@@ -482,6 +523,8 @@ export class Engine {
     if (this.live && !opts.forceReload) {
       const sticky = this.model(registry, this.live.layout, custom);
       if (sticky.conflicts.size > 0) return { ok: false, culprits: sticky.conflicts };
+      const clashes = this.newRouteConflicts(sticky.model, changedBy);
+      if (clashes.size > 0) return { ok: false, culprits: clashes, status: 409 };
       if (sticky.model.structure === this.live.model.structure) {
         const ops = runtimeDiff(this.live, sticky.model);
         const persisted = await this.persistOrFail(registry);
@@ -506,6 +549,8 @@ export class Engine {
     const phase = phases(this.now);
     const canonical = this.model(registry, undefined, custom);
     if (canonical.conflicts.size > 0) return { ok: false, culprits: canonical.conflicts };
+    const clashes = this.newRouteConflicts(canonical.model, changedBy);
+    if (clashes.size > 0) return { ok: false, culprits: clashes, status: 409 };
     phase('model');
     const rendered = renderFiles(this.deps.templates, canonical.model);
     phase('render');

@@ -61,7 +61,8 @@ export async function reconfigure(raw: RawResult, deps: ServiceDeps, changeId: s
     ? await deps.engine.submit({ kind: 'remove', name, ...stamped }, changeId)
     : await deps.engine.submit({ kind: 'upsert', entry, ...stamped }, changeId);
   const body = answer(result, name);
-  if (entry.warnings) body.Warnings = entry.warnings;
+  const warnings = [...(entry.warnings ?? []), ...(result.warnings ?? [])];
+  if (warnings.length > 0) body.Warnings = warnings;
   return { status: result.status, body, options, ...(result.stamp !== undefined && { stamp: result.stamp }) };
 }
 

@@ -36,6 +36,8 @@ export interface DfpRouteDeps extends ServiceDeps {
   engine: Engine;
   /** The live haproxy.cfg as HAProxy reads it. */
   liveConfigText: () => string;
+  /** The live route maps (haproxy.cfg only points at them). */
+  liveMaps?: () => Array<{ file: string; text: string }>;
   /** Readiness: the stored or discovered routes are live. */
   ready: () => boolean;
   certs: CertStore;
@@ -188,17 +190,30 @@ export function dfpRoutes(deps: DfpRouteDeps): (app: Koa<AppState>) => void {
       return;
     }
     ctx.type = 'text/html';
-    ctx.body = redactConfig(deps.liveConfigText());
+    // Routes live in map files; they are shown after the config, as comments, unless maps=false.
+    const maps = new URLSearchParams(ctx.querystring).get('maps') === 'false' ? [] : deps.liveMaps?.() ?? [];
+    const routes = maps.map((m) => `# ${m.file}\n${m.text.split('\n').filter((l) => l !== '').map((l) => `#   ${l}`).join('\n')}`).join('\n');
+    ctx.body = `${redactConfig(deps.liveConfigText())}${maps.length > 0 ? `\n# ---- routes (map files: key -> backend) ----\n${routes}\n` : ''}`;
   });
 
   router.all('/services', async (ctx) => {
     const quarantined = deps.engine.quarantined;
     const registry = deps.engine.registry;
     const health = await serverHealth();
+    const shadowed = deps.engine.shadowedServices();
     ctx.body = {
       Services: [...registry.entries.values()].map((e) => {
         const q = quarantined.find((x) => x.name === e.name);
-        return { ServiceName: e.name, Owner: e.owner, State: q ? 'quarantined' : 'live', ...(q && { Reason: q.reason }), ...(e.warnings && { Warnings: e.warnings }), Servers: health(e.name) };
+        const lost = shadowed.get(e.name);
+        return {
+          ServiceName: e.name,
+          Owner: e.owner,
+          State: q ? 'quarantined' : lost ? 'shadowed' : 'live',
+          ...(q && { Reason: q.reason }),
+          ...(lost && { Shadowed: lost.map((x) => ({ Route: x.route, By: x.by })) }),
+          ...(e.warnings && { Warnings: e.warnings }),
+          Servers: health(e.name),
+        };
       }),
       Quarantined: quarantined.map((q) => ({ ServiceName: q.name, Owner: q.owner, Reason: q.reason })),
       ...(deps.listeners && { Listener: listenerJson(deps.listeners) }),
@@ -239,6 +254,15 @@ export function dfpRoutes(deps: DfpRouteDeps): (app: Koa<AppState>) => void {
         NotAfter: c.notAfter,
         Fingerprint256: c.fingerprint256,
       })),
+    };
+  });
+
+  // The API's root: what is here (docker-flow-proxy answered 404; a trailing slash redirects here).
+  router.all('/', (ctx) => {
+    ctx.body = {
+      Status: 'OK',
+      Message: 'flow-proxy, a docker-flow-proxy compatible API',
+      Endpoints: ['reconfigure', 'remove', 'reload', 'config', 'services', 'discovery', 'cert', 'certs', 'metrics', 'ping', 'ready', 'successfulinitreload'].map((e) => `/v1/docker-flow-proxy/${e}`),
     };
   });
 

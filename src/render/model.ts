@@ -1,6 +1,6 @@
 import type { Destination, ServiceSpec, User } from '../domain/spec.js';
 import { backendsFor, formatAddress, literalIp, namesToResolve, spareView, structureOf, withAddresses, type BackendSlot, type BackendView, type ServerView } from './backend.js';
-import { hostCondition, pathCondition, planRoutes, LOOKUPS, type HostMatch, type Lookup, type MapEntry, type PathMatch, type RouteInput, type RoutingStep } from './routes.js';
+import { hostCondition, pathCondition, planRoutes, LOOKUPS, type HostMatch, type Lookup, type MapEntry, type PathMatch, type RouteInput, type RoutingStep, type ShadowedRoute } from './routes.js';
 import type { BindSpec, RenderSettings } from './settings.js';
 
 /**
@@ -117,6 +117,8 @@ export interface Model {
   maps: Record<Lookup, MapEntry[]>;
   /** Services that cannot be rendered, with the reason (port clashes and the like). */
   conflicts: Map<string, string>;
+  /** Routes no request reaches because an identical route of another service comes first. */
+  shadowed: ShadowedRoute[];
   /** Compares equal exactly when two configs differ only in maps and dynamic servers. */
   structure: string;
 }
@@ -248,7 +250,7 @@ export function buildModel(input: ModelInput, previous?: Layout): Model {
   };
   const keys = new Map([...names].map(([key, name]) => [name, key]));
   const layout: Layout = { order, backends: new Map(order.map((name) => [name, { key: keys.get(name), view: backends.get(name) as BackendView }])) };
-  return { view, layout, maps: plan.maps, conflicts, structure: `${input.certsKey ?? ''}|${structureKey(view)}` };
+  return { view, layout, maps: plan.maps, conflicts, shadowed: plan.shadowed, structure: `${input.certsKey ?? ''}|${structureKey(view)}` };
 }
 
 /** The server names the model of these services needs resolved (see ModelInput.addresses). */

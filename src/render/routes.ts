@@ -54,9 +54,20 @@ export interface RuleView {
 /** What the frontend does, step by step: a map lookup or a run of rules. */
 export type RoutingStep = { kind: 'map'; lookup: Lookup } | { kind: 'rule'; rule: RuleView };
 
+/** A route no request can reach because an identical route of another service comes first. */
+export interface ShadowedRoute {
+  /** The service whose route lost. */
+  owner: string;
+  /** The service that takes those requests. */
+  by: string;
+  /** The route, in words: `host/path`, `/path`, or the rule's condition. */
+  route: string;
+}
+
 export interface RoutingPlan {
   steps: RoutingStep[];
   maps: Record<Lookup, MapEntry[]>;
+  shadowed: ShadowedRoute[];
 }
 
 export type RouteOrder = 'specific' | 'acl';
@@ -88,20 +99,34 @@ export function planRoutes(inputs: readonly RouteInput[], order: RouteOrder): Ro
   const candidates = orderCandidates(inputs, order);
   const entries: Entry[] = [];
   const rules: Array<{ c: Candidate; rank: number }> = [];
-  const seenKeys = new Set<string>();
+  const keyOwners = new Map<string, string>();
+  const ruleOwners = new Map<string, string>();
+  const shadowed: ShadowedRoute[] = [];
+  const lost = (owner: string, by: string | undefined, route: string) => {
+    if (by !== undefined && by !== owner && !shadowed.some((x) => x.owner === owner && x.by === by && x.route === route)) shadowed.push({ owner, by, route });
+  };
   candidates.forEach((c, rank) => {
     if (!c.mappable || c.tier === 0) {
+      // An identical rule of another service earlier in the order takes every request this one would.
+      const signature = JSON.stringify([c.input.host, c.input.path, [...c.input.conditions].sort()]);
+      lost(c.input.owner, ruleOwners.get(signature), ruleView(c.input).condition);
+      if (!ruleOwners.has(signature)) ruleOwners.set(signature, c.input.owner);
       rules.push({ c, rank });
       return;
     }
     const e = entry(c, rank);
     const id = `${e.lookup}\u0000${e.key}`;
-    if (seenKeys.has(id)) return; // an earlier route owns this exact key: the later one can never match
-    seenKeys.add(id);
+    const holder = keyOwners.get(id);
+    if (holder !== undefined) {
+      // An earlier route owns this exact key: the later one can never match.
+      lost(c.input.owner, holder, e.key);
+      return;
+    }
+    keyOwners.set(id, c.input.owner);
     entries.push(e);
   });
   const placed = place(entries, rules);
-  return assemble(placed.entries, placed.rules);
+  return { ...assemble(placed.entries, placed.rules), shadowed };
 }
 
 /** The desired evaluation order: the first route in this list that matches a request must win. */
@@ -253,7 +278,7 @@ function place(entries: Entry[], rules: Array<{ c: Candidate; rank: number }>): 
   }
 }
 
-function assemble(entries: Entry[], rules: PlacedRule[]): RoutingPlan {
+function assemble(entries: Entry[], rules: PlacedRule[]): Omit<RoutingPlan, 'shadowed'> {
   const maps = Object.fromEntries(LOOKUPS.map((l) => [l, [] as MapEntry[]])) as Record<Lookup, MapEntry[]>;
   for (const e of entries) maps[e.lookup].push({ key: e.key, backend: e.candidate.input.backend, owner: e.candidate.input.owner });
   for (const l of LOOKUPS) maps[l].sort((a, b) => cmp(a.key, b.key));

@@ -5,7 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import test from 'ava';
 import { IMAGE, requirePrerequisites, startDockerEngine, type DockerEngine } from '../support/dockerEngine.js';
-import { ROOT } from '../support/flowProxy.js';
+import { BUILD, ROOT } from '../support/flowProxy.js';
 import { unixRequest } from '../support/unixHttp.js';
 import { tempDir } from '../support/tmp.js';
 
@@ -19,7 +19,7 @@ const TAG = 'flow-proxy:ci';
 test.before(async () => {
   requirePrerequisites();
   engine = await startDockerEngine({ tag: 'img' });
-  const env = { ...process.env, DOCKER_HOST: engine.dockerHost, DOCKER_BUILDKIT: '0', FLOW_PROXY_PREBUILT: '1' };
+  const env = { ...process.env, DOCKER_HOST: engine.dockerHost, DOCKER_BUILDKIT: '0', FLOW_PROXY_PREBUILT: '1', FLOW_PROXY_BUILD_DIR: BUILD };
   await run(path.join(ROOT, 'scripts', 'local-base.sh'), ['local/flow-proxy-base:1'], { env, maxBuffer: 1 << 26 });
   await run(path.join(ROOT, 'scripts', 'build-image.sh'), [TAG, '--build-arg', 'BASE=local/flow-proxy-base:1', '--build-arg', 'INSTALL_PACKAGES=false'], { env, maxBuffer: 1 << 26, timeout: 600_000 });
 });

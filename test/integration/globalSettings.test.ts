@@ -5,7 +5,7 @@ import { startBackend, type Backend } from '../support/backend.js';
 import { makeCert } from '../support/certs.js';
 import { startDns, type DnsServer } from '../support/dns.js';
 import { answeredBy, request } from '../support/http.js';
-import { eventually, startFlowProxy, type FlowProxy } from '../support/flowProxy.js';
+import { eventually, MAIN, startFlowProxy, type FlowProxy } from '../support/flowProxy.js';
 import { freePort } from '../support/ports.js';
 import { haproxyWorkers } from '../support/processes.js';
 import { tempDir } from '../support/tmp.js';
@@ -186,7 +186,7 @@ test('CFG_TEMPLATE_PATH, CRT_LIST_PATH and the DEBUG_* formats shape the config;
   t.regex(cfg, new RegExp(`ssl crt-list ${path.join(dir, 'crt-list.txt').replace(/[.]/g, '\\.')}`));
   t.regex(cfg, /option dontlog-normal\n\s+log-format '%ci %HM %HU %ST'/);
   const bad = await import('node:child_process').then(({ spawnSync }) =>
-    spawnSync(process.execPath, ['dist/src/main.js'], { env: { PATH: process.env.PATH ?? '', DEFAULT_REQ_MODE: 'tcp', DATA_DIR: dir }, encoding: 'utf8' }),
+    spawnSync(process.execPath, [MAIN], { env: { PATH: process.env.PATH ?? '', DEFAULT_REQ_MODE: 'tcp', DATA_DIR: dir }, encoding: 'utf8' }),
   );
   t.not(bad.status, 0);
   t.regex(bad.stderr, /DEFAULT_REQ_MODE "tcp" is not supported/);

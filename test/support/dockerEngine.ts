@@ -38,7 +38,7 @@ export interface DockerEngine {
 
 export const IMAGE = 'local/busybox:1';
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
-const FORWARDER = path.join(ROOT, 'dist', 'test', 'support', 'unixForwarder.js');
+const FORWARDER = path.join(path.dirname(fileURLToPath(import.meta.url)), 'unixForwarder.js');
 const INSTALL = 'apt-get install -y docker.io busybox-static iproute2 gcc libc6-dev';
 
 /** Why a real engine cannot run here, with what to install; empty when it can. */

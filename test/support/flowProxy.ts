@@ -7,9 +7,12 @@ import { request, type RequestOptions, type Response } from './http.js';
 import { tempDir } from './tmp.js';
 import { isLiveHaproxy, readPidFile, signal, waitGone } from '../../src/adapters/haproxy/pids.js';
 
-/** The repository root (tests run from dist/test/support). */
-export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
-export const MAIN = path.join(ROOT, 'dist', 'src', 'main.js');
+/** The build the tests run from (dist/ for a developer's build, .test-build/ under `npm test`). */
+export const BUILD = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+/** The repository root. */
+export const ROOT = path.resolve(BUILD, '..');
+/** flow-proxy's entry point in the same build as the tests. */
+export const MAIN = path.join(BUILD, 'src', 'main.js');
 
 export interface FlowProxy {
   apiPort: number;

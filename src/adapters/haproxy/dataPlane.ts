@@ -3,7 +3,7 @@ import path from 'node:path';
 import { writeFileAtomic } from '../fsAtomic.js';
 import { checkConfig, type CheckResult } from './check.js';
 import { cliBatch, cliCommand, isSuccessAnswer } from './cli.js';
-import { carryOverServerState } from './serverState.js';
+import { carryOverServerState, EMPTY_STATE } from './serverState.js';
 import { HaproxyProcess, type ReloadResult } from './process.js';
 import type { RuntimeOp } from '../../core/runtimeDiff.js';
 import type { ConfigFiles, DataPlane, RuntimeResult } from '../../core/ports.js';
@@ -73,6 +73,8 @@ export class HaproxyDataPlane implements DataPlane {
   async start(files: ConfigFiles): Promise<'started' | 'adopted'> {
     const adoptable = fs.existsSync(this.files.pidFile);
     if (!adoptable) this.writeLive(files);
+    // A first start has no saved server state yet: an empty one spares HAProxy's "Can't open" warning.
+    if (!fs.existsSync(this.files.serverState)) writeFileAtomic(this.files.serverState, EMPTY_STATE, 0o600, false);
     const how = await this.process.start();
     return how;
   }
@@ -135,6 +137,11 @@ export class HaproxyDataPlane implements DataPlane {
 
   liveConfigText(): string {
     return fs.readFileSync(this.files.config, 'utf8');
+  }
+
+  /** The live route maps by file name: where the routes are (haproxy.cfg only points at them). */
+  liveMaps(): Array<{ file: string; text: string }> {
+    return fs.readdirSync(this.files.mapDir).filter((f) => f.endsWith('.map')).sort().map((file) => ({ file, text: fs.readFileSync(path.join(this.files.mapDir, file), 'utf8') }));
   }
 
   /**
