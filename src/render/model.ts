@@ -114,6 +114,8 @@ export interface Model {
   view: ConfigView;
   layout: Layout;
   maps: Record<Lookup, MapEntry[]>;
+  /** Every HTTP route before placement (what the maps and rules were planned from), for explanations. */
+  routes: readonly RouteInput[];
   /** Services that cannot be rendered, with the reason (port clashes and the like). */
   conflicts: Map<string, string>;
   /** Compares equal exactly when two configs differ only in maps and dynamic servers. */
@@ -238,7 +240,7 @@ export function buildModel(input: ModelInput, previous?: Layout): Model {
   };
   const keys = new Map([...names].map(([key, name]) => [name, key]));
   const layout: Layout = { order, backends: new Map(order.map((name) => [name, { key: keys.get(name), view: backends.get(name) as BackendView }])) };
-  return { view, layout, maps: plan.maps, conflicts, structure: `${input.certsKey ?? ''}|${structureKey(view)}` };
+  return { view, layout, maps: plan.maps, routes: routeInputs, conflicts, structure: `${input.certsKey ?? ''}|${structureKey(view)}` };
 }
 
 function backendsForNames(spec: ServiceSpec, settings: RenderSettings): Array<[string, string]> {
