@@ -124,7 +124,7 @@ function services({ state }) {
       h('div', { class: 'name' }, s.Name),
       h('div', { class: 'meta' }, pill(OWNER[s.Owner] || s.Owner, 'owner'), ' ', s.AclName !== s.Name ? `aclName ${s.AclName} ` : '', s.IsDefaultBackend ? 'default backend ' : '', s.Auth ? 'basic auth' : '')),
     h('td', {}, s.Routes.length
-      ? h('ul', { class: 'routes' }, s.Routes.map((r) => h('li', {}, h('span', { class: 'order' }, `#${r.Order}`), r.Route, h('span', { class: 'arrow' }, ' → '), r.Backend)))
+      ? h('ul', { class: 'routes' }, s.Routes.map((r) => h('li', {}, h('span', { class: 'order' }, `#${r.Order}`), ' ', r.Route, h('span', { class: 'arrow' }, ' → '), r.Backend)))
       : h('span', { class: 'meta' }, s.State === 'quarantined' ? `not routed (would be: ${wanted(s)})` : s.Destinations.some((d) => d.Mode !== 'http') ? wanted(s) : 'no HTTP route')),
     h('td', { class: 'mono' }, s.Destinations.map((d) => h('div', {}, ports(d)))),
     h('td', {}, s.Servers.length
