@@ -63,7 +63,7 @@ export function parseArgs(argv: readonly string[]): ParsedArgs {
   if (help) return { ok: true, command: { kind: 'help' } };
   const [command = 'run', ...rest] = positional;
   if (!COMMANDS.has(command)) return { ok: false, error: `unknown command "${command}" (commands: run, status, routes, explain, diff; see flow-proxy --help)` };
-  const usedOnlyBy = (what: string, allowed: string[]) => (allowed.includes(command) ? undefined : `${what} is for ${allowed.join(' and ')} only`);
+  const usedOnlyBy = (what: string, allowed: string[]) => (allowed.includes(command) ? undefined : `${what} ${what.includes(' and ') ? 'are' : 'is'} for ${allowed.length > 1 ? `${allowed.slice(0, -1).join(', ')} and ${allowed[allowed.length - 1] as string}` : allowed[0] as string} only`);
   const misplaced = (method !== undefined || headers.length > 0 ? usedOnlyBy('-X and -H', ['explain']) : undefined)
     ?? (json && (command === 'run' || command === 'help') ? usedOnlyBy('--json', ['status', 'routes', 'explain', 'diff']) : undefined);
   if (misplaced) return { ok: false, error: misplaced };

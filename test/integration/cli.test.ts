@@ -156,7 +156,7 @@ test('bad usage exits 2 naming the problem; an unreachable API exits 3', async (
     [['explain'], /explain needs one URL or path/],
     [['diff'], /diff needs a reconfigure query/],
     [['status', '--api', 'ftp://x'], /--api "ftp:\/\/x" must be an http/],
-    [['routes', '-X', 'GET'], /-X and -H is for explain only/],
+    [['routes', '-X', 'GET'], /-X and -H are for explain only/],
     [['explain', '/x', '-H', 'novalue'], /-H "novalue" must be 'Name: value'/],
   ];
   for (const [args, message] of cases) {
