@@ -139,3 +139,30 @@ for (const order of ['specific', 'acl'] as const) {
     t.true(answered.size >= 4, `several services answered (${[...answered].join(', ')}), not only 503s`);
   });
 }
+
+test('bad explain input is a 400 naming the parameter and the value; explain is open like every read endpoint', async (t) => {
+  const p = await startFlowProxy({ env: { DISCOVERY: 'none', API_TOKEN: 'explain-token-0123456789' } });
+  proxies.push(p);
+  const cases: Array<[string, RegExp]> = [
+    ['path=api', /^Parameter path "api" must be a request path beginning with "\/"/],
+    ['path=/a%20b', /^Parameter path "\/a b" must be a request path/],
+    ['host=a%20b.com', /^Parameter host "a b.com" must be a host name/],
+    ['host=', /^Parameter host "" must be a host name/],
+    ['method=G%20T', /^Parameter method "G T" must be an HTTP method/],
+    ['port=0', /^Parameter port "0" must be a port number from 1 to 65535/],
+    ['port=http', /^Parameter port "http" must be a port number/],
+    ['header=novalue', /^Parameter header "novalue" must be Name:value/],
+    ['header=X%20Y:1', /^Parameter header "X Y:1" must be Name:value/],
+    ['path=/a&path=/b', /^Parameter path "\/b" is given more than once \(also "\/a"\)/],
+    ['hots=a.com', /^Parameter hots is not known: explain takes path, host, method, port and header/],
+  ];
+  for (const [query, message] of cases) {
+    const res = await p.api('explain', query);
+    t.is(res.status, 400, query);
+    t.regex(String(res.json.Message), message, query);
+  }
+  const ok = await p.api('explain', 'path=/&header=X-A:1&header=X-B:2');
+  t.is(ok.status, 200);
+  t.deepEqual([ok.json.Service, ok.json.Backend], [null, '_fp_no_route']);
+  t.is((await p.api('explain', 'path=/', { method: 'POST' })).status, 405, 'GET only');
+});
