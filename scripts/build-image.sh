@@ -11,7 +11,7 @@ trap 'rm -rf "$ctx"' EXIT
 cd "$root"
 # Tests that build the image pass FLOW_PROXY_PREBUILT=1: dist/ is built already and other tests read it.
 [ "${FLOW_PROXY_PREBUILT:-}" = 1 ] || npx tsc -p tsconfig.json
-cp -r package.json package-lock.json templates errorfiles Dockerfile .dockerignore node_modules "$ctx/"
+cp -r package.json package-lock.json templates errorfiles dashboard Dockerfile .dockerignore node_modules "$ctx/"
 mkdir -p "$ctx/dist" && cp -r dist/src "$ctx/dist/src"
 # Production dependencies only, from what `npm ci` installed here: no network needed.
 (cd "$ctx" && npm prune --omit=dev --ignore-scripts --no-audit --no-fund >/dev/null)
