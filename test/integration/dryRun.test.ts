@@ -4,6 +4,7 @@ import test from 'ava';
 import { applyPatch, parsePatch } from 'diff';
 import { startBackend, type Backend } from '../support/backend.js';
 import { startFlowProxy, type FlowProxy } from '../support/flowProxy.js';
+import { makeCert } from '../support/certs.js';
 import { answeredBy } from '../support/http.js';
 
 let a: Backend;
@@ -164,4 +165,21 @@ test('with API_TOKEN a dry run needs the token, as the real call does', async (t
   t.is(ok.status, 200);
   t.is(ok.json.Kind, 'runtime');
   t.false(ok.body.includes(token));
+});
+
+test('a serviceCert in a dry run is checked but not stored; a new certificate means a reload, as the real call then does', async (t) => {
+  const p = await start();
+  t.is((await p.api('reconfigure', { serviceName: 'web', servicePath: '/web', ...to(a) })).status, 200);
+  const cert = makeCert(['web.example.com']);
+  const query = { serviceName: 'web', servicePath: '/web', serviceDomain: 'web.example.com', ...to(a), serviceCert: cert.pem.replace(/\n/g, '\\n') };
+  const dry = await p.api('reconfigure', { ...query, dryRun: 'true' });
+  t.is(dry.status, 200, dry.body);
+  t.is(dry.json.Kind, 'reload');
+  t.false(dry.body.includes('PRIVATE KEY'));
+  t.deepEqual((await p.api('certs')).json.Certs, [], 'nothing stored');
+  const real = await p.api('reconfigure', query);
+  t.is((real.json.Applied as { Kind: string }).Kind, 'reload');
+  t.deepEqual(((await p.api('certs')).json.Certs as Array<{ ProxyServiceName: string }>).map((c) => c.ProxyServiceName), ['web.example.com']);
+  // The same certificate again changes nothing.
+  t.is((await p.api('reconfigure', { ...query, dryRun: 'true' })).json.Kind, 'none');
 });
