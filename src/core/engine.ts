@@ -559,7 +559,7 @@ export class Engine {
    */
   private async attribute(alerts: Alert[], rendered: RenderedFiles, model: Model, suspects: string[], registry: Registry): Promise<Map<string, string>> {
     const culprits = new Map<string, string>();
-    const message = candidateMessage;
+    const message = (a: Alert) => a.message.replace(/\[[^\]]*candidate\/haproxy\.cfg:(\d+)\]/, '[haproxy.cfg:$1]');
     for (const a of alerts) {
       const owners = a.line !== undefined ? rendered.owners[a.line - 1] : undefined;
       const named = owners ?? namesToOwners(a.names, model);
@@ -751,7 +751,7 @@ interface PreviewInput {
   certs?: { hasCerts: boolean; key: string };
 }
 
-/** HAProxy's message with the candidate file's path shortened to haproxy.cfg, as callers see it. */
+/** HAProxy's message with the candidate file's path shortened to haproxy.cfg, as `attribute` shows it to callers. */
 function candidateMessage(a: Alert): string {
   return a.message.replace(/\[[^\]]*candidate\/haproxy\.cfg:(\d+)\]/, '[haproxy.cfg:$1]');
 }
