@@ -56,7 +56,8 @@ function run(args: string[], env: Record<string, string> = {}): Promise<Run> {
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
     child.on('error', reject);
-    child.on('exit', (code) => {
+    // 'close', not 'exit': the output may still be in the pipes when the process exits.
+    child.on('close', (code) => {
       clearTimeout(timer);
       resolve({ code, stdout, stderr });
     });
