@@ -2,7 +2,7 @@
 // read-only endpoints (relative URLs, same origin) every POLL_MS and changes
 // nothing. Every value is inserted as text, never as HTML.
 
-const POLL_MS = 2000;
+const POLL_MS = 1000;
 const API = 'v1/docker-flow-proxy/';
 const $ = (id) => document.getElementById(id);
 const rendered = new Map();
