@@ -56,12 +56,20 @@ export async function dashboardState(deps: DashboardDeps): Promise<Record<string
   const peers = await deps.peers();
   const quarantined = new Map(deps.engine.quarantined.map((q) => [q.name, q]));
   const ordered = model ? orderRoutes(model.routes, deps.routeOrder) : [];
+  // Indexed once: a proxy with 10,000 services must not scan every route and backend per service.
+  const routesOf = new Map<string, Array<{ Order: number; Route: string; Backend: string }>>();
+  ordered.forEach((r, i) => push(routesOf, r.owner, { Order: i + 1, Route: describeRoute(r), Backend: r.backend }));
+  const backendsOf = new Map<string, string[]>();
+  for (const name of model?.layout.order ?? []) {
+    const owner = model?.layout.backends.get(name)?.view.owner;
+    if (owner !== undefined) push(backendsOf, owner, name);
+  }
   const services = [...deps.engine.registry.entries.values()]
     .sort((a, b) => (a.name < b.name ? -1 : 1))
     .map((e) => {
       const s = e.spec;
       const q = quarantined.get(e.name);
-      const servers = model && !q ? serversOf(model, e.name, stats, statsError !== undefined) : [];
+      const servers = model && !q ? serversOf(model, e.name, backendsOf.get(e.name) ?? [], stats, statsError !== undefined) : [];
       return {
         Name: e.name,
         Owner: e.owner,
@@ -81,7 +89,7 @@ export async function dashboardState(deps: DashboardDeps): Promise<Record<string
           PathType: d.pathType,
           Domains: d.serviceDomain,
         })),
-        Routes: ordered.flatMap((r, i) => (r.owner === e.name ? [{ Order: i + 1, Route: describeRoute(r), Backend: r.backend }] : [])),
+        Routes: routesOf.get(e.name) ?? [],
         Servers: servers,
       };
     });
@@ -114,7 +122,7 @@ export async function dashboardState(deps: DashboardDeps): Promise<Record<string
 }
 
 /** The servers of a service's backends and TCP groups, with HAProxy's view of each. */
-function serversOf(model: Model, name: string, stats: Map<string, Map<string, ServerStat>>, statsDown: boolean): ServerRow[] {
+function serversOf(model: Model, name: string, backends: readonly string[], stats: Map<string, Map<string, ServerStat>>, statsDown: boolean): ServerRow[] {
   const rows: ServerRow[] = [];
   const row = (backend: string, server: string, address: string): ServerRow => {
     const st = stats.get(backend)?.get(server);
@@ -128,9 +136,9 @@ function serversOf(model: Model, name: string, stats: Map<string, Map<string, Se
       Sessions: st?.sessions ?? null,
     };
   };
-  for (const backend of model.layout.order) {
+  for (const backend of backends) {
     const view = model.layout.backends.get(backend)?.view;
-    if (view?.owner !== name) continue;
+    if (!view) continue;
     for (const s of view.servers) rows.push(row(backend, s.name, s.address));
     if (view.serverTemplate) for (const st of stats.get(backend)?.values() ?? []) rows.push(row(backend, st.server, st.address ?? view.serverTemplate.address));
   }
@@ -139,6 +147,12 @@ function serversOf(model: Model, name: string, stats: Map<string, Map<string, Se
     for (const s of l.servers) rows.push(row(l.name, s.name, s.address));
   }
   return rows;
+}
+
+function push<T>(map: Map<string, T[]>, key: string, value: T): void {
+  const list = map.get(key);
+  if (list) list.push(value);
+  else map.set(key, [value]);
 }
 
 function health(servers: ServerRow[]): Health {
