@@ -122,7 +122,8 @@ function services({ state }) {
   const rows = state.Services.map((s) => h('tr', { class: s.State === 'quarantined' ? 'dim' : '' },
     h('td', {},
       h('div', { class: 'name' }, s.Name),
-      h('div', { class: 'meta' }, pill(OWNER[s.Owner] || s.Owner, 'owner'), ' ', s.AclName !== s.Name ? `aclName ${s.AclName} ` : '', s.IsDefaultBackend ? 'default backend ' : '', s.Auth ? 'basic auth' : '')),
+      h('div', { class: 'meta' }, pill(OWNER[s.Owner] || s.Owner, 'owner'),
+        [s.AclName !== s.Name ? `aclName ${s.AclName}` : '', s.IsDefaultBackend ? 'default backend' : '', s.Auth ? 'basic auth' : ''].filter(Boolean).map((x) => [' ', h('span', { class: 'tag' }, x)]))),
     h('td', {}, s.Routes.length
       ? h('ul', { class: 'routes' }, s.Routes.map((r) => h('li', {}, h('span', { class: 'order' }, `#${r.Order}`), ' ', r.Route, h('span', { class: 'arrow' }, ' → '), r.Backend)))
       : h('span', { class: 'meta' }, s.State === 'quarantined' ? `not routed (would be: ${wanted(s)})` : s.Destinations.some((d) => d.Mode !== 'http') ? wanted(s) : 'no HTTP route')),
