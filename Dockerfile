@@ -1,7 +1,7 @@
 # flow-proxy: the control plane, HAProxy and an init that reaps every child.
 #
 # The image takes the application prebuilt (dist/, production node_modules/,
-# templates/, errorfiles/): scripts/build-image.sh prepares that context and
+# templates/, errorfiles/, dashboard/): scripts/build-image.sh prepares that context and
 # runs `docker build`, so the build itself needs no network.
 #
 # BASE must provide node (20+), haproxy (2.6+) and tini. The default installs
@@ -24,6 +24,7 @@ COPY node_modules ./node_modules
 COPY dist/src ./dist/src
 COPY templates ./templates
 COPY errorfiles ./errorfiles
+COPY dashboard ./dashboard
 
 ENV NODE_ENV=production \
     DATA_DIR=/data \

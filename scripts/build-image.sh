@@ -13,7 +13,7 @@ cd "$root"
 # is there already (and other tests read it).
 build=${FLOW_PROXY_BUILD_DIR:-dist}
 [ "${FLOW_PROXY_PREBUILT:-}" = 1 ] || npx tsc -p tsconfig.json --outDir "$build"
-cp -r package.json package-lock.json templates errorfiles Dockerfile .dockerignore node_modules "$ctx/"
+cp -r package.json package-lock.json templates errorfiles dashboard Dockerfile .dockerignore node_modules "$ctx/"
 mkdir -p "$ctx/dist" && cp -r "$build/src" "$ctx/dist/src"
 # Production dependencies only, from what `npm ci` installed here: no network needed.
 (cd "$ctx" && npm prune --omit=dev --ignore-scripts --no-audit --no-fund >/dev/null)

@@ -32,6 +32,8 @@ import { discoveryRoutes } from './http/discoveryRoutes.js';
 import { compileTemplates } from './render/render.js';
 import { setupReplication } from './replicas.js';
 import { replicaRoutes } from './http/replicaRoutes.js';
+import { insightRoutes, mountAll } from './http/insight.js';
+import { insightDeps } from './insightDeps.js';
 import type { RenderSettings } from './render/settings.js';
 import type { Env, Settings } from './settings.js';
 
@@ -257,7 +259,8 @@ export async function startProxy(options: ProxyOptions): Promise<Proxy> {
 
   const replication = setupReplication({ settings, engine, certs, parseContext: ctx, metrics, log, certsChanged: () => certs.writeCrtList(dataPlane.files.crtList) });
   let synced = !replication.enabled;
-  const app = createApp({ log, metrics, ...(settings.apiToken !== undefined && { apiToken: settings.apiToken }) }, dfpRoutes({
+  const insight = insightRoutes(insightDeps({ settings, engine, dataPlane, certs, parseContext: ctx, ...(discovery && { discovery }), replication, ready: () => engine.isStarted && synced }));
+  const app = createApp({ log, metrics, ...(settings.apiToken !== undefined && { apiToken: settings.apiToken }) }, mountAll(insight.before, dfpRoutes({
     engine,
     parseContext: ctx,
     ...(settings.filterProxyInstanceName && { instanceFilter: settings.proxyInstanceName }),
@@ -279,7 +282,8 @@ export async function startProxy(options: ProxyOptions): Promise<Proxy> {
     ready: () => engine.isStarted && synced && listeners.ready(),
     ...(listeners.enabled && { listeners }),
     distribute: replication.distribute,
-  }));
+  })));
+  insight.after(app);
   replicaRoutes({ view: replication.view, ...(settings.apiToken !== undefined && { apiToken: settings.apiToken }) })(app);
   discoveryRoutes({ status: () => discovery?.status(), engine })(app);
   // Room for long query strings, so that the API answers 414 with a message instead of Node's bare 431.

@@ -1,7 +1,7 @@
 import { FlowError } from '../domain/errors.js';
 import { Draft, EMPTY_REGISTRY, registryOf, remove, sameEntry, upsert, type Entry, type Owner, type Registry } from '../domain/registry.js';
 import type { ServiceSpec } from '../domain/spec.js';
-import type { Alert } from '../adapters/haproxy/check.js';
+import type { Alert, CheckResult } from '../adapters/haproxy/check.js';
 import { buildModel, namesToResolveFor, type Layout, type Model } from '../render/model.js';
 import type { Compiled } from '../render/render.js';
 import type { RenderSettings } from '../render/settings.js';
@@ -500,15 +500,14 @@ export class Engine {
    * ROUTE_CONFLICT=reject: a change that makes one of its routes and another
    * service's the same is refused (409), whichever of the two would win.
    */
-  private newRouteConflicts(model: Model, changed: ReadonlyMap<string, Pending[]>): Map<string, string> {
+  private newRouteConflicts(model: Model, upserted: ReadonlySet<string>): Map<string, string> {
     const culprits = new Map<string, string>();
     if (this.deps.routeConflict !== 'reject') return culprits;
     const before = new Set((this.live?.model.shadowed ?? []).map((x) => `${x.owner}\u0000${x.by}\u0000${x.route}`));
     for (const x of model.shadowed) {
       if (before.has(`${x.owner}\u0000${x.by}\u0000${x.route}`)) continue;
       for (const [name, other] of [[x.owner, x.by], [x.by, x.owner]] as const) {
-        const byCaller = (changed.get(name) ?? []).some((p) => p.command.kind === 'upsert');
-        if (byCaller) culprits.set(name, `route ${x.route} of service "${name}" is the same as one of service "${other}" (ROUTE_CONFLICT=reject): give one of them another path or domain, or remove the other first.`);
+        if (upserted.has(name)) culprits.set(name, `route ${x.route} of service "${name}" is the same as one of service "${other}" (ROUTE_CONFLICT=reject): give one of them another path or domain, or remove the other first.`);
       }
     }
     return culprits;
@@ -523,7 +522,7 @@ export class Engine {
     if (this.live && !opts.forceReload) {
       const sticky = this.model(registry, this.live.layout, custom);
       if (sticky.conflicts.size > 0) return { ok: false, culprits: sticky.conflicts };
-      const clashes = this.newRouteConflicts(sticky.model, changedBy);
+      const clashes = this.newRouteConflicts(sticky.model, upsertedBy(changedBy));
       if (clashes.size > 0) return { ok: false, culprits: clashes, status: 409 };
       if (sticky.model.structure === this.live.model.structure) {
         const ops = runtimeDiff(this.live, sticky.model);
@@ -549,7 +548,7 @@ export class Engine {
     const phase = phases(this.now);
     const canonical = this.model(registry, undefined, custom);
     if (canonical.conflicts.size > 0) return { ok: false, culprits: canonical.conflicts };
-    const clashes = this.newRouteConflicts(canonical.model, changedBy);
+    const clashes = this.newRouteConflicts(canonical.model, upsertedBy(changedBy));
     if (clashes.size > 0) return { ok: false, culprits: clashes, status: 409 };
     phase('model');
     const rendered = renderFiles(this.deps.templates, canonical.model);
@@ -596,33 +595,34 @@ export class Engine {
     this.live = { model, files, layout: model.layout, maps: model.maps };
   }
 
-  private active(registry: Registry): Map<string, ServiceSpec> {
+  /** The services that render; `revived` ones count even if quarantined (a dry run of their change). */
+  private active(registry: Registry, revived?: ReadonlySet<string>): Map<string, ServiceSpec> {
     const specs = new Map<string, ServiceSpec>();
-    for (const e of registry.entries.values()) if (!this.quarantine.has(e.name)) specs.set(e.name, e.spec);
+    for (const e of registry.entries.values()) if (!this.quarantine.has(e.name) || revived?.has(e.name)) specs.set(e.name, e.spec);
     return specs;
   }
 
-  private model(registry: Registry, previous: Layout | undefined, inputs: Prepared, without: ReadonlySet<string> = new Set()) {
-    const services = [...this.active(registry).values()].filter((s) => !without.has(s.serviceName));
-    const certs = this.deps.certs();
+  private model(registry: Registry, previous: Layout | undefined, inputs: Prepared, without: ReadonlySet<string> = new Set(), preview: PreviewInput = {}) {
+    const services = [...this.active(registry, preview.revived).values()].filter((s) => !without.has(s.serviceName));
+    const certs = preview.certs ?? this.deps.certs();
     const model = buildModel({ settings: this.deps.settings, services, hasCerts: certs.hasCerts, certsKey: certs.key, custom: inputs.rendered, ...(inputs.addresses && { addresses: inputs.addresses }) }, previous);
     return { model, conflicts: model.conflicts };
   }
 
   /** What a model needs besides the registry: custom template output and the addresses of server names. */
-  private async prepare(registry: Registry): Promise<Prepared> {
-    const custom = await this.customFor(registry);
+  private async prepare(registry: Registry, revived?: ReadonlySet<string>): Promise<Prepared> {
+    const custom = await this.customFor(registry, revived);
     const names = this.deps.names;
     if (!names) return custom;
-    const addresses = await names.resolveAll(namesToResolveFor(this.active(registry).values(), this.deps.settings));
+    const addresses = await names.resolveAll(namesToResolveFor(this.active(registry, revived).values(), this.deps.settings));
     return { ...custom, addresses };
   }
 
-  private async customFor(registry: Registry): Promise<{ rendered: Map<string, { frontend?: string; backend?: string }>; failures: Map<string, string> }> {
+  private async customFor(registry: Registry, revived?: ReadonlySet<string>): Promise<{ rendered: Map<string, { frontend?: string; backend?: string }>; failures: Map<string, string> }> {
     const rendered = new Map<string, { frontend?: string; backend?: string }>();
     const failures = new Map<string, string>();
     if (!this.deps.custom) return { rendered, failures };
-    for (const spec of this.active(registry).values()) {
+    for (const spec of this.active(registry, revived).values()) {
       if (spec.templateFePath === undefined && spec.templateBePath === undefined) continue;
       try {
         rendered.set(spec.serviceName, await this.deps.custom.render(spec, []));
@@ -705,6 +705,137 @@ export class Engine {
     this.deps.onApply?.(record);
     return record;
   }
+
+  /** The model HAProxy runs now (routes, backends, servers): what explanations and the dashboard read. */
+  get liveModel(): Model | undefined {
+    return this.live?.model;
+  }
+
+  /**
+   * A dry run of an upsert or a remove: what the apply would do (runtime,
+   * reload or none, decided as `process` and `attempt` decide it) and the
+   * files on both sides. Nothing changes: no store write, no HAProxy call
+   * (only `options.check`, a `haproxy -c` on files of its own), no engine state.
+   */
+  async preview(command: PreviewCommand, options: PreviewOptions = {}): Promise<PreviewResult> {
+    const live = this.live;
+    if (!live) return { ok: false, status: 503, message: 'nothing is live yet: flow-proxy is still starting.' };
+    const liveFiles = live.files ?? renderFiles(this.deps.templates, live.model).files;
+    const draft = new Draft(this.committed);
+    const revived = new Set<string>();
+    const name = command.kind === 'upsert' ? command.entry.name : command.name;
+    let changed: boolean;
+    if (command.kind === 'upsert') {
+      const e = command.entry;
+      const clash = draft.aclTakenBy(e.spec.aclName, e.name);
+      if (clash !== undefined) return { ok: false, status: 400, message: `aclName "${e.spec.aclName}" is already used by service "${clash}".` };
+      const q = this.quarantine.get(e.name);
+      changed = !(sameEntry(draft.get(e.name), e) && (!q || q.params === paramsKey(e)));
+      if (changed) {
+        draft.set(e);
+        revived.add(e.name);
+      }
+    } else {
+      const before = draft.get(command.name);
+      changed = before !== undefined && (command.onlyOwner === undefined || before.owner === command.onlyOwner);
+      if (before && changed) {
+        draft.delete(command.name);
+        const shadowed = [...this.synced].filter(([owner]) => owner !== before.owner).flatMap(([, list]) => list).find((e) => e.name === command.name);
+        if (shadowed) draft.set(shadowed);
+        revived.add(command.name);
+      }
+    }
+    if (!changed) return { ok: true, kind: 'none', reason: 'no change', live: liveFiles, candidate: liveFiles, checked: false };
+    const registry = draft.toRegistry();
+    const custom = await this.prepare(registry, revived);
+    const without = new Set<string>();
+    const input: PreviewInput = { revived, ...(options.certs && { certs: options.certs }) };
+    for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+      // Services other than this one that cannot render would be quarantined by the apply: left out here.
+      const culprits = custom.failures.size > 0 && attempt === 0 ? custom.failures : await this.previewAttempt(registry, live, custom, without, input, options.check);
+      if (!(culprits instanceof Map)) return culprits.ok ? { ...culprits, live: liveFiles } : culprits;
+      const own = culprits.get(name);
+      if (own !== undefined) return { ok: false, status: 400, message: own };
+      if (culprits.size === 0) return { ok: false, status: 500, message: 'could not find a valid configuration for this change' };
+      for (const n of culprits.keys()) without.add(n);
+    }
+    return { ok: false, status: 500, message: 'could not find a valid configuration for this change' };
+  }
+
+  /** One dry-run attempt: the outcome, or the services that stop it (with their reasons). */
+  private async previewAttempt(registry: Registry, live: LiveState, custom: Prepared, without: ReadonlySet<string>, input: PreviewInput, check: PreviewOptions['check']): Promise<Map<string, string> | Omit<PreviewOk, 'live'> | PreviewFailed> {
+    const sticky = this.model(registry, live.layout, custom, without, input);
+    if (sticky.conflicts.size > 0) return sticky.conflicts;
+    const clashes = this.newRouteConflicts(sticky.model, input.revived ?? new Set());
+    if (clashes.size > 0) return { ok: false, status: 409, message: [...clashes.values()].join(' ') };
+    if (sticky.model.structure === live.model.structure) {
+      const ops = runtimeDiff(live, sticky.model);
+      const candidate = renderFiles(this.deps.templates, sticky.model).files;
+      return ops.length === 0
+        ? { ok: true, kind: 'none', reason: 'nothing to change in HAProxy', candidate, checked: false }
+        : { ok: true, kind: 'runtime', reason: describeOps(ops), candidate, checked: false };
+    }
+    const reason = explainReload(live.model, sticky.model);
+    const canonical = this.model(registry, undefined, custom, without, input);
+    if (canonical.conflicts.size > 0) return canonical.conflicts;
+    const rendered = renderFiles(this.deps.templates, canonical.model);
+    if (!check) return { ok: true, kind: 'reload', reason, candidate: rendered.files, checked: false };
+    const result = await check(rendered.files);
+    if (result.ok) return { ok: true, kind: 'reload', reason, candidate: rendered.files, checked: true };
+    const culprits = new Map<string, string>();
+    for (const a of result.alerts) {
+      const owners = (a.line !== undefined ? rendered.owners[a.line - 1] : undefined) ?? namesToOwners(a.names, canonical.model);
+      for (const o of owners ?? []) culprits.set(o, `HAProxy refused the configuration of service "${o}": ${candidateMessage(a)}`);
+    }
+    if (culprits.size > 0) return culprits;
+    const text = result.alerts.map((a) => a.message).join(' ');
+    // As the apply's bisection would find: the changed service is at fault when the config is valid without it.
+    const changed = [...input.revived ?? []].filter((n) => !without.has(n));
+    if (changed.length > 0) {
+      const rest = this.model(registry, undefined, custom, new Set([...without, ...changed]), input).model;
+      if ((await check(renderFiles(this.deps.templates, rest).files)).ok) return new Map(changed.map((n) => [n, `HAProxy refused the configuration of service "${n}": ${text}`]));
+    }
+    return { ok: false, status: 500, message: `HAProxy rejected the configuration: ${text}` };
+  }
+}
+
+/** A change a dry run can preview: what reconfigure and remove submit. */
+export type PreviewCommand = Extract<Command, { kind: 'upsert' } | { kind: 'remove' }>;
+
+export interface PreviewOptions {
+  /** Certificates as they would be after the call (a serviceCert); default: as they are. */
+  certs?: { hasCerts: boolean; key: string };
+  /** `haproxy -c` on files of its own; without it a reload is not checked. */
+  check?: (files: ConfigFiles) => Promise<CheckResult>;
+}
+
+interface PreviewOk {
+  ok: true;
+  kind: ApplyKind;
+  reason: string;
+  /** The files HAProxy runs now, and the files it would run. */
+  live: ConfigFiles;
+  candidate: ConfigFiles;
+  /** The candidate passed `haproxy -c` (reloads only; a runtime change is never checked by the apply either). */
+  checked: boolean;
+}
+
+interface PreviewFailed {
+  ok: false;
+  status: number;
+  message: string;
+}
+
+export type PreviewResult = PreviewOk | PreviewFailed;
+
+interface PreviewInput {
+  revived?: ReadonlySet<string>;
+  certs?: { hasCerts: boolean; key: string };
+}
+
+/** HAProxy's message with the candidate file's path shortened to haproxy.cfg, as `attribute` shows it to callers. */
+function candidateMessage(a: Alert): string {
+  return a.message.replace(/\[[^\]]*candidate\/haproxy\.cfg:(\d+)\]/, '[haproxy.cfg:$1]');
 }
 
 /** Durations of the named phases of one apply, for the debug log. */
@@ -717,6 +848,11 @@ function phases(now: () => number): ((name: string) => void) & { done: () => Rec
     last = t;
   };
   return Object.assign(mark, { done: () => times });
+}
+
+/** The services a batch upserts (a route conflict they create is theirs). */
+function upsertedBy(changedBy: ReadonlyMap<string, Pending[]>): Set<string> {
+  return new Set([...changedBy].filter(([, ps]) => ps.some((p) => p.command.kind === 'upsert')).map(([name]) => name));
 }
 
 function ids(batch: Pending[]): string[] {

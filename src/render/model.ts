@@ -115,6 +115,8 @@ export interface Model {
   view: ConfigView;
   layout: Layout;
   maps: Record<Lookup, MapEntry[]>;
+  /** Every HTTP route before placement (what the maps and rules were planned from), for explanations. */
+  routes: readonly RouteInput[];
   /** Services that cannot be rendered, with the reason (port clashes and the like). */
   conflicts: Map<string, string>;
   /** Routes no request reaches because an identical route of another service comes first. */
@@ -250,7 +252,7 @@ export function buildModel(input: ModelInput, previous?: Layout): Model {
   };
   const keys = new Map([...names].map(([key, name]) => [name, key]));
   const layout: Layout = { order, backends: new Map(order.map((name) => [name, { key: keys.get(name), view: backends.get(name) as BackendView }])) };
-  return { view, layout, maps: plan.maps, conflicts, shadowed: plan.shadowed, structure: `${input.certsKey ?? ''}|${structureKey(view)}` };
+  return { view, layout, maps: plan.maps, routes: routeInputs, conflicts, shadowed: plan.shadowed, structure: `${input.certsKey ?? ''}|${structureKey(view)}` };
 }
 
 /** The server names the model of these services needs resolved (see ModelInput.addresses). */

@@ -53,6 +53,8 @@ test.serial('the image runs the proxy under tini with HAProxy, discovers labelle
     IMAGE, 'sh', '-c', 'mkdir -p /www/web && echo image-web > /www/web/index.html && exec httpd -f -p 127.0.0.1:28090 -h /www']);
   const routed = await waitFor(() => unixRequest({ socketPath: httpSock, path: '/web/' }), (r) => r?.status === 200, 30_000);
   t.regex(routed?.body ?? '', /image-web/);
+  // The dashboard's files ship in the image.
+  for (const file of ['/dashboard', '/dashboard/app.js', '/dashboard/app.css']) t.is((await unixRequest({ socketPath: apiSock, path: file })).status, 200, file);
 
   for (let i = 0; i < 5; i++) t.is((await unixRequest({ socketPath: apiSock, path: '/v1/docker-flow-proxy/reload?recreate=true' })).status, 200);
   await sleep(500);

@@ -18,7 +18,8 @@ export interface Backend {
 /** A real HTTP server on 127.0.0.1 that answers every request with JSON naming itself and echoing the request. */
 export async function startBackend(name: string, port = 0): Promise<Backend> {
   const seen: Seen[] = [];
-  const server = http.createServer((req, res) => {
+  // Answers requests without a Host header too (Node refuses HTTP/1.1 ones by default), as a proxied service may get them.
+  const server = http.createServer({ requireHostHeader: false }, (req, res) => {
     const entry = { method: req.method ?? '', url: req.url ?? '', headers: req.headers };
     seen.push(entry);
     req.resume();

@@ -56,12 +56,18 @@ export class CertStore {
     return undefined;
   }
 
-  /** Stores a certificate under a name; throws a 400 FlowError when it is unusable. */
-  put(name: string, pem: string): CertInfo {
+  /** Checks a certificate as put() stores it; returns the normalised PEM, throws a 400 FlowError when it is unusable. */
+  static validate(name: string, pem: string): string {
     if (!NAME.test(name)) throw new FlowError('BAD_CERT_NAME', `certName "${name.slice(0, 80)}" must hold only letters, digits, ".", "_" and "-".`, 400);
     const normalised = pem.replace(/\\n/g, '\n').replace(/\r\n/g, '\n').trim() + '\n';
     const problem = CertStore.problem(normalised);
     if (problem) throw new FlowError('BAD_CERT', `Certificate "${name}" was refused: ${problem}.`, 400);
+    return normalised;
+  }
+
+  /** Stores a certificate under a name; throws a 400 FlowError when it is unusable. */
+  put(name: string, pem: string): CertInfo {
+    const normalised = CertStore.validate(name, pem);
     const file = path.join(this.dir, name);
     writeFileAtomic(file, normalised, 0o600);
     this.cached = undefined;
