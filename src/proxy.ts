@@ -201,6 +201,7 @@ export async function startProxy(options: ProxyOptions): Promise<Proxy> {
     certs: certState,
     names,
     routeConflict: settings.routeConflict,
+    consolidateAfterMs: settings.consolidateAfterMs,
     log,
     onApply: (record) => {
       metrics.recordApply(record);
@@ -337,6 +338,7 @@ export async function startProxy(options: ProxyOptions): Promise<Proxy> {
         server.closeAllConnections();
       });
       stopped.abort();
+      engine.close();
       await discovery?.stop();
       await dataPlane.stop(settings.stopGraceMs);
       log.info({}, 'stopped');

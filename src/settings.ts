@@ -89,6 +89,8 @@ export interface Settings {
   healthChecks: { enabled: boolean; intervalMs: number };
   /** LOG_FORMAT: JSON lines, or lines for people; unset: for people when the output is a terminal. */
   logFormat?: 'json' | 'pretty';
+  /** CONSOLIDATE_AFTER (ms): quiet time after runtime changes before one reload makes backend names canonical; 0 never. */
+  consolidateAfterMs: number;
   /** ROUTE_CONFLICT: a change whose route another service has too is accepted with a warning, or refused (409). */
   routeConflict: 'warn' | 'reject';
   /** LISTENER_ADDRESS: docker-flow-swarm-listener base URLs, pulled at start (get-services). */
@@ -354,6 +356,7 @@ function schema(cwd: string) {
       CONSUL_HTTP_ADDR: pattern('CONSUL_HTTP_ADDR', undefined, /^(https?:\/\/)?[A-Za-z0-9._-]+(:\d{1,5})?\/?$/, 'must be host:port or http(s)://host:port'),
       CONSUL_PREFIX: pattern('CONSUL_PREFIX', 'flow-proxy', /^[A-Za-z0-9_.-]+(\/[A-Za-z0-9_.-]+)*$/, 'must be a Consul key prefix (letters, digits, "_", ".", "-", "/")'),
       LOG_FORMAT: field('LOG_FORMAT', (v, ctx) => (v === undefined || v === 'json' || v === 'pretty' ? v : fail(ctx, 'LOG_FORMAT', v, 'must be json or pretty'))),
+      CONSOLIDATE_AFTER: int('CONSOLIDATE_AFTER', 30, 0, 86_400),
       ROUTE_CONFLICT: field('ROUTE_CONFLICT', (v, ctx) => (v === undefined || v === 'warn' || v === 'reject' ? v ?? 'warn' : fail(ctx, 'ROUTE_CONFLICT', v, 'must be warn or reject'))),
       RETRIES: int('RETRIES', 3, 0, 10),
       RETRY_ON: field('RETRY_ON', (v, ctx) => {
@@ -460,6 +463,7 @@ function schema(cwd: string) {
         antiEntropyMs: r.ANTI_ENTROPY_INTERVAL,
         store: r.STORE as 'file' | 'consul',
         routeConflict: r.ROUTE_CONFLICT as 'warn' | 'reject',
+        consolidateAfterMs: r.CONSOLIDATE_AFTER * 1000,
         ...(r.LOG_FORMAT !== undefined && { logFormat: r.LOG_FORMAT as 'json' | 'pretty' }),
         retry: { retries: r.RETRIES, on: r.RETRY_ON, methods: r.RETRY_METHODS },
         healthChecks: { enabled: r.HEALTH_CHECKS, intervalMs: r.HEALTH_CHECK_INTERVAL },

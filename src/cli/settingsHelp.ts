@@ -26,6 +26,7 @@ export const SETTINGS_HELP: ReadonlyArray<{ group: string; settings: SettingHelp
       { name: 'API_TOKEN', default: '', meaning: 'Token required on mutating endpoints (at least 16 characters); the CLI sends it too.', secret: S },
       { name: 'LOG_LEVEL', default: 'info', meaning: 'fatal, error, warn, info, debug, trace or silent.' },
       { name: 'LOG_FORMAT', default: 'json (pretty at a terminal)', meaning: 'json: JSON lines; pretty: readable lines.' },
+      { name: 'CONSOLIDATE_AFTER', default: '30', meaning: 'Seconds without a change after runtime changes before one reload gives every backend its canonical name; 0: never.' },
       { name: 'ROUTE_CONFLICT', default: 'warn', meaning: 'A route another service has too: warn (accept, with a warning) or reject (409).' },
       { name: 'SECRETS_DIR', default: '/run/secrets', meaning: 'Where Docker secrets are read from.' },
       { name: 'STOP_GRACE', default: '5', meaning: 'Seconds HAProxy may finish requests on SIGTERM before it is stopped hard.' },

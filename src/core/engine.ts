@@ -3,6 +3,7 @@ import { Draft, EMPTY_REGISTRY, registryOf, remove, sameEntry, upsert, type Entr
 import type { ServiceSpec } from '../domain/spec.js';
 import type { Alert, CheckResult } from '../adapters/haproxy/check.js';
 import { buildModel, namesToResolveFor, type Layout, type Model } from '../render/model.js';
+import { backendsFor } from '../render/backend.js';
 import type { Compiled } from '../render/render.js';
 import type { RenderSettings } from '../render/settings.js';
 import type { Lookup, MapEntry } from '../render/routes.js';
@@ -26,7 +27,7 @@ export type Command =
    */
   | { kind: 'restore'; entries: Entry[] | (() => Entry[]) }
   /** Reload HAProxy; with recreate the config is rendered again first. */
-  | { kind: 'reload'; recreate: boolean }
+  | { kind: 'reload'; recreate: boolean; reason?: string }
   /** Render again because something outside the registry changed (certificates, templates). */
   | { kind: 'refresh'; reason: string };
 
@@ -75,6 +76,8 @@ export interface EngineDeps {
   /** Whether certificates exist, and a key that changes with them. */
   certs: () => { hasCerts: boolean; key: string };
   log: Log;
+  /** CONSOLIDATE_AFTER (ms): quiet time after runtime changes before one reload makes backend names canonical; 0 never. */
+  consolidateAfterMs?: number;
   /** ROUTE_CONFLICT: `warn` (default) accepts a change whose route another service has too, with a warning; `reject` refuses it (409). */
   routeConflict?: 'warn' | 'reject';
   /** Resolves server names before rendering, so HAProxy never resolves them through libc while it loads. */
@@ -415,6 +418,7 @@ export class Engine {
       } else if (c.kind === 'reload') {
         if (c.recreate) forceReload = true;
         else reloadOnly = true;
+        if (c.reason !== undefined) refresh = c.reason;
       } else {
         refresh = c.reason;
       }
@@ -517,7 +521,7 @@ export class Engine {
   private async attempt(registry: Registry, changedBy: Map<string, Pending[]>, opts: { forceReload: boolean; reason: string }, started: number, changeIds: string[]): Promise<Attempt> {
     const custom = await this.prepare(registry);
     if (custom.failures.size > 0) return { ok: false, culprits: custom.failures };
-    let reloadReason = opts.forceReload ? 'reload requested' : opts.reason || '';
+    let reloadReason = opts.reason || (opts.forceReload ? 'reload requested' : '');
 
     if (this.live && !opts.forceReload) {
       const sticky = this.model(registry, this.live.layout, custom);
@@ -703,7 +707,52 @@ export class Engine {
     if (this.records.length > 200) this.records.shift();
     this.deps.log.info({ apply: record.id, kind, reason, durationMs: Math.round(record.durationMs * 10) / 10, changeIds }, 'applied');
     this.deps.onApply?.(record);
+    this.scheduleConsolidation();
     return record;
+  }
+
+  private consolidation: NodeJS.Timeout | undefined;
+  private closed = false;
+
+  /** No more scheduled work (the proxy is stopping). */
+  close(): void {
+    this.closed = true;
+    if (this.consolidation) clearTimeout(this.consolidation);
+    this.consolidation = undefined;
+  }
+
+  /**
+   * Runtime changes keep backend names the live config has (a spare hosting a
+   * service, a backend named after a port the service no longer uses) and
+   * leave emptied backends behind; stats tooling reads those names. Once no
+   * change came for `consolidateAfterMs`, one seamless reload renders the
+   * canonical config. Every apply pushes it back, so churn never reloads.
+   */
+  private scheduleConsolidation(): void {
+    const delay = this.deps.consolidateAfterMs ?? 0;
+    if (this.consolidation) clearTimeout(this.consolidation);
+    this.consolidation = undefined;
+    if (delay <= 0 || this.closed || !this.started || !this.needsConsolidation()) return;
+    this.consolidation = setTimeout(() => {
+      this.consolidation = undefined;
+      if (!this.closed && this.needsConsolidation()) void this.submit({ kind: 'reload', recreate: true, reason: 'backend names made canonical again after runtime changes (consolidation)' }, 'consolidate');
+    }, delay);
+    this.consolidation.unref();
+  }
+
+  /** The live config has backend names a fresh render would not give (see scheduleConsolidation). */
+  private needsConsolidation(): boolean {
+    if (!this.live) return false;
+    const canonical = new Map<string, string>();
+    for (const e of this.committed.entries.values()) {
+      if (this.quarantine.has(e.name) || e.spec.templateBePath !== undefined) continue;
+      for (const slot of backendsFor(e.spec, this.deps.settings)) canonical.set(slot.key, slot.canonicalName);
+    }
+    for (const [name, { key, view }] of this.live.layout.backends) {
+      if (key !== undefined && canonical.has(key) && canonical.get(key) !== name) return true;
+      if (view.owner === undefined && !name.startsWith('_spare_')) return true;
+    }
+    return false;
   }
 
   /** The model HAProxy runs now (routes, backends, servers): what explanations and the dashboard read. */

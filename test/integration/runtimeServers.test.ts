@@ -68,3 +68,35 @@ test('a server added through the runtime API runs with exactly the settings of a
   t.is(both[1].idle_lim, '-1');
   t.not(both[1].purge_delay, '0');
 });
+
+test('runtime changes leave backend names a reload would not give; once changes settle, one reload makes them canonical', async (t) => {
+  const p = await startFlowProxy({ env: { CONSOLIDATE_AFTER: '1' } });
+  try {
+    const first = await p.api('reconfigure', { serviceName: 'web', servicePath: '/web', port: String(backend.port), outboundHostname: '127.0.0.1' });
+    t.is((first.json.Applied as { Kind: string }).Kind, 'runtime');
+    const backendOf = async () => ((await p.api('services')).json.Services as Array<{ ServiceName: string; Servers: Array<{ Backend: string }> }>).find((s) => s.ServiceName === 'web')?.Servers[0]?.Backend;
+    t.regex((await backendOf()) ?? '', /^_spare_/, 'a plain new service first lives in a spare');
+    const canonical = `web-be${backend.port}_0`;
+    t.is(await eventually(backendOf, (b) => b === canonical, 10_000), canonical);
+    const applies = (await p.api('services')).json.Applies as Array<{ Kind: string; Reason: string }>;
+    t.true(applies.some((a) => a.Kind === 'reload' && /consolidation/.test(a.Reason)));
+    t.is(answeredBy(await p.get('/web/x')), 'b');
+    // A port change at run time keeps the old name until the next consolidation (docker-flow-swarm-listener's web-be80_0 case).
+    const other = await startBackend('c');
+    try {
+      const moved = await p.api('reconfigure', { serviceName: 'web', servicePath: '/web', port: String(other.port), outboundHostname: '127.0.0.1' });
+      t.is((moved.json.Applied as { Kind: string }).Kind, 'runtime');
+      t.is(answeredBy(await p.get('/web/x')), 'c');
+      t.is(await eventually(backendOf, (b) => b === `web-be${other.port}_0`, 10_000), `web-be${other.port}_0`);
+      t.is(answeredBy(await p.get('/web/x')), 'c');
+    } finally {
+      await other.close();
+    }
+    // Settled: no more consolidation reloads.
+    const count = ((await p.api('services')).json.Applies as unknown[]).length;
+    await new Promise((resolve) => setTimeout(resolve, 2500));
+    t.is(((await p.api('services')).json.Applies as unknown[]).length, count);
+  } finally {
+    await p.cleanup();
+  }
+});
