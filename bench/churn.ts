@@ -22,9 +22,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { FileStore } from '../src/adapters/store/fileStore.js';
-import type { Engine } from '../src/core/engine.js';
+import type { Reconciler } from '../src/core/reconciler.js';
 import { silentLog } from '../src/core/log.js';
-import { toEntry } from '../src/core/services.js';
+import { toEntry } from '../src/domain/entry.js';
 import { fromRecord } from '../src/domain/params.js';
 import type { ParseContext } from '../src/domain/parse.js';
 import type { Entry } from '../src/domain/registry.js';
@@ -93,7 +93,7 @@ async function phase(name: string, withTraffic: boolean, pool: FastBackend[]): P
   if (!loaded.ok) throw new Error(loaded.errors.join('; '));
   const proxy = await startProxy({ settings: loaded.settings, env, log: silentLog });
   const forgetProxy = track(`flow-proxy ${dataDir}`, () => proxy.stop());
-  const engine: Engine = proxy.engine;
+  const engine: Reconciler = proxy.engine;
   const ctx: ParseContext = parseContext(loaded.settings);
   const random = prng(SEED);
   const pick = <T>(list: readonly T[]): T => list[Math.floor(random() * list.length)] as T;
@@ -217,7 +217,7 @@ async function phase(name: string, withTraffic: boolean, pool: FastBackend[]): P
         result = await engine.submit({ kind: 'upsert', entry: entry(next, 'api') });
         verify = () => ok(`${(p.servicePath as string).split(',')[0]}/x`, servedByPool);
       }
-      if (!result.ok) throw new Error(`${change} failed: ${result.status} ${result.message}`);
+      if (!result.ok) throw new Error(`${change} failed: ${result.code} ${result.message}`);
       lastSeen = '';
       const verified = await verify().catch((e: unknown) => {
         lastSeen += String(e);

@@ -22,7 +22,7 @@ import { loadTemplateSources } from '../src/adapters/templates.js';
 import { renderFiles } from '../src/core/files.js';
 import { silentLog } from '../src/core/log.js';
 import { runtimeDiff } from '../src/core/runtimeDiff.js';
-import { toEntry } from '../src/core/services.js';
+import { toEntry } from '../src/domain/entry.js';
 import { FileStore } from '../src/adapters/store/fileStore.js';
 import { registryOf, type Entry } from '../src/domain/registry.js';
 import { fromRecord } from '../src/domain/params.js';

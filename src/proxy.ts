@@ -15,12 +15,12 @@ import { fileTemplateReader, loadTemplateSources, ServiceTemplates, type Templat
 import { CachedStore } from './adapters/store/cachedStore.js';
 import { ConsulStore } from './adapters/store/consulStore.js';
 import { ConsulTemplates, isConsulLocation } from './adapters/store/consulTemplates.js';
-import { Engine, type Quarantined } from './core/engine.js';
+import { Reconciler, type Quarantined } from './core/reconciler.js';
 import { ListenerSync } from './core/listenerSync.js';
 import { HttpListener } from './adapters/listener/swarmListener.js';
 import type { Log } from './core/log.js';
 import { MAP_DIR_TOKEN, type StoredService, type Store } from './core/ports.js';
-import { toEntry } from './core/services.js';
+import { toEntry } from './domain/entry.js';
 import { describeIssues } from './domain/errors.js';
 import { fromRecord, servicesFromEnv } from './domain/params.js';
 import type { ParseContext } from './domain/parse.js';
@@ -39,7 +39,7 @@ import type { Env, Settings } from './settings.js';
 
 export interface Proxy {
   server: http.Server;
-  engine: Engine;
+  engine: Reconciler;
   dataPlane: HaproxyDataPlane;
   metrics: Metrics;
   /** Port the API listens on. */
@@ -192,7 +192,7 @@ export async function startProxy(options: ProxyOptions): Promise<Proxy> {
   };
   const certState = () => (settings.crtListPath !== undefined ? operatorList(settings.crtListPath) : { hasCerts: certs.list().length > 0, key: certs.key() });
   const metrics = new Metrics();
-  const engine = new Engine({
+  const engine = new Reconciler({
     dataPlane,
     store,
     settings: renderSettings(settings, dataPlane.files),

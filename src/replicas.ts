@@ -4,10 +4,10 @@ import type { CertStore } from './adapters/certs/certStore.js';
 import type { Metrics } from './adapters/metrics.js';
 import { peerRequest } from './adapters/peers/client.js';
 import { peerSource } from './adapters/peers/peerList.js';
-import type { Engine } from './core/engine.js';
+import type { Reconciler } from './core/reconciler.js';
 import type { Log } from './core/log.js';
 import { AntiEntropy, replicaDigest, type ReplicaView } from './core/replication.js';
-import { toEntry } from './core/services.js';
+import { toEntry } from './domain/entry.js';
 import { fromRecord } from './domain/params.js';
 import type { ParseContext } from './domain/parse.js';
 import type { Entry } from './domain/registry.js';
@@ -27,7 +27,7 @@ export interface Replication {
 
 export interface ReplicationDeps {
   settings: Settings;
-  engine: Engine;
+  engine: Reconciler;
   certs: CertStore;
   parseContext: ParseContext;
   metrics: Metrics;

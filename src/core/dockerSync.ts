@@ -3,7 +3,7 @@ import { fromLabels, type RawResult } from '../domain/params.js';
 import type { ParseContext } from '../domain/parse.js';
 import type { Entry } from '../domain/registry.js';
 import type { ServerAddr, ServiceSpec } from '../domain/spec.js';
-import { toEntry } from './services.js';
+import { toEntry } from '../domain/entry.js';
 
 /**
  * What discovery needs to know about a container, cut down at the edge from

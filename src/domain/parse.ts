@@ -159,11 +159,11 @@ class Reader {
     }
   }
 
-  fail(param: string, value: string | undefined, problem: string, status: 400 | 409 = 400): void {
+  fail(param: string, value: string | undefined, problem: string, kind: Issue['kind'] = 'invalid'): void {
     const shownValue = value === undefined || SECRET_PARAMS.has(param.replace(/\.\d+$/, '').toLowerCase()) ? undefined : value;
     const sentence = /^[A-Z]/.test(problem);
     const message = sentence ? `${problem}.` : shownValue === undefined ? `${param} ${problem}.` : `${param} "${shortValue(shownValue)}" ${problem}.`;
-    this.issues.push(issue(param, shownValue, message.replace(/\.\.$/, '.'), status));
+    this.issues.push(issue(param, shownValue, message.replace(/\.\.$/, '.'), kind));
   }
 
   check(param: string, value: string, check: (v: string) => string | undefined): void {
@@ -318,7 +318,7 @@ class Reader {
         const given = ['servicePath', 'serviceDomain'].some((n) => this.raw.get(`${n.toLowerCase()}.${d.index}`) || this.raw.get(n.toLowerCase()));
         if (d.servicePath.length === 0 && d.serviceDomain.length === 0 && !given) {
           structural = true;
-          this.fail('servicePath', undefined, `When using reqMode http, servicePath or serviceDomain are mandatory${where}`, 409);
+          this.fail('servicePath', undefined, `When using reqMode http, servicePath or serviceDomain are mandatory${where}`, 'incomplete');
         }
       } else if (d.srcPort === undefined || d.port === undefined) {
         this.fail(d.srcPort === undefined ? 'srcPort' : 'port', undefined, `When NOT using reqMode http (e.g. tcp), srcPort and port parameters are mandatory${where}`);

@@ -1,7 +1,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import test from 'ava';
 import { parseListenerAddresses } from '../../src/adapters/listener/swarmListener.js';
-import type { Command, CommandResult } from '../../src/core/engine.js';
+import type { Command } from '../../src/core/desired.js';
+import type { CommandResult } from '../../src/core/ports.js';
 import { silentLog } from '../../src/core/log.js';
 import { ListenerSync } from '../../src/core/listenerSync.js';
 import type { ListenerApi } from '../../src/core/ports.js';

@@ -58,10 +58,10 @@ export class CertStore {
 
   /** Checks a certificate as put() stores it; returns the normalised PEM, throws a 400 FlowError when it is unusable. */
   static validate(name: string, pem: string): string {
-    if (!NAME.test(name)) throw new FlowError('BAD_CERT_NAME', `certName "${name.slice(0, 80)}" must hold only letters, digits, ".", "_" and "-".`, 400);
+    if (!NAME.test(name)) throw new FlowError('BAD_CERT_NAME', `certName "${name.slice(0, 80)}" must hold only letters, digits, ".", "_" and "-".`);
     const normalised = pem.replace(/\\n/g, '\n').replace(/\r\n/g, '\n').trim() + '\n';
     const problem = CertStore.problem(normalised);
-    if (problem) throw new FlowError('BAD_CERT', `Certificate "${name}" was refused: ${problem}.`, 400);
+    if (problem) throw new FlowError('BAD_CERT', `Certificate "${name}" was refused: ${problem}.`);
     return normalised;
   }
 

@@ -141,14 +141,14 @@ export class ConsulKv {
   private failure(what: string, key: string, e: unknown, timeout: number): FlowError {
     const err = e as { isTimeout?: boolean; statusCode?: number; code?: string; message?: string; response?: { body?: unknown } };
     const where = `Consul at ${this.address}`;
-    if (err.isTimeout) return new FlowError('STORE_UNAVAILABLE', `${where} did not answer within ${timeout} ms (${what} ${key})`, 503, { cause: e });
+    if (err.isTimeout) return new FlowError('STORE_UNAVAILABLE', `${where} did not answer within ${timeout} ms (${what} ${key})`, { cause: e });
     const status = typeof err.statusCode === 'number' ? err.statusCode : undefined;
     const said = typeof err.response?.body === 'string' && err.response.body.trim() !== '' ? `: ${err.response.body.trim().slice(0, 200)}` : '';
-    if (status === 401 || status === 403) return new FlowError('STORE_DENIED', `${where} refused to ${what} ${key} (HTTP ${status}${said}); check the Consul token`, 503, { cause: e });
-    if (status !== undefined && status >= 500) return new FlowError('STORE_UNAVAILABLE', `${where} failed to ${what} ${key} (HTTP ${status}${said})`, 503, { cause: e });
-    if (status !== undefined) return new FlowError('STORE_REQUEST', `${where} rejected the ${what} of ${key} (HTTP ${status}${said})`, 500, { cause: e });
+    if (status === 401 || status === 403) return new FlowError('STORE_DENIED', `${where} refused to ${what} ${key} (HTTP ${status}${said}); check the Consul token`, { cause: e });
+    if (status !== undefined && status >= 500) return new FlowError('STORE_UNAVAILABLE', `${where} failed to ${what} ${key} (HTTP ${status}${said})`, { cause: e });
+    if (status !== undefined) return new FlowError('STORE_REQUEST', `${where} rejected the ${what} of ${key} (HTTP ${status}${said})`, { cause: e });
     const reason = (err.message ?? String(e)).replace(/^consul: (kv\.\w+: )?/, '');
-    return new FlowError('STORE_UNAVAILABLE', `${where} is unreachable (${reason})`, 503, { cause: e });
+    return new FlowError('STORE_UNAVAILABLE', `${where} is unreachable (${reason})`, { cause: e });
   }
 }
 
