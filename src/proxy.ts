@@ -26,6 +26,8 @@ import { dfpRoutes } from './http/dfpRoutes.js';
 import { discoveryRoutes } from './http/discoveryRoutes.js';
 import { compileTemplates } from './render/render.js';
 import { setupReplication } from './replicas.js';
+import { acmeLayout, setupAcme, type Acme } from './acme.js';
+import { acmeRoutes } from './http/acmeRoutes.js';
 import { replicaRoutes } from './http/replicaRoutes.js';
 import type { RenderSettings } from './render/settings.js';
 import type { Env, Settings } from './settings.js';
@@ -83,6 +85,7 @@ export function renderSettings(settings: Settings, files: HaproxyDataPlane['file
     ...(settings.haproxyMetricsPort !== undefined && { metricsPort: settings.haproxyMetricsPort }),
     ...(settings.debugHttpFormat !== undefined && { debugHttpFormat: settings.debugHttpFormat }),
     ...(settings.debugTcpFormat !== undefined && { debugTcpFormat: settings.debugTcpFormat }),
+    ...(settings.acme && { acme: { challengeMap: acmeLayout(settings.dataDir).challengeMap } }),
   };
 }
 
@@ -149,7 +152,8 @@ export async function startProxy(options: ProxyOptions): Promise<Proxy> {
   if (envProblems.length > 0) throw new FlowError('BAD_ENV_SERVICE', envProblems.join('\n'));
 
   const dataPlane = new HaproxyDataPlane({ haproxyBin: settings.haproxyBin, dir: path.join(settings.dataDir, 'haproxy'), log, terminateOnReload: settings.terminateOnReload });
-  const certs = new CertStore(settings.certsDir, settings.secretsDir, settings.preferredCertificates);
+  let acme: Acme | undefined;
+  const certs = new CertStore(settings.certsDir, settings.secretsDir, settings.preferredCertificates, () => acme?.manager.crtListEntries() ?? []);
   certs.writeCrtList(dataPlane.files.crtList);
   // With CRT_LIST_PATH the operator owns the crt-list: TLS is on when it lists something.
   const operatorList = (file: string) => {
@@ -158,6 +162,19 @@ export async function startProxy(options: ProxyOptions): Promise<Proxy> {
   };
   const certState = () => (settings.crtListPath !== undefined ? operatorList(settings.crtListPath) : { hasCerts: certs.list().length > 0, key: certs.key() });
   const metrics = new Metrics();
+  // Automatic HTTPS: issued certificates are in the crt-list from the first start; new ones join at run time.
+  acme = setupAcme({
+    settings,
+    adminSocket: dataPlane.files.adminSocket,
+    crtList: dataPlane.files.crtList,
+    entries: () => engine.registry.entries.values(),
+    quarantined: () => new Set(engine.quarantined.map((q) => q.name)),
+    writeCrtList: () => certs.writeCrtList(dataPlane.files.crtList),
+    uploaded: () => certs.list().map((c) => ({ name: c.name, notAfter: c.notAfter })),
+    registry: metrics.registry,
+    log,
+  });
+  if (acme) certs.writeCrtList(dataPlane.files.crtList);
   const engine = new Engine({
     dataPlane,
     store,
@@ -169,6 +186,7 @@ export async function startProxy(options: ProxyOptions): Promise<Proxy> {
     onApply: (record) => {
       metrics.recordApply(record);
       refreshGauges();
+      acme?.manager.wantedChanged();
     },
   });
   const refreshGauges = () => {
@@ -205,6 +223,7 @@ export async function startProxy(options: ProxyOptions): Promise<Proxy> {
   for (const e of (await discovery?.initialSync(stopped.signal)) ?? []) if (!entries.has(e.name)) entries.set(e.name, e);
   await engine.start([...entries.values()], invalid, stored?.removed ?? []);
   discovery?.start(stopped.signal);
+  void acme?.manager.start(stopped.signal).catch((e: unknown) => log.error({ err: e }, 'ACME could not start'));
 
   const replication = setupReplication({ settings, engine, certs, parseContext: ctx, metrics, log, certsChanged: () => certs.writeCrtList(dataPlane.files.crtList) });
   let synced = !replication.enabled;
@@ -228,7 +247,9 @@ export async function startProxy(options: ProxyOptions): Promise<Proxy> {
     },
     ready: () => engine.isStarted && synced,
     distribute: replication.distribute,
+    ...(acme && { acmeCerts: () => (acme as Acme).manager.list() }),
   }));
+  if (acme) acmeRoutes({ acme, ...(settings.apiToken !== undefined && { apiToken: settings.apiToken }) })(app);
   replicaRoutes({ view: replication.view, ...(settings.apiToken !== undefined && { apiToken: settings.apiToken }) })(app);
   discoveryRoutes({ status: () => discovery?.status(), engine })(app);
   // Room for long query strings, so that the API answers 414 with a message instead of Node's bare 431.
@@ -271,6 +292,7 @@ export async function startProxy(options: ProxyOptions): Promise<Proxy> {
         server.closeAllConnections();
       });
       stopped.abort();
+      await acme?.shared.close?.();
       await discovery?.stop();
       await dataPlane.stop(settings.stopGraceMs);
       log.info({}, 'stopped');

@@ -108,7 +108,7 @@ export class AcmeManager {
   /** Starts serving challenges, following the other replicas and ordering what is due. */
   async start(signal: AbortSignal): Promise<void> {
     await this.d.dataPlane.setChallenges(new Map());
-    this.d.shared.run((snapshot) => void this.receive(snapshot, 'shared'), signal);
+    this.d.shared.run((snapshot) => this.receive(snapshot, 'shared'), signal);
     const shared = await this.d.shared.loadShared(AbortSignal.any([signal, AbortSignal.timeout(10_000)])).catch((e: unknown) => {
       this.d.log.warn({ err: e instanceof Error ? e.message : String(e) }, 'could not read the shared ACME state at start; using the local copy');
       return undefined;

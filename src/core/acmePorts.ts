@@ -44,7 +44,7 @@ export interface AcmeShared {
   /** Whether this replica is the one that orders right now. */
   isOrderer(): boolean;
   /** Follows the others until the signal aborts: what they share arrives through onChange (also when the orderer changes). */
-  run(onChange: (snapshot: Partial<AcmeSnapshot>) => void, signal: AbortSignal): void;
+  run(onChange: (snapshot: Partial<AcmeSnapshot>) => Promise<void>, signal: AbortSignal): void;
   /** Gives up what this replica holds (a lock) before it stops. */
   close?(): Promise<void>;
 }

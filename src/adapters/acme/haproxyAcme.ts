@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { FlowError } from '../../domain/errors.js';
 import { writeFileAtomic } from '../fsAtomic.js';
@@ -33,6 +34,7 @@ export class HaproxyAcme {
   private turn: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly o: HaproxyAcmeOptions) {
+    fs.mkdirSync(path.dirname(o.challengeMap), { recursive: true, mode: 0o700 });
     if (!fs.existsSync(o.challengeMap)) writeFileAtomic(o.challengeMap, '', 0o600, false);
   }
 

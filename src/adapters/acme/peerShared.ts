@@ -20,7 +20,7 @@ export interface PeerSharedOptions {
   timeoutMs: number;
   /** Time between pulls from every peer. */
   intervalMs: number;
-  /** This replica's current view, for pushes. */
+  /** This replica's statuses and challenges, for pushes (certificates and accounts go with the push that saves them). */
   view: () => AcmeSnapshot;
   log: Log;
 }
@@ -41,7 +41,7 @@ export class PeerShared implements AcmeShared {
   readonly instance: string;
   /** Instances heard from (pull or push), with when. */
   private readonly seen = new Map<string, number>();
-  private onChange: ((s: Partial<AcmeSnapshot>) => void) | undefined;
+  private onChange: ((s: Partial<AcmeSnapshot>) => Promise<void>) | undefined;
   private readonly remoteChallenges = new Map<string, { challenges: SharedChallenge[]; at: number }>();
 
   constructor(private readonly o: PeerSharedOptions) {
@@ -101,12 +101,12 @@ export class PeerShared implements AcmeShared {
     return true;
   }
 
-  saveAccount(_account: StoredAccount): Promise<void> {
-    return this.pushAll();
+  saveAccount(account: StoredAccount): Promise<void> {
+    return this.pushAll({ accounts: [account] });
   }
 
-  saveCert(_cert: IssuedCert): Promise<void> {
-    return this.pushAll();
+  saveCert(cert: IssuedCert): Promise<void> {
+    return this.pushAll({ certs: [cert] });
   }
 
   saveStatus(_status: DomainStatus): Promise<void> {
@@ -118,9 +118,11 @@ export class PeerShared implements AcmeShared {
     await this.pushAll();
   }
 
-  private async pushAll(): Promise<void> {
+  /** Sends statuses, challenges and `extra` to every peer; resolves when each answered (or timed out). */
+  private async pushAll(extra: Partial<AcmeSnapshot> = {}): Promise<void> {
     const peers = await this.o.peers().catch(() => [] as string[]);
-    const body = JSON.stringify({ ...this.o.view(), Instance: this.instance });
+    const { statuses, challenges } = this.o.view();
+    const body = JSON.stringify({ accounts: [], certs: [], statuses, challenges, ...extra, Instance: this.instance });
     await Promise.all(peers.map(async (peer) => {
       try {
         const res = await peerRequest(peer, { method: 'POST', path: PATH, headers: this.headers(), body, timeoutMs: this.o.timeoutMs });
@@ -148,7 +150,7 @@ export class PeerShared implements AcmeShared {
     return views;
   }
 
-  run(onChange: (snapshot: Partial<AcmeSnapshot>) => void, signal: AbortSignal): void {
+  run(onChange: (snapshot: Partial<AcmeSnapshot>) => Promise<void>, signal: AbortSignal): void {
     this.onChange = onChange;
     void (async () => {
       while (!signal.aborted) {
@@ -157,7 +159,7 @@ export class PeerShared implements AcmeShared {
         const wasOrderer = this.isOrderer();
         const views = await this.pullAll(signal);
         const merged: Partial<AcmeSnapshot> = { accounts: views.flatMap((v) => v.accounts ?? []), certs: views.flatMap((v) => v.certs ?? []), statuses: views.flatMap((v) => v.statuses ?? []), challenges: this.challenges() };
-        if (views.length > 0 || wasOrderer !== this.isOrderer()) this.onChange?.(merged);
+        if (views.length > 0 || wasOrderer !== this.isOrderer()) await this.onChange?.(merged).catch((e: unknown) => this.o.log.warn({ err: e instanceof Error ? e.message : String(e) }, 'could not take in the ACME state of the peers'));
       }
     })();
   }
