@@ -117,6 +117,7 @@ export async function startPebble(o: PebbleOptions): Promise<Pebble> {
     caFile: tls.ca,
     root: async () => (await get(mgmtPort, '/roots/0')).body,
     setAddress: async (host, address) => {
+      await post('/clear-a', { host });
       const status = await post('/add-a', { host, addresses: [address] });
       if (status !== 200) throw new Error(`challtestsrv refused add-a ${host}: ${status}`);
     },
