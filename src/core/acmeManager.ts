@@ -9,7 +9,8 @@ import type { Log } from './log.js';
 /** The CA as the manager uses it (acme-client behind it; a fake in unit tests). */
 export interface AcmeCaPort {
   account(email: string, existing?: { keyPem: string; url?: string }): Promise<StoredAccount>;
-  order(domain: string, account: StoredAccount, publish: (token: string, keyAuthorization: string) => Promise<void>, withdraw: (token: string) => Promise<void>): Promise<IssuedCert>;
+  /** `phases` receives the time (ms) of each step, for the log. */
+  order(domain: string, account: StoredAccount, publish: (token: string, keyAuthorization: string) => Promise<void>, withdraw: (token: string) => Promise<void>, phases?: Record<string, number>): Promise<IssuedCert>;
 }
 
 /** What the manager changes in HAProxy. */
@@ -220,9 +221,10 @@ export class AcmeManager {
     return changed;
   }
 
-  private persist(): void {
+  /** Saves the local copy; `durable` (fsync) for certificates and accounts, not for statuses alone. */
+  private persist(durable = true): void {
     try {
-      this.d.local.save({ accounts: [...this.accounts.values()], certs: [...this.certs.values()], statuses: [...this.statuses.values()] });
+      this.d.local.save({ accounts: [...this.accounts.values()], certs: [...this.certs.values()], statuses: [...this.statuses.values()] }, durable);
     } catch (e) {
       this.d.log.error({ err: e instanceof Error ? e.message : String(e) }, 'could not save the ACME state');
     }
@@ -294,7 +296,7 @@ export class AcmeManager {
 
   private async setStatus(status: DomainStatus): Promise<void> {
     this.statuses.set(status.domain, status);
-    this.persist();
+    this.persist(false);
     this.updateMetrics();
     await this.d.shared.saveStatus(status).catch((e: unknown) => this.d.log.warn({ domain: status.domain, err: e instanceof Error ? e.message : String(e) }, 'could not share the ACME status'));
   }
@@ -308,13 +310,16 @@ export class AcmeManager {
     void this.setStatus({ domain, failures: before?.failures ?? 0, ordering: true, updated: this.now(), ...(before?.reason !== undefined && { reason: before.reason }) });
     try {
       const account = await this.accountFor(email);
-      const cert = await this.d.ca.order(domain, account, (t, k) => this.publish(t, k), (t) => this.withdraw(t));
+      const phases: Record<string, number> = {};
+      const cert = await this.d.ca.order(domain, account, (t, k) => this.publish(t, k), (t) => this.withdraw(t), phases);
+      const issuedAt = this.now();
       this.certs.set(domain, cert);
-      this.persist();
       await this.serve([domain]);
+      phases.serve = this.now() - issuedAt;
+      this.persist(true);
       await this.d.shared.saveCert(cert).catch((e: unknown) => this.d.log.warn({ domain, err: e instanceof Error ? e.message : String(e) }, 'could not share the ACME certificate; the other replicas get it later'));
       this.d.metrics?.orders.inc({ outcome: 'issued' });
-      this.d.log.info({ domain, ms: this.now() - started, notAfter: new Date(cert.notAfter).toISOString() }, 'ACME certificate issued');
+      this.d.log.info({ domain, ms: this.now() - started, phases, notAfter: new Date(cert.notAfter).toISOString() }, 'ACME certificate issued');
       this.inflight.delete(domain);
       await this.setStatus({ domain, failures: 0, ordering: false, updated: this.now() });
     } catch (e) {

@@ -25,7 +25,8 @@ export interface AcmeSnapshot {
 /** The local copy of ACME's state (DATA_DIR): read at start with no network, so a restart serves and does not order again. */
 export interface AcmeLocal {
   load(): AcmeSnapshot;
-  save(snapshot: AcmeSnapshot): void;
+  /** `durable`: fsync (certificates, accounts); statuses alone may skip it. */
+  save(snapshot: AcmeSnapshot, durable?: boolean): void;
 }
 
 /**

@@ -26,6 +26,8 @@ export interface PebbleOptions {
   httpPort: number;
   /** certificateValidityPeriod in seconds (short-lived certificates for renewal tests). */
   validitySeconds?: number;
+  /** Where Pebble validates TLS-ALPN-01 (default: a port nothing listens on). */
+  tlsPort?: number;
   /** PEBBLE_AUTHZREUSE (percent); 0 makes every order validate again. */
   authzReuse?: number;
 }
@@ -67,7 +69,7 @@ export async function startPebble(o: PebbleOptions): Promise<Pebble> {
       certificate: tls.cert,
       privateKey: tls.key,
       httpPort: o.httpPort,
-      tlsPort,
+      tlsPort: o.tlsPort ?? tlsPort,
       ocspResponderURL: '',
       externalAccountBindingRequired: false,
       ...(o.validitySeconds !== undefined && { certificateValidityPeriod: o.validitySeconds }),

@@ -54,7 +54,9 @@ function configureHttp(o: AcmeCaOptions): void {
   const key = `${o.directory}\u0000${o.caPem ?? ''}`;
   if (configured === key) return;
   configured = key;
-  acme.axios.defaults.httpsAgent = new https.Agent({ keepAlive: true, maxSockets: 16, ...(o.caPem !== undefined && { ca: [...tls.rootCertificates, o.caPem] }) });
+  // One secure context for every connection: building one from the system roots and the extra CAs costs tens of ms.
+  const secureContext = o.caPem !== undefined ? tls.createSecureContext({ ca: [...tls.rootCertificates, o.caPem] }) : undefined;
+  acme.axios.defaults.httpsAgent = new https.Agent({ keepAlive: true, maxSockets: 16, ...(secureContext && { secureContext }) });
   acme.axios.defaults.timeout = 30_000;
   (acme.axios.defaults as unknown as { acmeSettings: { retryMaxAttempts: number } }).acmeSettings.retryMaxAttempts = 0;
   acme.axios.interceptors.response.use((response) => {
@@ -97,7 +99,7 @@ export class AcmeCa {
   }
 
   /** Orders a certificate for one name with HTTP-01; the key is made here and returned with the chain. */
-  async order(domain: string, account: AcmeAccount, publish: Publish, withdraw: Withdraw): Promise<IssuedCert> {
+  async order(domain: string, account: AcmeAccount, publish: Publish, withdraw: Withdraw, phases: Record<string, number> = {}): Promise<IssuedCert> {
     const client = this.client(account.keyPem, account.url);
     const deadline = this.o.orderTimeoutMs ?? 120_000;
     let timer: NodeJS.Timeout | undefined;
@@ -108,8 +110,16 @@ export class AcmeCa {
     try {
       return await Promise.race([timeout, this.guard(async () => {
         const [keyPromise] = [acme.crypto.createPrivateEcdsaKey('P-256')];
+        let last = performance.now();
+        const mark = (name: string) => {
+          const now = performance.now();
+          phases[name] = Math.round(now - last);
+          last = now;
+        };
         const order = await client.createOrder({ identifiers: [{ type: 'dns', value: domain }] });
+        mark('order');
         const authorizations = await client.getAuthorizations(order);
+        mark('authorizations');
         for (const authz of authorizations) {
           if (authz.status === 'valid') continue;
           const challenge = authz.challenges.find((c) => c.type === 'http-01');
@@ -117,12 +127,17 @@ export class AcmeCa {
           const keyAuthorization = await client.getChallengeKeyAuthorization(challenge);
           await publish(challenge.token, keyAuthorization);
           published.push(challenge.token);
+          mark('publish');
           await client.completeChallenge(challenge);
           await client.waitForValidStatus(challenge);
+          mark('validation');
         }
         const [key, csr] = await acme.crypto.createCsr({ commonName: domain, altNames: [domain] }, await keyPromise);
+        mark('csr');
         const finalized = await client.finalizeOrder(order, csr);
+        mark('finalize');
         const chain = await client.getCertificate(finalized);
+        mark('download');
         return issued(domain, chain.toString(), key.toString());
       })]);
     } finally {

@@ -33,8 +33,8 @@ export class FileAcmeStore implements AcmeLocal {
     }
   }
 
-  save(snapshot: AcmeSnapshot): void {
+  save(snapshot: AcmeSnapshot, durable = true): void {
     const { challenges: _c, ...kept } = snapshot;
-    writeFileAtomic(this.file, JSON.stringify(kept), 0o600, true);
+    writeFileAtomic(this.file, JSON.stringify(kept), 0o600, durable);
   }
 }
