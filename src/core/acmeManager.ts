@@ -103,7 +103,10 @@ export class AcmeManager {
 
   /** crt-list lines for the issued certificates (HAProxy reads these files at start and at every reload). */
   crtListEntries(): string[] {
-    return [...this.served.keys()].sort().map((d) => this.fileOf(d));
+    // A certificate no service wants any more stays until it expires (clients may still use the name), then goes at the next reload.
+    const now = this.now();
+    const wanted = this.started ? this.d.wanted() : undefined;
+    return [...this.served.keys()].filter((d) => !wanted || wanted.has(d) || (this.certs.get(d)?.notAfter ?? 0) > now).sort().map((d) => this.fileOf(d));
   }
 
   /** Starts serving challenges, following the other replicas and ordering what is due. */
@@ -358,7 +361,8 @@ export class AcmeManager {
     if (!m) return;
     const counts: Record<AcmeState, number> = { pending: 0, valid: 0, renewing: 0, failed: 0 };
     const listing = this.list();
-    for (const l of listing) if (this.d.wanted().has(l.domain)) counts[l.state]++;
+    const wanted = this.d.wanted();
+    for (const l of listing) if (wanted.has(l.domain)) counts[l.state]++;
     for (const [state, n] of Object.entries(counts)) m.certificates.set({ state }, n);
     m.expiryDays.reset();
     const now = this.now();

@@ -170,9 +170,14 @@ export class AcmeCa {
   }
 }
 
-/** Messages of the CA or the network, made one line and short; they never carry a key or token. */
+/** Messages of the CA or the network, made one line and short, with challenge tokens cut out (the CA quotes the URL it fetched). */
 function cleanMessage(message: string): string {
-  return message.replace(/[\r\n]+/g, ' ').replace(/\s+/g, ' ').trim().slice(0, 300) || 'unknown error';
+  return message
+    .replace(/(\/\.well-known\/acme-challenge\/)[A-Za-z0-9_-]+/g, '$1…')
+    .replace(/[\r\n]+/g, ' ')
+    .replace(/\s+/g, ' ')
+    .trim()
+    .slice(0, 300) || 'unknown error';
 }
 
 /** The record of a certificate the CA sent: names, issuer and validity read from it. */
