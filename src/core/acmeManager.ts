@@ -85,6 +85,7 @@ export class AcmeManager {
   private readonly own = new Map<string, string>();
   private remote = new Map<string, string>();
   private readonly inflight = new Set<string>();
+  private readonly installRetries = new Map<string, number>();
   /** Per-name random in [0, 1): spreads renewals of certificates issued together. */
   private readonly spread = new Map<string, number>();
   private timer: NodeJS.Timeout | undefined;
@@ -249,8 +250,14 @@ export class AcmeManager {
         this.d.writeCrtList();
         await this.d.dataPlane.installCert(this.fileOf(domain), cert.pem);
         this.d.log.info({ domain, notAfter: new Date(cert.notAfter).toISOString(), issuer: cert.issuer }, 'ACME certificate served');
+        this.installRetries.delete(domain);
       } catch (e) {
-        this.d.log.error({ domain, err: e instanceof Error ? e.message : String(e) }, 'could not serve the ACME certificate; it is served after the next reload');
+        // A reload in the middle of the transaction, or HAProxy restarting: the files are written, so the next
+        // worker reads them anyway; the runtime install is tried again a few times for the running one.
+        const attempt = (this.installRetries.get(domain) ?? 0) + 1;
+        this.installRetries.set(domain, attempt);
+        this.d.log.warn({ domain, attempt, err: e instanceof Error ? e.message : String(e) }, 'could not serve the ACME certificate through the runtime API yet');
+        if (attempt <= 5 && !this.stopped) setTimeout(() => void this.serve([domain]), 250 * 2 ** attempt).unref();
       }
     }
   }
