@@ -11,6 +11,8 @@ export interface AcmeCaPort {
   account(email: string, existing?: { keyPem: string; url?: string }): Promise<StoredAccount>;
   /** `phases` receives the time (ms) of each step, for the log. */
   order(domain: string, account: StoredAccount, publish: (token: string, keyAuthorization: string) => Promise<void>, withdraw: (token: string) => Promise<void>, phases?: Record<string, number>): Promise<IssuedCert>;
+  /** The CA's renewal window for a certificate (ARI), if it has one. */
+  renewalInfo?(pem: string): Promise<{ start: number; end: number; retryAfterMs?: number } | undefined>;
 }
 
 /** What the manager changes in HAProxy. */
@@ -86,6 +88,10 @@ export class AcmeManager {
   private remote = new Map<string, string>();
   private readonly inflight = new Set<string>();
   private readonly installRetries = new Map<string, number>();
+  /** ARI: the CA's renewal window per name, and when to ask again. */
+  private readonly ari = new Map<string, { fingerprint: string; start: number; end: number }>();
+  private readonly ariNext = new Map<string, number>();
+  private readonly ariInflight = new Set<string>();
   /** Per-name random in [0, 1): spreads renewals of certificates issued together. */
   private readonly spread = new Map<string, number>();
   private timer: NodeJS.Timeout | undefined;
@@ -169,7 +175,7 @@ export class AcmeManager {
     const wanted = this.d.wanted();
     const names = new Set([...wanted.keys(), ...this.certs.keys()]);
     return [...names].sort().map((domain) => {
-      const cert = this.certs.get(domain);
+      const cert = this.withAri(domain);
       const status = this.statuses.get(domain);
       const { pem: _pem, ...meta } = cert ?? ({} as IssuedCert);
       return {
@@ -182,6 +188,35 @@ export class AcmeManager {
         ...(status?.reason !== undefined && status.nextAttempt !== undefined && { nextAttempt: status.nextAttempt }),
       };
     });
+  }
+
+  /** The certificate of a name with the CA's ARI window, when the CA gave one for this very certificate. */
+  private withAri(domain: string): IssuedCert | undefined {
+    const cert = this.certs.get(domain);
+    const ari = this.ari.get(domain);
+    return cert && ari && ari.fingerprint === cert.fingerprint256 ? { ...cert, ari: { start: ari.start, end: ari.end } } : cert;
+  }
+
+  /** Asks the CA for its renewal window (ARI), as often as its Retry-After says (6 h without one; 1 min to 1 day). */
+  private async checkAri(domain: string): Promise<void> {
+    const cert = this.certs.get(domain);
+    if (!cert || !this.d.ca.renewalInfo || this.ariInflight.has(domain)) return;
+    this.ariInflight.add(domain);
+    try {
+      const info = await this.d.ca.renewalInfo(cert.pem);
+      this.ariNext.set(domain, this.now() + Math.min(86_400_000, Math.max(60_000, info?.retryAfterMs ?? 6 * 3_600_000)));
+      if (info) {
+        const before = this.ari.get(domain);
+        this.ari.set(domain, { fingerprint: cert.fingerprint256, start: info.start, end: info.end });
+        if (!before || before.start !== info.start || before.end !== info.end) this.d.log.info({ domain, start: new Date(info.start).toISOString(), end: new Date(info.end).toISOString() }, 'the CA suggests a renewal window (ARI)');
+      }
+    } catch (e) {
+      this.ariNext.set(domain, this.now() + 3_600_000);
+      this.d.log.debug({ domain, err: e instanceof Error ? e.message : String(e) }, 'could not read the renewal window (ARI)');
+    } finally {
+      this.ariInflight.delete(domain);
+      this.schedule();
+    }
   }
 
   private spreadOf(domain: string): number {
@@ -277,7 +312,13 @@ export class AcmeManager {
     const max = this.d.maxConcurrent ?? 8;
     for (const domain of [...this.d.wanted().keys()].sort()) {
       if (this.inflight.has(domain)) continue;
-      const at = nextOrderAt(this.certs.get(domain), this.statuses.get(domain), now, this.spreadOf(domain));
+      const cert = this.withAri(domain);
+      if (cert && this.d.ca.renewalInfo && !this.ariInflight.has(domain)) {
+        const ariAt = this.ariNext.get(domain) ?? now;
+        if (ariAt <= now) void this.checkAri(domain);
+        else next = Math.min(next, ariAt);
+      }
+      const at = nextOrderAt(cert, this.statuses.get(domain), now, this.spreadOf(domain));
       if (at <= now && this.inflight.size < max) void this.order(domain);
       else next = Math.min(next, Math.max(at, now + 50));
     }
@@ -324,6 +365,7 @@ export class AcmeManager {
       const cert = await this.d.ca.order(domain, account, (t, k) => this.publish(t, k), (t) => this.withdraw(t), phases);
       const issuedAt = this.now();
       this.certs.set(domain, cert);
+      this.ariNext.delete(domain);
       await this.serve([domain]);
       phases.serve = this.now() - issuedAt;
       this.persist(true);

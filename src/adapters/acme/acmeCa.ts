@@ -2,6 +2,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import crypto from 'node:crypto';
 import https from 'node:https';
 import tls from 'node:tls';
+import { AuthorityKeyIdentifierExtension, X509Certificate as PeculiarCertificate } from '@peculiar/x509';
 import acme from 'acme-client';
 import type { IssuedCert } from '../../core/acmePolicy.js';
 
@@ -146,6 +147,34 @@ export class AcmeCa {
     }
   }
 
+  private renewalInfoUrl: Promise<string | undefined> | undefined;
+
+  /**
+   * The CA's suggested renewal window for a certificate (ARI, RFC 9773), when
+   * its directory offers `renewalInfo`; with how long to wait before asking
+   * again (its Retry-After). Undefined when the CA has no ARI.
+   */
+  async renewalInfo(pem: string): Promise<{ start: number; end: number; retryAfterMs?: number } | undefined> {
+    this.renewalInfoUrl ??= acme.axios.get(this.o.directory, { timeout: 10_000 }).then(
+      (r) => (r.status === 200 && typeof (r.data as { renewalInfo?: unknown })?.renewalInfo === 'string' ? (r.data as { renewalInfo: string }).renewalInfo : undefined),
+      () => {
+        this.renewalInfoUrl = undefined;
+        return undefined;
+      },
+    );
+    const base = await this.renewalInfoUrl;
+    if (base === undefined) return undefined;
+    const id = ariCertId(pem);
+    if (id === undefined) return undefined;
+    const res = await acme.axios.get(`${base.replace(/\/+$/, '')}/${id}`, { timeout: 10_000 });
+    const window = (res.data as { suggestedWindow?: { start?: unknown; end?: unknown } } | undefined)?.suggestedWindow;
+    const start = Date.parse(String(window?.start ?? ''));
+    const end = Date.parse(String(window?.end ?? ''));
+    if (res.status !== 200 || !Number.isFinite(start) || !Number.isFinite(end) || end < start) return undefined;
+    const after = retryAfter(res.headers['retry-after']);
+    return { start, end, ...(after !== undefined && { retryAfterMs: after }) };
+  }
+
   private client(keyPem: string, url?: string): acme.Client {
     const id = crypto.createHash('sha256').update(keyPem).digest('hex');
     let client = this.clients.get(id);
@@ -195,4 +224,21 @@ export function issued(domain: string, chainPem: string, keyPem: string): Issued
     fingerprint256: leaf.fingerprint256,
     issuedAt: Date.now(),
   };
+}
+
+/** ARI's certificate identifier (RFC 9773 §4.1): base64url of the Authority Key Identifier's keyIdentifier, ".", base64url of the serial's DER bytes. */
+export function ariCertIdFrom(keyIdentifierHex: string, serialHex: string): string {
+  return `${Buffer.from(keyIdentifierHex, 'hex').toString('base64url')}.${Buffer.from(serialHex, 'hex').toString('base64url')}`;
+}
+
+/** The ARI identifier of a certificate (the first of a PEM chain), or undefined without an Authority Key Identifier. */
+export function ariCertId(pem: string): string | undefined {
+  try {
+    const leaf = new PeculiarCertificate(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/.exec(pem)?.[0] ?? '');
+    const aki = leaf.getExtension(AuthorityKeyIdentifierExtension);
+    if (!aki?.keyId) return undefined;
+    return ariCertIdFrom(aki.keyId, leaf.serialNumber);
+  } catch {
+    return undefined;
+  }
 }
