@@ -97,7 +97,7 @@ it('with PEERS: the lowest instance orders once, the other replica answers its c
   t.is(await metric(C.p, 'flowproxy_acme_orders_total'), 0);
 });
 
-it('with Consul: the lock holder orders once, the other replica answers its challenge through the store, both serve the certificate', async (t) => {
+it('with Consul: the lock holder orders once, the other replica answers its challenge through the store, both serve the certificate; when the holder goes, the other takes the lock and orders', async (t) => {
   const consul = await ConsulEmulator.start();
   consuls.push(consul);
   const pebblePort = await freePort();
@@ -132,4 +132,13 @@ it('with Consul: the lock holder orders once, the other replica answers its chal
   t.is(await metric(B.p, 'flowproxy_acme_orders_total'), 0);
   t.truthy(consul.value('flow-proxy/acme/certs/consul.test'));
   t.false(/PRIVATE KEY/.test(B.p.output() + A.p.output()));
+
+  // The orderer goes: its session is destroyed, the lock is free, and B takes over the next order.
+  await A.p.stop();
+  await eventually(async () => consul.entry('flow-proxy/acme/lock')?.session, (s) => s !== undefined && consul.liveSessions.length === 1, 15_000);
+  t.is((await B.p.api('reconfigure', service('later.test'), auth)).status, 200);
+  const later = await eventually(() => acmeCert(B.p, 'later.test'), (x) => x?.Acme.State === 'valid', 30_000);
+  t.is(later?.Acme.State, 'valid', JSON.stringify(later));
+  t.is(await metric(B.p, 'flowproxy_acme_orders_total', { outcome: 'issued' }), 1, 'B ordered the new name once it held the lock');
+  t.true((await verifiedHandshake(B.https, 'later.test', root)).authorized);
 });

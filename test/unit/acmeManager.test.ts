@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import test from 'ava';
-import { ariCertId, ariCertIdFrom } from '../../src/adapters/acme/acmeCa.js';
+import { AcmeOrderError, ariCertId, ariCertIdFrom } from '../../src/adapters/acme/acmeCa.js';
 import { soloShared } from '../../src/adapters/acme/soloShared.js';
 import { AcmeManager, type AcmeCaPort } from '../../src/core/acmeManager.js';
 import type { IssuedCert } from '../../src/core/acmePolicy.js';
@@ -96,4 +96,28 @@ test('ARI certificate identifiers: RFC 9773\'s example, and one read from a real
   t.true(keyId.length >= 40, text);
   t.is(ariCertId(leaf.pem), ariCertIdFrom(keyId, serial));
   t.is(ariCertId('garbage'), undefined);
+});
+
+test('a rate limit is waited out: no attempt before the CA\'s Retry-After, whatever the backoff', async (t) => {
+  const at: number[] = [];
+  const ca: AcmeCaPort = {
+    account: async (email) => ({ email, keyPem: 'key', url: 'u' }),
+    order: async (domain) => {
+      at.push(Date.now());
+      if (at.length === 1) throw new AcmeOrderError('rate limited by the CA: too many new orders', 400, true);
+      return fakeCert(domain, at.length);
+    },
+  };
+  const { m } = manager(ca, ['limited.example.com']);
+  const stop = new AbortController();
+  await m.start(stop.signal);
+  await new Promise((r) => setTimeout(r, 150));
+  t.is(at.length, 1, 'a 20 ms backoff does not beat a 400 ms Retry-After');
+  t.is(m.list()[0]?.state, 'failed');
+  t.regex(m.list()[0]?.reason ?? '', /rate limited/);
+  await new Promise((r) => setTimeout(r, 500));
+  stop.abort();
+  t.is(at.length, 2);
+  t.true((at[1] as number) - (at[0] as number) >= 390);
+  t.is(m.list()[0]?.state, 'valid');
 });
