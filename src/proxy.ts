@@ -163,7 +163,7 @@ export async function startProxy(options: ProxyOptions): Promise<Proxy> {
   const certState = () => (settings.crtListPath !== undefined ? operatorList(settings.crtListPath) : { hasCerts: certs.list().length > 0, key: certs.key() });
   const metrics = new Metrics();
   // Automatic HTTPS: issued certificates are in the crt-list from the first start; new ones join at run time.
-  acme = setupAcme({
+  acme = await setupAcme({
     settings,
     adminSocket: dataPlane.files.adminSocket,
     crtList: dataPlane.files.crtList,
