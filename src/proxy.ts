@@ -31,6 +31,8 @@ import { dfpRoutes } from './http/dfpRoutes.js';
 import { discoveryRoutes } from './http/discoveryRoutes.js';
 import { compileTemplates } from './render/render.js';
 import { setupReplication } from './replicas.js';
+import { acmeLayout, setupAcme, type Acme } from './acme.js';
+import { acmeRoutes } from './http/acmeRoutes.js';
 import { replicaRoutes } from './http/replicaRoutes.js';
 import { insightRoutes, mountAll } from './http/insight.js';
 import { insightDeps } from './insightDeps.js';
@@ -92,6 +94,7 @@ export function renderSettings(settings: Settings, files: HaproxyDataPlane['file
     ...(settings.haproxyMetricsPort !== undefined && { metricsPort: settings.haproxyMetricsPort }),
     ...(settings.debugHttpFormat !== undefined && { debugHttpFormat: settings.debugHttpFormat }),
     ...(settings.debugTcpFormat !== undefined && { debugTcpFormat: settings.debugTcpFormat }),
+    ...(settings.acme && { acme: { challengeMap: acmeLayout(settings.dataDir).challengeMap } }),
   };
 }
 
@@ -183,7 +186,8 @@ export async function startProxy(options: ProxyOptions): Promise<Proxy> {
   // Server names are resolved here, never by HAProxy through libc while it loads (a lost DNS answer held reloads 5 s).
   const names = new NameResolver();
   const dataPlane = new HaproxyDataPlane({ haproxyBin: settings.haproxyBin, dir: path.join(settings.dataDir, 'haproxy'), log, terminateOnReload: settings.terminateOnReload, names });
-  const certs = new CertStore(settings.certsDir, settings.secretsDir, settings.preferredCertificates);
+  let acme: Acme | undefined;
+  const certs = new CertStore(settings.certsDir, settings.secretsDir, settings.preferredCertificates, () => acme?.manager.crtListEntries() ?? []);
   certs.writeCrtList(dataPlane.files.crtList);
   // With CRT_LIST_PATH the operator owns the crt-list: TLS is on when it lists something.
   const operatorList = (file: string) => {
@@ -192,6 +196,19 @@ export async function startProxy(options: ProxyOptions): Promise<Proxy> {
   };
   const certState = () => (settings.crtListPath !== undefined ? operatorList(settings.crtListPath) : { hasCerts: certs.list().length > 0, key: certs.key() });
   const metrics = new Metrics();
+  // Automatic HTTPS: issued certificates are in the crt-list from the first start; new ones join at run time.
+  acme = await setupAcme({
+    settings,
+    adminSocket: dataPlane.files.adminSocket,
+    crtList: dataPlane.files.crtList,
+    entries: () => engine.registry.entries.values(),
+    quarantined: () => new Set(engine.quarantined.map((q) => q.name)),
+    writeCrtList: () => certs.writeCrtList(dataPlane.files.crtList),
+    uploaded: () => certs.list().map((c) => ({ name: c.name, notAfter: c.notAfter })),
+    registry: metrics.registry,
+    log,
+  });
+  if (acme) certs.writeCrtList(dataPlane.files.crtList);
   const engine = new Reconciler({
     dataPlane,
     store,
@@ -206,6 +223,7 @@ export async function startProxy(options: ProxyOptions): Promise<Proxy> {
     onApply: (record) => {
       metrics.recordApply(record);
       refreshGauges();
+      acme?.manager.wantedChanged();
     },
   });
   const refreshGauges = () => {
@@ -245,6 +263,7 @@ export async function startProxy(options: ProxyOptions): Promise<Proxy> {
   await refuseTakenPorts(settings, [...entries.values()], dataPlane.files.pidFile);
   await engine.start([...entries.values()], invalid, stored?.removed ?? []);
   discovery?.start(stopped.signal);
+  void acme?.manager.start(stopped.signal).catch((e: unknown) => log.error({ err: e }, 'ACME could not start'));
 
   // docker-flow-swarm-listener (LISTENER_ADDRESS): every service it knows, pulled after HAProxy serves the stored ones.
   const listeners = new ListenerSync({
@@ -283,7 +302,9 @@ export async function startProxy(options: ProxyOptions): Promise<Proxy> {
     ready: () => engine.isStarted && synced && listeners.ready(),
     ...(listeners.enabled && { listeners }),
     distribute: replication.distribute,
+    ...(acme && { acmeCerts: () => (acme as Acme).manager.list() }),
   })));
+  if (acme) acmeRoutes({ acme, ...(settings.apiToken !== undefined && { apiToken: settings.apiToken }) })(app);
   insight.after(app);
   replicaRoutes({ view: replication.view, ...(settings.apiToken !== undefined && { apiToken: settings.apiToken }) })(app);
   discoveryRoutes({ status: () => discovery?.status(), engine })(app);
@@ -339,6 +360,7 @@ export async function startProxy(options: ProxyOptions): Promise<Proxy> {
       });
       stopped.abort();
       engine.close();
+      await acme?.shared.close?.();
       await discovery?.stop();
       await dataPlane.stop(settings.stopGraceMs);
       log.info({}, 'stopped');

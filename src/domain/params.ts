@@ -10,6 +10,8 @@ export const SERVICE_PARAMS = [
   'reqPathSearch', 'reqPathReplace', 'connectionMode', 'checkResolvers', 'discoveryType', 'sessionType',
   'isDefaultBackend', 'compressionAlgo', 'compressionType', 'backendExtra', 'templateFePath', 'templateBePath',
   'serviceCert', 'distribute', 'replicas', 'proxyInstanceName', 'redirectWhenHttpProto', 'redirectUnlessHttpsProto',
+  // ACME (issue 18): docker-flow-letsencrypt's parameters and acme=true.
+  'letsencrypt.host', 'letsencrypt.email', 'acme',
 ] as const;
 
 /** Parameters that may carry a `.N` suffix (per destination); the plain name is their default. */
@@ -112,7 +114,8 @@ export function envWord(name: string): string {
 }
 
 const ENV_WORDS = new Map<string, string>(
-  [...SERVICE_PARAMS, ...DEST_PARAMS, 'addHeader', 'setHeader'].map((n) => [envWord(n), n.toLowerCase()]),
+  // letsencrypt.host is DFP_SERVICE_LETSENCRYPT_HOST.
+  [...SERVICE_PARAMS, ...DEST_PARAMS, 'addHeader', 'setHeader'].map((n) => [envWord(n).replace(/\./g, '_'), n.toLowerCase()]),
 );
 
 /**

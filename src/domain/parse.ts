@@ -1,3 +1,4 @@
+import { parseAcmeParams } from './acmeParams.js';
 import { issue, warning, type Issue, type Warning } from './errors.js';
 import { checkRawLine, hasControl } from './haproxyText.js';
 import { canonicalName, SECRET_PARAMS, toRecord, type RawParams } from './params.js';
@@ -106,6 +107,8 @@ export function parseService(raw: RawParams, ctx: ParseContext): ParseResult {
   const destinations = p.destinations();
   const serviceCert = p.str('serviceCert');
   if (serviceCert !== undefined && !serviceCert.includes('-----BEGIN')) p.fail('serviceCert', undefined, 'serviceCert is not a PEM certificate.');
+  const acme = parseAcmeParams(raw, destinations.flatMap((d) => d.serviceDomain), ctx.separator);
+  p.issues.push(...acme.issues);
 
   if (p.issues.length > 0) return { ok: false, issues: dedupe(p.issues), serviceName };
   p.unknownParameters();
@@ -132,6 +135,7 @@ export function parseService(raw: RawParams, ctx: ParseContext): ParseResult {
     ...(templateBePath !== undefined && { templateBePath }),
     ...(replicas !== undefined && { replicas }),
     ...(proxyInstanceName !== undefined && { proxyInstanceName }),
+    ...(acme.request && { acme: acme.request }),
     params: toRecord(raw, new Set(['servicecert', 'distribute'])),
   };
   const options: RequestOptions = { distribute: p.bool('distribute'), ...(serviceCert !== undefined && { serviceCert }) };

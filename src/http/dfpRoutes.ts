@@ -12,6 +12,8 @@ import { reconfigure, removeService, type ServiceDeps } from './serviceCalls.js'
 import type { AppState } from './app.js';
 import { withPeers, type Distribute } from './distribute.js';
 import { redactConfig, serviceJson } from './serviceJson.js';
+import { acmeCertJson } from './acmeCertJson.js';
+import type { AcmeListing } from '../core/acmeManager.js';
 
 /** The listener pull's state, for /services (docker-flow-proxy's field style). */
 function listenerJson(listeners: ListenerSync): Record<string, unknown> {
@@ -48,6 +50,8 @@ export interface DfpRouteDeps extends ServiceDeps {
   haproxyStats: () => Promise<string>;
   /** Fan-out for distribute=true; absent when replicas share a store (Consul) and need none. */
   distribute?: Distribute;
+  /** ACME's names and certificates for /certs, when ACME is on. */
+  acmeCerts?: () => AcmeListing[];
 }
 
 /** distribute=true asks for the fan-out (docker-flow-proxy's parameter). */
@@ -247,14 +251,15 @@ export function dfpRoutes(deps: DfpRouteDeps): (app: Koa<AppState>) => void {
       Status: 'OK',
       Message: '',
       // Names and metadata only: certificates carry private keys, which never leave the proxy.
-      Certs: deps.certs.list().map((c) => ({
+      Certs: deps.certs.list().map((c): Record<string, unknown> => ({
         ProxyServiceName: c.name,
         CertsDir: c.source === 'dir' ? c.file.slice(0, c.file.length - c.name.length - 1) : '/run/secrets',
         Subject: c.subject,
         Names: c.names,
+        Issuer: c.issuer,
         NotAfter: c.notAfter,
         Fingerprint256: c.fingerprint256,
-      })),
+      })).concat((deps.acmeCerts?.() ?? []).map(acmeCertJson)),
     };
   });
 

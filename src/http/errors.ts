@@ -42,6 +42,8 @@ const ERROR_STATUS: Readonly<Record<string, number>> = {
   DOCKER_UNAVAILABLE: 503,
   DOCKER_EVENTS: 503,
   ABORTED: 503,
+  ACME_NO_PEERS: 409,
+  BAD_ACME_PUSH: 400,
 };
 
 /** The status of a change's result: 200 when it is live. */

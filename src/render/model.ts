@@ -96,6 +96,8 @@ export interface ConfigView {
     debug: boolean;
     debugErrorsOnly: boolean;
     logFormat?: string;
+    /** ACME: the map HTTP-01 tokens are answered from, before any other rule. */
+    acmeChallengeMap?: string;
   };
   statsFrontend?: { port: number; uri: string; auth?: string };
   metricsFrontend?: { port: number };
@@ -239,6 +241,7 @@ export function buildModel(input: ModelInput, previous?: Layout): Model {
       debug: settings.debug,
       debugErrorsOnly: settings.debug && settings.debugErrorsOnly === true,
       ...(settings.debug && settings.debugHttpFormat !== undefined && { logFormat: settings.debugHttpFormat }),
+      ...(settings.acme && { acmeChallengeMap: settings.acme.challengeMap }),
     },
     ...(settings.stats?.port !== undefined && { statsFrontend: { port: settings.stats.port, ...statsView(settings.stats) } }),
     ...(settings.metricsPort !== undefined && { metricsFrontend: { port: settings.metricsPort } }),
@@ -518,8 +521,10 @@ function userlists(services: readonly ServiceSpec[], globalUsers: readonly User[
 function bindLine(b: BindSpec, hasCerts: boolean, settings: RenderSettings): string {
   const address = `${b.address}:${b.port}`;
   // HAProxy refuses an ssl bind without any certificate, so :ssl binds stay plain until one exists.
-  const tls = b.ssl && hasCerts
-    ? ` ssl crt-list ${settings.crtList} alpn ${settings.enableH2 ? 'h2,http/1.1' : 'http/1.1'}${settings.caFile ? ` ca-file ${settings.caFile} verify optional ca-ignore-err all crt-ignore-err all` : ''}`
+  // With ACME they are TLS from the start: an empty crt-list is accepted with strict-sni, and
+  // issued certificates join it at run time.
+  const tls = b.ssl && (hasCerts || settings.acme)
+    ? ` ssl crt-list ${settings.crtList}${hasCerts ? '' : ' strict-sni'} alpn ${settings.enableH2 ? 'h2,http/1.1' : 'http/1.1'}${settings.caFile ? ` ca-file ${settings.caFile} verify optional ca-ignore-err all crt-ignore-err all` : ''}`
     : '';
   return `${address}${tls}${b.options ? ` ${b.options}` : ''}`;
 }

@@ -116,7 +116,8 @@ test('with repeat, the pull runs again every interval', async (t) => {
   const sync = new ListenerSync({ ...base, repeat: true, listeners: [listener], submitAll, waitMs: 0 });
   const stop = new AbortController();
   sync.start(stop.signal);
-  await sleep(100);
+  // Every 20 ms: at least three pulls soon (bounded wait, so a loaded machine does not fail it).
+  for (let waited = 0; batches.length < 3 && waited < 3000; waited += 20) await sleep(20);
   stop.abort();
   t.true(batches.length >= 3, `${batches.length} pulls`);
 });
