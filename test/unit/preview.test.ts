@@ -1,65 +1,16 @@
 import path from 'node:path';
 import test from 'ava';
 import fc from 'fast-check';
-import { checkConfig, type CheckResult } from '../../src/adapters/haproxy/check.js';
-import { loadTemplateSources } from '../../src/adapters/templates.js';
+import { checkConfig } from '../../src/adapters/haproxy/check.js';
 import type { PreviewResult } from '../../src/core/preview.js';
 import { Reconciler } from '../../src/core/reconciler.js';
 import { silentLog } from '../../src/core/log.js';
-import type { ConfigFiles, DataPlane, RuntimeResult, Store, StoredState } from '../../src/core/ports.js';
-import { sameFiles } from '../../src/core/files.js';
-import type { RuntimeOp } from '../../src/core/runtimeDiff.js';
+import type { ConfigFiles } from '../../src/core/ports.js';
 import type { Entry } from '../../src/domain/registry.js';
-import { compileTemplates } from '../../src/render/render.js';
-import { ROOT } from '../support/flowProxy.js';
-import { baseSettings, svc, writeConfig } from '../support/render.js';
+import { apiEntry, FakeDataPlane, MemoryStore, sameFiles, templates } from '../support/fakes.js';
+import { baseSettings, writeConfig } from '../support/render.js';
 
-/** A data plane that records every call and accepts everything (checks are configurable). */
-class FakeDataPlane implements DataPlane {
-  calls: string[] = [];
-  refuse: (files: ConfigFiles) => CheckResult | undefined = () => undefined;
-  async start(): Promise<'started'> {
-    this.calls.push('start');
-    return 'started';
-  }
-  async check(files: ConfigFiles): Promise<CheckResult> {
-    this.calls.push('check');
-    return this.refuse(files) ?? { ok: true, alerts: [], output: '' };
-  }
-  async commit() {
-    this.calls.push('commit');
-    return { ok: true, message: '', durationMs: 1 };
-  }
-  async reloadOnly() {
-    this.calls.push('reloadOnly');
-    return { ok: true, message: '', durationMs: 1 };
-  }
-  writeLive(): void {
-    this.calls.push('writeLive');
-  }
-  async runtime(ops: readonly RuntimeOp[]): Promise<RuntimeResult> {
-    this.calls.push(`runtime:${ops.length}`);
-    return { ok: true, message: 'applied', commands: ops.length };
-  }
-  async stop(): Promise<void> {}
-}
-
-class MemoryStore implements Store {
-  saves = 0;
-  async load(): Promise<StoredState | undefined> {
-    return undefined;
-  }
-  async save(): Promise<void> {
-    this.saves++;
-  }
-}
-
-const templates = compileTemplates(loadTemplateSources(path.join(ROOT, 'templates')));
-
-function entry(query: string): Entry {
-  const spec = svc(query);
-  return { name: spec.serviceName, owner: 'api', params: spec.params, spec };
-}
+const entry = (query: string) => apiEntry(query);
 
 async function engine(entries: Entry[] = []) {
   const dataPlane = new FakeDataPlane();
