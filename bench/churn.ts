@@ -24,8 +24,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { FileStore } from '../src/adapters/store/fileStore.js';
 import type { Reconciler } from '../src/core/reconciler.js';
 import { silentLog } from '../src/core/log.js';
-import { toEntry } from '../src/domain/entry.js';
-import { fromRecord } from '../src/domain/params.js';
+import { fromStored } from '../src/core/storedState.js';
 import type { ParseContext } from '../src/domain/parse.js';
 import type { Entry } from '../src/domain/registry.js';
 import type { ServerAddr } from '../src/domain/spec.js';
@@ -99,8 +98,8 @@ async function phase(name: string, withTraffic: boolean, pool: FastBackend[]): P
   const pick = <T>(list: readonly T[]): T => list[Math.floor(random() * list.length)] as T;
 
   const entry = (params: Params, owner: 'api' | 'docker', servers?: ServerAddr[]): Entry => {
-    const parsed = toEntry({ params: fromRecord(params), issues: [] }, ctx, owner);
-    if (!parsed.ok) throw new Error(`${params.serviceName} does not parse: ${JSON.stringify(parsed.issues)}`);
+    const parsed = fromStored({ owner: 'api', params }, ctx, owner);
+    if (!parsed.ok) throw new Error(`${params.serviceName} does not parse: ${parsed.reason}`);
     return servers ? { ...parsed.entry, spec: { ...parsed.entry.spec, servers } } : parsed.entry;
   };
   let containerSeq = 0;

@@ -22,10 +22,9 @@ import { loadTemplateSources } from '../src/adapters/templates.js';
 import { renderFiles } from '../src/core/files.js';
 import { silentLog } from '../src/core/log.js';
 import { runtimeDiff } from '../src/core/runtimeDiff.js';
-import { toEntry } from '../src/domain/entry.js';
+import { fromStored } from '../src/core/storedState.js';
 import { FileStore } from '../src/adapters/store/fileStore.js';
 import { registryOf, type Entry } from '../src/domain/registry.js';
-import { fromRecord } from '../src/domain/params.js';
 import { parseContext, renderSettings } from '../src/proxy.js';
 import { buildModel } from '../src/render/model.js';
 import { compileTemplates } from '../src/render/render.js';
@@ -81,7 +80,7 @@ async function pieces(services: Params[]): Promise<Pieces> {
 
     let t = performance.now();
     const entries: Entry[] = services.map((p) => {
-      const parsed = toEntry({ params: fromRecord(p), issues: [] }, ctx, 'api');
+      const parsed = fromStored({ owner: 'api', params: p }, ctx);
       if (!parsed.ok) throw new Error(`service ${p.serviceName} does not parse`);
       return parsed.entry;
     });
@@ -102,7 +101,7 @@ async function pieces(services: Params[]): Promise<Pieces> {
     }
     // A runtime change (one more plain service) as the engine computes it: model against the live layout, then the diff.
     const liveModel = buildModel({ settings: rs, services: specs, hasCerts: false, certsKey: '', custom: new Map() });
-    const extra = toEntry({ params: fromRecord({ serviceName: 'extra', servicePath: '/extra', port: '9', outboundHostname: '127.0.0.1' }), issues: [] }, ctx, 'api');
+    const extra = fromStored({ owner: 'api', params: { serviceName: 'extra', servicePath: '/extra', port: '9', outboundHostname: '127.0.0.1' } }, ctx);
     if (!extra.ok) throw new Error('extra service does not parse');
     const sticky: number[] = [];
     const diffs: number[] = [];

@@ -22,7 +22,8 @@ import type { Log } from './core/log.js';
 import { MAP_DIR_TOKEN, type StoredService, type Store } from './core/ports.js';
 import { toEntry } from './domain/entry.js';
 import { describeIssues } from './domain/errors.js';
-import { fromRecord, servicesFromEnv } from './domain/params.js';
+import { servicesFromEnv } from './domain/params.js';
+import { entriesFromStored } from './core/storedState.js';
 import type { ParseContext } from './domain/parse.js';
 import type { Entry } from './domain/registry.js';
 import { FlowError } from './domain/errors.js';
@@ -170,11 +171,9 @@ export async function startProxy(options: ProxyOptions): Promise<Proxy> {
   const entries = new Map<string, Entry>();
   const invalid: Array<Quarantined & { stored: StoredService }> = [];
   const stored = await store.load();
-  for (const s of stored?.services ?? []) {
-    const parsed = toEntry({ params: fromRecord(s.params), issues: [] }, ctx, s.owner);
-    if (parsed.ok) entries.set(parsed.entry.name, s.stamp !== undefined ? { ...parsed.entry, stamp: s.stamp } : parsed.entry);
-    else invalid.push({ name: s.params.serviceName ?? '(unnamed)', owner: s.owner, reason: `stored service no longer valid: ${describeIssues(parsed.issues)}`, stored: s });
-  }
+  const restored = entriesFromStored(stored?.services ?? [], ctx);
+  for (const entry of restored.entries) entries.set(entry.name, entry);
+  for (const { stored: s, reason } of restored.invalid) invalid.push({ name: s.params.serviceName ?? '(unnamed)', owner: s.owner, reason: `stored service no longer valid: ${reason}`, stored: s });
   const envProblems: string[] = [];
   for (const raw of servicesFromEnv(options.env)) {
     const parsed = toEntry(raw, { ...ctx, defaultReqMode: settings.defaultProtocol }, 'env');
@@ -336,12 +335,8 @@ export async function startProxy(options: ProxyOptions): Promise<Proxy> {
   replication.run(stopped.signal);
   // A shared store: what other replicas write arrives through its watch; no fan-out is needed.
   const fromShared = (state: { services: StoredService[] }): Entry[] => {
-    const restored: Entry[] = [];
-    for (const stored of state.services) {
-      const parsed = toEntry({ params: fromRecord(stored.params), issues: [] }, ctx, stored.owner);
-      if (parsed.ok) restored.push(stored.stamp !== undefined ? { ...parsed.entry, stamp: stored.stamp } : parsed.entry);
-      else log.warn({ service: stored.params.serviceName }, 'the shared store holds a service this replica cannot parse');
-    }
+    const { entries: restored, invalid: unreadable } = entriesFromStored(state.services, ctx);
+    for (const { stored } of unreadable) log.warn({ service: stored.params.serviceName }, 'the shared store holds a service this replica cannot parse');
     return restored;
   };
   // The report says something changed; what is applied is the store's freshest state at that moment.

@@ -7,8 +7,7 @@ import { peerSource } from './adapters/peers/peerList.js';
 import type { Reconciler } from './core/reconciler.js';
 import type { Log } from './core/log.js';
 import { AntiEntropy, replicaDigest, type ReplicaView } from './core/replication.js';
-import { toEntry } from './domain/entry.js';
-import { fromRecord } from './domain/params.js';
+import { fromStored } from './core/storedState.js';
 import type { ParseContext } from './domain/parse.js';
 import type { Entry } from './domain/registry.js';
 import { createDistributor, type Distribute } from './http/distribute.js';
@@ -73,8 +72,8 @@ export function setupReplication(deps: ReplicationDeps): Replication {
         warnedRedacted = true;
         continue;
       }
-      const parsed = toEntry({ params: fromRecord(s.params), issues: [] }, deps.parseContext, 'api');
-      if (parsed.ok) entries.push({ ...parsed.entry, stamp: s.stamp });
+      const parsed = fromStored({ owner: 'api', params: s.params, stamp: s.stamp }, deps.parseContext);
+      if (parsed.ok) entries.push(parsed.entry);
       else log.warn({ service: s.params.serviceName }, 'a peer sent a service this replica cannot parse');
     }
     let certsUpdated = false;

@@ -107,7 +107,7 @@ export class Applier {
       for (const spec of specs.values()) {
         if (spec.templateFePath === undefined && spec.templateBePath === undefined) continue;
         try {
-          rendered.set(spec.serviceName, await custom.render(spec, []));
+          rendered.set(spec.serviceName, await custom.render(spec));
         } catch (e) {
           failures.set(spec.serviceName, `custom template of service "${spec.serviceName}" failed: ${e instanceof Error ? e.message : String(e)}`);
         }

@@ -31,7 +31,7 @@ export interface CommandResult {
 
 /** Custom templates (templateFePath/templateBePath) of a service, rendered; throws with a reason. */
 export interface CustomTemplates {
-  render(spec: ServiceSpec, backendNames: readonly string[]): Promise<{ frontend?: string; backend?: string }>;
+  render(spec: ServiceSpec): Promise<{ frontend?: string; backend?: string }>;
 }
 
 /** One ALERT of `haproxy -c` or of a reload. */

@@ -45,10 +45,6 @@ export function canonicalName(lower: string): string | undefined {
   return CANONICAL.get(lower);
 }
 
-export function isIndexable(lower: string): boolean {
-  return (DEST_PARAMS as readonly string[]).some((p) => p.toLowerCase() === lower);
-}
-
 /** Parameters of one service from one source; keys are lower-case, `name` or `name.N`. */
 export type RawParams = ReadonlyMap<string, string>;
 

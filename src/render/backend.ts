@@ -316,12 +316,3 @@ export function structureOf(view: BackendView): string {
   structureCache.set(view, text);
   return text;
 }
-
-/** JSON with object keys sorted, so equal values give equal text. */
-export function stableJson(value: unknown): string {
-  return JSON.stringify(value, (_key, v: unknown) =>
-    v && typeof v === 'object' && !Array.isArray(v)
-      ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
-      : v,
-  );
-}
