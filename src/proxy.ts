@@ -1,3 +1,4 @@
+// Long on purpose: the one composition root: every adapter, the reconciler and the routes are wired here and nowhere else.
 import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';

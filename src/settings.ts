@@ -1,3 +1,4 @@
+// Long on purpose: every environment variable of flow-proxy (the schema is being made the single definition, issue 16).
 import fs from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';

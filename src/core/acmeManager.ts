@@ -1,3 +1,4 @@
+// Long on purpose: the lifecycle of a certificate (order, challenge, store, share, renew, retry) is one state machine.
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';

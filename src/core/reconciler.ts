@@ -1,3 +1,4 @@
+// Long on purpose: queue, coalescing, persistence and consolidation share one lock and one clock; the decisions themselves live in desired.ts and applier.ts.
 import { FlowError } from '../domain/errors.js';
 import type { Entry, Registry } from '../domain/registry.js';
 import type { Compiled } from '../render/render.js';

@@ -1,3 +1,4 @@
+// Long on purpose: every parameter of docker-flow-proxy is validated by this one parser, for every source (API, labels, listener, environment, store).
 import { parseAcmeParams } from './acmeParams.js';
 import { issue, warning, type Issue, type Warning } from './errors.js';
 import { checkRawLine, hasControl } from './haproxyText.js';

@@ -1,3 +1,4 @@
+// Long on purpose: docker-flow-proxy's whole endpoint table (reconfigure, remove, reload, config, certs, metrics, ...) in one router, so its contract reads in one place.
 import Router from '@koa/router';
 import type Koa from 'koa';
 import { FlowError } from '../domain/errors.js';

@@ -1,3 +1,4 @@
+// Long on purpose: one backend view per service, with every HAProxy option a service can set.
 import crypto from 'node:crypto';
 import type { Destination, HeaderRules, ServiceSpec } from '../domain/spec.js';
 import type { RenderSettings } from './settings.js';

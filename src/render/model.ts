@@ -1,3 +1,4 @@
+// Long on purpose: the view model of the whole config (frontends, maps, backends, userlists, TCP) and the backend layout it is assigned against; issue 17 splits the layout out with the incremental model.
 import type { Destination, ServiceSpec, User } from '../domain/spec.js';
 import { backendsFor, formatAddress, literalIp, namesToResolve, spareView, structureOf, withAddresses, type BackendSlot, type BackendView, type ServerView } from './backend.js';
 import { hostCondition, pathCondition, planRoutes, LOOKUPS, type HostMatch, type Lookup, type MapEntry, type PathMatch, type RouteInput, type RoutingStep, type ShadowedRoute } from './routes.js';

@@ -1,3 +1,4 @@
+// Long on purpose: HAProxy's master-worker life (start, reload confirmed by a new worker, stop, crash) is one process protocol.
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';

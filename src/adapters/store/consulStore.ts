@@ -1,3 +1,4 @@
+// Long on purpose: Consul's store: CAS writes, the per-service layout, the watch and the outage cache must agree on one index.
 import { silentLog, type Log } from '../../core/log.js';
 import type { Store, StoredService, StoredState } from '../../core/ports.js';
 import { FlowError } from '../../domain/errors.js';
