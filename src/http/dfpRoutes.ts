@@ -9,7 +9,7 @@ import type { Metrics } from '../adapters/metrics.js';
 import type { Reconciler } from '../core/reconciler.js';
 import type { ListenerSync } from '../core/listenerSync.js';
 import { nok, resultStatus } from './errors.js';
-import { reconfigure, removeService, type ServiceDeps } from './serviceCalls.js';
+import { reconfigure, removeService, type ServiceAnswer, type ServiceDeps } from './serviceCalls.js';
 import type { AppState } from './app.js';
 import { withPeers, type Distribute } from './distribute.js';
 import { redactConfig, serviceJson } from './serviceJson.js';
@@ -119,6 +119,15 @@ export function dfpRoutes(deps: DfpRouteDeps): (app: Koa<AppState>) => void {
     if (body.Applied) deps.metrics?.changeToLive.observe({ source: 'api' }, (performance.now() - started) / 1000);
   };
 
+  /** The answer of a change; with distribute=true, once every peer has answered too. */
+  const answer = async (ctx: Koa.ParameterizedContext<AppState>, result: ServiceAnswer) => {
+    ctx.status = result.status;
+    ctx.body = result.body;
+    if (result.status === 200 && deps.distribute && wantsDistribute(ctx.querystring)) {
+      ctx.body = withPeers(result.body, await deps.distribute(ctx, result.stamp !== undefined ? { stamp: result.stamp } : {}));
+    }
+  };
+
   router.all('/reconfigure', async (ctx) => {
     const started = performance.now();
     const raw = fromEntries(queryEntries(ctx.querystring));
@@ -126,11 +135,7 @@ export function dfpRoutes(deps: DfpRouteDeps): (app: Koa<AppState>) => void {
     live(started, result.body);
     ctx.state.log.info({ service: result.body.ServiceName, status: result.status, message: result.body.Message }, 'reconfigure');
     if (result.body.Warnings) ctx.state.log.warn({ service: result.body.ServiceName, warnings: result.body.Warnings }, 'reconfigure accepted with warnings');
-    ctx.status = result.status;
-    ctx.body = result.body;
-    if (result.status === 200 && deps.distribute && wantsDistribute(ctx.querystring)) {
-      ctx.body = withPeers(result.body, await deps.distribute(ctx, result.stamp !== undefined ? { stamp: result.stamp } : {}));
-    }
+    await answer(ctx, result);
   });
 
   router.all('/remove', async (ctx) => {
@@ -140,11 +145,7 @@ export function dfpRoutes(deps: DfpRouteDeps): (app: Koa<AppState>) => void {
     const result = await removeService(raw.params.get('servicename'), deps, ctx.state.changeId, stampOf(ctx));
     live(started, result.body);
     ctx.state.log.info({ service: result.body.ServiceName, status: result.status }, 'remove');
-    ctx.status = result.status;
-    ctx.body = result.body;
-    if (result.status === 200 && deps.distribute && wantsDistribute(ctx.querystring)) {
-      ctx.body = withPeers(result.body, await deps.distribute(ctx, result.stamp !== undefined ? { stamp: result.stamp } : {}));
-    }
+    await answer(ctx, result);
   });
 
   router.all('/reload', async (ctx) => {
