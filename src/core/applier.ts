@@ -1,5 +1,8 @@
+// Long on purpose: the safe apply (runtime or reload, check before swap, save, restore on failure, attribution) reads as one sequence.
 import type { Registry } from '../domain/registry.js';
+import { renderMemo } from '../render/memo.js';
 import { buildModel, namesToResolveFor, type Layout, type Model } from '../render/model.js';
+import { keepLiveNames } from './layout.js';
 import type { Compiled } from '../render/render.js';
 import type { RenderSettings } from '../render/settings.js';
 import type { Lookup, MapEntry } from '../render/routes.js';
@@ -73,6 +76,8 @@ export type Attempt =
 
 export class Applier {
   private current: LiveState | undefined;
+  /** What render remembers between applies: an unchanged service is not rebuilt. */
+  readonly memo = renderMemo();
 
   constructor(private readonly deps: ApplierDeps) {}
 
@@ -93,7 +98,7 @@ export class Applier {
   model(state: DesiredState, previous: Layout | undefined, inputs: Prepared, without: ReadonlySet<string> = new Set(), overrides: ModelOverrides = {}): { model: Model; conflicts: Map<string, string> } {
     const services = [...activeSpecs(state, overrides.revived).values()].filter((s) => !without.has(s.serviceName));
     const certs = overrides.certs ?? this.deps.certs();
-    const model = buildModel({ settings: this.deps.settings, services, hasCerts: certs.hasCerts, certsKey: certs.key, custom: inputs.rendered, ...(inputs.addresses && { addresses: inputs.addresses }) }, previous);
+    const model = buildModel({ settings: this.deps.settings, services, hasCerts: certs.hasCerts, certsKey: certs.key, custom: inputs.rendered, memo: this.memo, ...(inputs.addresses && { addresses: inputs.addresses }) }, previous && keepLiveNames(previous));
     return { model, conflicts: model.conflicts };
   }
 
@@ -114,7 +119,7 @@ export class Applier {
       }
     }
     if (!this.deps.names) return { rendered, failures };
-    return { rendered, failures, addresses: await this.deps.names.resolveAll(namesToResolveFor(specs.values(), this.deps.settings)) };
+    return { rendered, failures, addresses: await this.deps.names.resolveAll(namesToResolveFor(specs.values(), this.deps.settings, this.memo)) };
   }
 
   /**

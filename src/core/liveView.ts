@@ -1,6 +1,7 @@
 import type { Registry } from '../domain/registry.js';
 import { backendsFor } from '../render/backend.js';
-import type { Layout, Model } from '../render/model.js';
+import type { RenderMemo } from '../render/memo.js';
+import { SPARE_PREFIX, type Layout, type Model } from '../render/model.js';
 import type { RenderSettings } from '../render/settings.js';
 import type { ShadowedRoute } from '../render/routes.js';
 
@@ -82,15 +83,15 @@ export function serversByService(layout: Layout): Map<string, Array<{ backend: s
  * a spare hosting a service, a backend named after a port its service no
  * longer uses, an emptied backend left by a removal.
  */
-export function namesDrifted(layout: Layout, registry: Registry, quarantined: ReadonlySet<string>, settings: RenderSettings): boolean {
+export function namesDrifted(layout: Layout, registry: Registry, quarantined: ReadonlySet<string>, settings: RenderSettings, memo?: RenderMemo): boolean {
   const canonical = new Map<string, string>();
   for (const e of registry.entries.values()) {
     if (quarantined.has(e.name) || e.spec.templateBePath !== undefined) continue;
-    for (const slot of backendsFor(e.spec, settings)) canonical.set(slot.key, slot.canonicalName);
+    for (const slot of backendsFor(e.spec, settings, memo)) canonical.set(slot.key, slot.canonicalName);
   }
   for (const [name, { key, view }] of layout.backends) {
     if (key !== undefined && canonical.has(key) && canonical.get(key) !== name) return true;
-    if (view.owner === undefined && !name.startsWith('_spare_')) return true;
+    if (view.owner === undefined && !name.startsWith(SPARE_PREFIX)) return true;
   }
   return false;
 }

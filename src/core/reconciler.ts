@@ -295,7 +295,7 @@ export class Reconciler {
 
   private namesDrifted(): boolean {
     const live = this.applier.live;
-    return live !== undefined && namesDrifted(live.layout, this.desired.registry, new Set(this.desired.quarantine.keys()), this.deps.settings);
+    return live !== undefined && namesDrifted(live.layout, this.desired.registry, new Set(this.desired.quarantine.keys()), this.deps.settings, this.applier.memo);
   }
 
   /** The specs that render now (for tests and tools). */

@@ -6,6 +6,7 @@ import { AntiEntropy, type ReplicaView } from '../../src/core/replication.js';
 import { describeOps, runtimeDiff } from '../../src/core/runtimeDiff.js';
 import { renderFiles } from '../../src/core/files.js';
 import { buildModel } from '../../src/render/model.js';
+import { keepLiveNames } from '../../src/core/layout.js';
 import { templates } from '../support/fakes.js';
 import { baseSettings, svc } from '../support/render.js';
 
@@ -14,7 +15,7 @@ import { baseSettings, svc } from '../support/render.js';
 
 const settings = baseSettings({ spareBackends: 2 });
 const model = (queries: string[], previous?: ReturnType<typeof buildModel>) =>
-  buildModel({ settings, services: queries.map((q) => svc(q)), hasCerts: false, custom: new Map() }, previous?.layout);
+  buildModel({ settings, services: queries.map((q) => svc(q)), hasCerts: false, custom: new Map() }, previous && keepLiveNames(previous.layout));
 
 test('bisect finds exactly the culprits among many suspects, and none when the config is broken without them', async (t) => {
   const suspects = Array.from({ length: 40 }, (_, i) => `s${i}`);
