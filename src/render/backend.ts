@@ -1,7 +1,7 @@
 // Long on purpose: one backend view per service, with every HAProxy option a service can set.
 import crypto from 'node:crypto';
 import type { Destination, HeaderRules, ServiceSpec } from '../domain/spec.js';
-import { remembered, renderMemo, type RenderMemo } from './memo.js';
+import { renderMemo, type RenderMemo } from './memo.js';
 import type { RenderSettings } from './settings.js';
 
 export interface ServerView {
@@ -297,7 +297,11 @@ export function spareView(name: string, settings: RenderSettings): BackendView {
  * deterministic; the result is remembered per view.
  */
 export function structureOf(view: BackendView, memo: RenderMemo = renderMemo()): string {
-  return remembered(memo.structure, view, () => structureText(view));
+  const hit = memo.structure.get(view);
+  if (hit !== undefined) return hit;
+  const text = structureText(view);
+  memo.structure.set(view, text);
+  return text;
 }
 
 function structureText(v: BackendView): string {

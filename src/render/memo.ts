@@ -25,12 +25,3 @@ export interface RenderMemo {
 export function renderMemo(): RenderMemo {
   return { slots: new WeakMap(), resolved: new WeakMap(), structure: new WeakMap(), renamed: new WeakMap(), emptied: new WeakMap() };
 }
-
-/** The value remembered under key, or computed and remembered. */
-export function remembered<K extends object, V>(map: WeakMap<K, V>, key: K, compute: () => V): V {
-  const hit = map.get(key);
-  if (hit !== undefined) return hit;
-  const value = compute();
-  map.set(key, value);
-  return value;
-}
