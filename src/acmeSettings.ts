@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { acmeEmailProblem } from './domain/acmeParams.js';
 import { hasControl } from './domain/haproxyText.js';
+import { SETTING_LIST } from './settings/schema.js';
 
 /** Let's Encrypt's directories: production is the default, staging is for trials (untrusted certificates, high limits). */
 export const LETS_ENCRYPT_PRODUCTION = 'https://acme-v02.api.letsencrypt.org/directory';
@@ -23,21 +24,25 @@ export interface AcmeSettings {
 }
 
 /** Variables read from /run/secrets/dfp_<lower-case name> too (the secret wins), like the other settings marked S. */
-export const ACME_SECRET_VARS = ['ACME_EMAIL', 'ACME_DIRECTORY', 'ACME_CA_FILE'] as const;
+export const ACME_SECRET_VARS: readonly string[] = SETTING_LIST.filter((s) => s.readBy === 'acme' && s.secret).map((s) => s.name);
+
+/** Every ACME variable, as src/settings/schema.ts defines them. */
+const ACME_VARS: readonly string[] = SETTING_LIST.filter((s) => s.readBy === 'acme').map((s) => s.name);
 
 type Env = Readonly<Record<string, string | undefined>>;
 
 /**
  * Reads the ACME variables; every bad one is reported. `others` are facts
- * of the rest of the settings that ACME depends on.
+ * of the rest of the settings that ACME depends on; `readFile` reads
+ * ACME_CA_FILE (the file system when not given).
  */
 export function loadAcmeSettings(
   env: Env,
   readSecret: (name: string) => string | undefined,
-  others: { crtListPath?: string; peers: number; apiToken?: string; cwd: string },
+  others: { crtListPath?: string; peers: number; apiToken?: string; cwd: string; readFile?: (file: string) => string },
 ): { ok: true; acme?: AcmeSettings } | { ok: false; errors: string[] } {
   const raw: Record<string, string | undefined> = {};
-  for (const name of ['ACME_EMAIL', 'ACME_DIRECTORY', 'ACME_CA_FILE', 'ACME_RETRY_BASE', 'ACME_RETRY_MAX']) raw[name] = env[name];
+  for (const name of ACME_VARS) raw[name] = env[name];
   for (const name of ACME_SECRET_VARS) {
     const secret = readSecret(`dfp_${name.toLowerCase()}`);
     if (secret !== undefined) raw[name] = secret.trim();
@@ -78,7 +83,7 @@ export function loadAcmeSettings(
   if (caFile !== undefined) {
     const file = path.resolve(others.cwd, caFile);
     try {
-      caPem = fs.readFileSync(file, 'utf8');
+      caPem = (others.readFile ?? ((f: string) => fs.readFileSync(f, 'utf8')))(file);
       if (!caPem.includes('-----BEGIN CERTIFICATE-----')) errors.push(`ACME_CA_FILE "${caFile}" holds no PEM certificate.`);
     } catch (e) {
       errors.push(`ACME_CA_FILE "${caFile}" cannot be read (${(e as NodeJS.ErrnoException).code ?? 'error'}).`);
