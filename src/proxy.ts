@@ -60,42 +60,27 @@ export interface ProxyOptions {
 }
 
 /** Translates settings into what the renderer needs; the data plane owns the paths. */
+/** The settings render reads as they are, under the same names. */
+const RENDERED = [
+  'defaultPorts', 'bindPorts', 'connectionMode', 'timeouts', 'extraGlobal', 'extraFrontend', 'stats', 'debug', 'users',
+  'compression', 'captureRequestHeaders', 'resolvers', 'checkResolvers', 'sslBindOptions', 'sslBindCiphers', 'caFile',
+  'enableH2', 'hardStopAfter', 'maxReloads', 'routeOrder', 'retry', 'healthChecks', 'spareBackends', 'maxconn', 'nbthread',
+  'debugErrorsOnly', 'debugHttpFormat', 'debugTcpFormat',
+] as const satisfies ReadonlyArray<keyof Settings & keyof RenderSettings>;
+
+type Rendered = Pick<RenderSettings, (typeof RENDERED)[number]>;
+
 export function renderSettings(settings: Settings, files: HaproxyDataPlane['files']): RenderSettings {
+  // Optional settings that are unset stay absent (not `undefined`), as render expects.
+  const shared = Object.fromEntries(RENDERED.filter((k) => settings[k] !== undefined).map((k) => [k, settings[k]])) as Rendered;
   return {
+    ...shared,
     adminSocket: files.adminSocket,
     serverStateFile: files.serverState,
     errorDir: path.resolve(path.dirname(new URL(import.meta.url).pathname), '..', '..', 'errorfiles'),
     mapDir: MAP_DIR_TOKEN,
     crtList: settings.crtListPath ?? files.crtList,
-    defaultPorts: settings.defaultPorts,
-    bindPorts: settings.bindPorts,
-    connectionMode: settings.connectionMode,
-    timeouts: settings.timeouts,
-    extraGlobal: settings.extraGlobal,
-    extraFrontend: settings.extraFrontend,
-    ...(settings.stats && { stats: settings.stats }),
-    debug: settings.debug,
-    users: settings.users,
-    ...(settings.compression && { compression: settings.compression }),
-    captureRequestHeaders: settings.captureRequestHeaders,
-    resolvers: settings.resolvers,
-    checkResolvers: settings.checkResolvers,
-    sslBindOptions: settings.sslBindOptions,
-    sslBindCiphers: settings.sslBindCiphers,
-    ...(settings.caFile !== undefined && { caFile: settings.caFile }),
-    enableH2: settings.enableH2,
-    hardStopAfter: settings.hardStopAfter,
-    maxReloads: settings.maxReloads,
-    routeOrder: settings.routeOrder,
-    retry: settings.retry,
-    healthChecks: settings.healthChecks,
-    spareBackends: settings.spareBackends,
-    maxconn: settings.maxconn,
-    ...(settings.nbthread !== undefined && { nbthread: settings.nbthread }),
-    debugErrorsOnly: settings.debugErrorsOnly,
     ...(settings.haproxyMetricsPort !== undefined && { metricsPort: settings.haproxyMetricsPort }),
-    ...(settings.debugHttpFormat !== undefined && { debugHttpFormat: settings.debugHttpFormat }),
-    ...(settings.debugTcpFormat !== undefined && { debugTcpFormat: settings.debugTcpFormat }),
     ...(settings.acme && { acme: { challengeMap: acmeLayout(settings.dataDir).challengeMap } }),
   };
 }
