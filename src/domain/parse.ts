@@ -6,7 +6,7 @@ import { canonicalName, SECRET_PARAMS, toRecord, type RawParams } from './params
 import type { Destination, HeaderMatch, HeaderRules, PathRewrite, ReqMode, RequestOptions, ServiceSpec, User } from './spec.js';
 import {
   checkConverterArg, checkDomain, checkHost, checkMethod, checkName, checkPath, checkPlainText, checkQuotable, checkToken,
-  checkWord, parseBool, parseNonNegative, parsePort, splitList, splitPlain,
+  checkWord, COMPRESSION_ALGO, CONNECTION_MODES, DOMAIN_ALGO, parseBool, parseNonNegative, parsePort, RETRY_ON, splitList, splitPlain,
 } from './values.js';
 
 /** Everything the parser needs besides the parameters; no I/O happens here. */
@@ -34,10 +34,6 @@ export type ParseResult =
   | { ok: false; issues: Issue[]; serviceName?: string };
 
 const PATH_TYPE = /^(path|path_beg|path_dir|path_end|path_reg|path_sub|path_len|url|url_beg|url_dir|url_end|url_reg|url_sub|base|base_beg|base_dir|base_end|base_reg|base_sub|req_ssl_sni|req\.ssl_sni|ssl_fc_sni)( -i| -m (str|beg|end|sub|reg|dir|dom))*$/;
-const DOMAIN_ALGO = /^(hdr|hdr_beg|hdr_end|hdr_dom|hdr_reg|hdr_sub|hdr_dir)\((host|Host)\)( -i| -m (str|beg|end|sub|reg|dir|dom))*$|^(req_ssl_sni|req\.ssl_sni|ssl_fc_sni)( -i| -m (str|beg|end|sub|reg|dir|dom))*$/;
-const CONNECTION_MODES = new Set(['http-keep-alive', 'http-server-close', 'httpclose']);
-/** HAProxy 2.6's retry-on conditions. */
-const RETRY_ON = new Set(['conn-failure', 'empty-response', 'junk-response', 'response-timeout', '0rtt-rejected', 'all-retryable-errors', '404', '408', '425', '500', '501', '502', '503', '504']);
 /** HAProxy 1.x connection modes: what they mean in HAProxy 2 (which refuses the keywords). */
 const OLD_MODES: Readonly<Record<string, { mode: string | undefined; message: string }>> = {
   'http-tunnel': { mode: undefined, message: 'is an HAProxy 1.x mode that HAProxy 2 no longer has (it ignored it, then refused it); the default mode (CONNECTION_MODE) is used' },
@@ -50,7 +46,6 @@ const OLD_MODES: Readonly<Record<string, { mode: string | undefined; message: st
 const FOREIGN = /^(letsencrypt\.|scrape|alert|nodeinfo$|shortname$|notify$|network$|xforwardedproto$|servicenameprefix$)/;
 const REDIRECT_CODES = new Set([301, 302, 303, 307, 308]);
 const BALANCE = /^(roundrobin|static-rr|leastconn|first|source|random)$/;
-const COMPRESSION_ALGO = /^(identity|gzip|deflate|raw-deflate)( (identity|gzip|deflate|raw-deflate))*$/;
 const MIME = /^[A-Za-z0-9!#$&^_.+-]+\/[A-Za-z0-9!#$&^_.+*-]+( [A-Za-z0-9!#$&^_.+-]+\/[A-Za-z0-9!#$&^_.+*-]+)*$/;
 const USER_NAME = /^[A-Za-z0-9._@-]{1,64}$/;
 const MAX_DESTINATIONS = 100;

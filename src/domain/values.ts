@@ -130,3 +130,12 @@ export function splitList(value: string, separator: string): string[] {
 export function splitPlain(value: string, separator: string): string[] {
   return value.split(separator).map((p) => p.trim()).filter((p) => p.length > 0);
 }
+
+/** Host matches SERVICE_DOMAIN_ALGO and serviceDomainAlgo accept. */
+export const DOMAIN_ALGO = /^(hdr|hdr_beg|hdr_end|hdr_dom|hdr_reg|hdr_sub|hdr_dir)\((host|Host)\)( -i| -m (str|beg|end|sub|reg|dir|dom))*$|^(req_ssl_sni|req\.ssl_sni|ssl_fc_sni)( -i| -m (str|beg|end|sub|reg|dir|dom))*$/;
+/** HAProxy 2's HTTP connection modes (CONNECTION_MODE, connectionMode). */
+export const CONNECTION_MODES: ReadonlySet<string> = new Set(['http-keep-alive', 'http-server-close', 'httpclose']);
+/** Compression algorithms (COMPRESSION_ALGO, compressionAlgo). */
+export const COMPRESSION_ALGO = /^(identity|gzip|deflate|raw-deflate)( (identity|gzip|deflate|raw-deflate))*$/;
+/** HAProxy 2.6's retry-on conditions (RETRY_ON, retryOn). */
+export const RETRY_ON: ReadonlySet<string> = new Set(['conn-failure', 'empty-response', 'junk-response', 'response-timeout', '0rtt-rejected', 'all-retryable-errors', '404', '408', '425', '500', '501', '502', '503', '504']);

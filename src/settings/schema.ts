@@ -3,6 +3,7 @@ import { parseDockerHost } from '../adapters/docker/dockerHost.js';
 import { parseListenerAddresses } from '../adapters/listener/swarmListener.js';
 import { hasControl } from '../domain/haproxyText.js';
 import type { ReqMode } from '../domain/spec.js';
+import { COMPRESSION_ALGO, CONNECTION_MODES, DOMAIN_ALGO, RETRY_ON } from '../domain/values.js';
 import type { RouteOrder } from '../render/routes.js';
 import { binds, bool, custom, dir, failAt, type Field, int, lines, logFormat, oneOf, optionalInt, pattern, text } from './fields.js';
 
@@ -42,8 +43,6 @@ const S = true;
 const SECONDS = 2_147_483;
 
 /** HAProxy 2.6's retry-on conditions. */
-const RETRY_ON = new Set(['conn-failure', 'empty-response', 'junk-response', 'response-timeout', '0rtt-rejected', 'all-retryable-errors', '404', '408', '425', '500', '501', '502', '503', '504']);
-const DOMAIN_ALGO = /^(hdr|hdr_beg|hdr_end|hdr_dom|hdr_reg|hdr_sub|hdr_dir)\((host|Host)\)( -i| -m (str|beg|end|sub|reg|dir|dom))*$|^(req_ssl_sni|req\.ssl_sni|ssl_fc_sni)( -i| -m (str|beg|end|sub|reg|dir|dom))*$/;
 const TIME = /^\d+(us|ms|s|m|h|d)?$/;
 
 /** The users of USERS, before USERS_PASS_ENCRYPTED applies. */
@@ -113,7 +112,7 @@ export const SETTINGS = {
     group: HTTP, default: 'http-keep-alive', doc: 'http-keep-alive, http-server-close or httpclose.', secret: S,
     parse: custom((v, ctx, at) => {
       const value = v ?? 'http-keep-alive';
-      if (!['http-keep-alive', 'http-server-close', 'httpclose'].includes(value)) {
+      if (!CONNECTION_MODES.has(value)) {
         return failAt(ctx, at, value, ['http-tunnel', 'forceclose'].includes(value) ? 'is refused by HAProxy 2.x; use http-keep-alive, http-server-close or httpclose' : 'must be http-keep-alive, http-server-close or httpclose');
       }
       return value;
@@ -136,7 +135,7 @@ export const SETTINGS = {
   CAPTURE_REQUEST_HEADER: { group: HTTP, default: '', doc: 'Header:length,… captured in logs (Host:15,X-Forwarded-For:20).', parse: captureHeaders },
   COMPRESSION_ALGO: {
     group: HTTP, default: '', doc: 'Compression algorithms for every service.',
-    parse: pattern(undefined, /^(identity|gzip|deflate|raw-deflate)( (identity|gzip|deflate|raw-deflate))*$/, 'must be a list of identity, gzip, deflate, raw-deflate'),
+    parse: pattern(undefined, COMPRESSION_ALGO, 'must be a list of identity, gzip, deflate, raw-deflate'),
   },
   COMPRESSION_TYPE: {
     group: HTTP, default: '', doc: 'MIME types compressed for every service.',
