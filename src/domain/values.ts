@@ -139,3 +139,8 @@ export const CONNECTION_MODES: ReadonlySet<string> = new Set(['http-keep-alive',
 export const COMPRESSION_ALGO = /^(identity|gzip|deflate|raw-deflate)( (identity|gzip|deflate|raw-deflate))*$/;
 /** HAProxy 2.6's retry-on conditions (RETRY_ON, retryOn). */
 export const RETRY_ON: ReadonlySet<string> = new Set(['conn-failure', 'empty-response', 'junk-response', 'response-timeout', '0rtt-rejected', 'all-retryable-errors', '404', '408', '425', '500', '501', '502', '503', '504']);
+
+/** host:port, with an IPv6 address in brackets (given with or without them). */
+export function formatAddress(host: string, port: number): string {
+  return host.includes(':') ? `[${host.replace(/^\[|\]$/g, '')}]:${port}` : `${host}:${port}`;
+}

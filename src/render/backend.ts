@@ -1,6 +1,7 @@
 // Long on purpose: one backend view per service, with every HAProxy option a service can set.
 import crypto from 'node:crypto';
 import type { Destination, HeaderRules, ServiceSpec } from '../domain/spec.js';
+import { formatAddress } from '../domain/values.js';
 import { renderMemo, type RenderMemo } from './memo.js';
 import type { RenderSettings } from './settings.js';
 
@@ -104,9 +105,7 @@ function slot(spec: ServiceSpec, d: Destination, variant: Variant, settings: Ren
   return { key: backendKey(spec.serviceName, d.index, variant), canonicalName: name, view: backendView(spec, d, variant, name, settings) };
 }
 
-export function formatAddress(host: string, port: number): string {
-  return host.includes(':') ? `[${host.replace(/^\[|\]$/g, '')}]:${port}` : `${host}:${port}`;
-}
+export { formatAddress };
 
 /** The servers of one destination: discovered instances, or the service name (Swarm VIP) at its port. */
 export function serversFor(spec: ServiceSpec, d: Destination, variant: Variant): ServerView[] {

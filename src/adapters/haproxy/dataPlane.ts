@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import { formatAddress as address } from '../../domain/values.js';
 import { writeFileAtomic } from '../fsAtomic.js';
 import { checkConfig, type CheckResult } from './check.js';
 import { cliBatch, cliCommand, isSuccessAnswer } from './cli.js';
@@ -282,8 +283,4 @@ export class HaproxyDataPlane implements DataPlane {
     if (this.lingerTimer) clearInterval(this.lingerTimer);
     return this.process.stop(graceMs);
   }
-}
-
-function address(ip: string, port: number): string {
-  return ip.includes(':') ? `[${ip}]:${port}` : `${ip}:${port}`;
 }

@@ -1,5 +1,6 @@
 import dns from 'node:dns/promises';
 import os from 'node:os';
+import { formatAddress } from '../../domain/values.js';
 
 /**
  * Where the other replicas are: a static list (`host:port`), or a DNS name
@@ -41,7 +42,7 @@ export function peerSource(specs: readonly PeerSpec[], selfPort: number, self: (
       const hosts = spec.kind === 'dns' ? await dns.resolve4(spec.host).catch(() => [] as string[]) : [spec.host];
       for (const host of hosts) {
         if (spec.port === selfPort && mine.has(host)) continue;
-        peers.add(host.includes(':') ? `[${host}]:${spec.port}` : `${host}:${spec.port}`);
+        peers.add(formatAddress(host, spec.port));
       }
     }
     return [...peers].sort();
