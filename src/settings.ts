@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import { DEFAULT_DOCKER_HOST, parseDockerHost } from './adapters/docker/dockerHost.js';
+import { dockerEngines, tlsDefaults, type EngineSpec } from './adapters/docker/dockerHosts.js';
 import { checkRawLine, hasControl } from './domain/haproxyText.js';
 import type { ReqMode, User } from './domain/spec.js';
 import { parseBool } from './domain/values.js';
@@ -58,6 +59,8 @@ export interface Settings {
   discovery: 'docker' | 'none';
   /** DOCKER_HOST: the Docker API discovery talks to. */
   dockerHost: string;
+  /** DOCKER_HOSTS (else DOCKER_HOST), with DOCKER_TLS_VERIFY, DOCKER_TLS, DOCKER_CERT_PATH: the engines discovery follows. */
+  docker: { engines: EngineSpec[]; multiple: boolean; problems: string[] };
   /** DF_NOTIFY_LABEL: only containers and services with `<label>=true` are routed. */
   notifyLabel: string;
   /** DOCKER_NETWORK: the network the proxy shares with containers (their IP there is used). */
@@ -331,6 +334,11 @@ function schema(cwd: string) {
       STOP_GRACE: int('STOP_GRACE', 5, 0, 3600),
       DISCOVERY: field('DISCOVERY', (v, ctx) => (v === undefined || v === 'docker' || v === 'none' ? v : fail(ctx, 'DISCOVERY', v, 'must be docker or none'))),
       DOCKER_HOST: field('DOCKER_HOST', (v, ctx) => (v === undefined || parseDockerHost(v) ? v : fail(ctx, 'DOCKER_HOST', v, 'must be unix:///path/to/docker.sock or tcp://host:port'))),
+      DOCKER_HOSTS: field('DOCKER_HOSTS', (v) => v),
+      DOCKER_TLS_VERIFY: bool('DOCKER_TLS_VERIFY', false),
+      DOCKER_TLS: bool('DOCKER_TLS', false),
+      DOCKER_CERT_PATH: pattern('DOCKER_CERT_PATH', undefined, /^\/[A-Za-z0-9_.\/@+-]*$/, 'must be an absolute directory path'),
+      HOME: str(),
       DF_NOTIFY_LABEL: pattern('DF_NOTIFY_LABEL', 'com.df.notify', /^[A-Za-z0-9][A-Za-z0-9._/-]{0,127}$/, 'must be a label name such as com.df.notify'),
       DOCKER_NETWORK: pattern('DOCKER_NETWORK', undefined, /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/, 'must be a Docker network name'),
       DEFAULT_REQ_MODE: field('DEFAULT_REQ_MODE', (v, ctx) => (v === undefined || v === 'http' ? 'http' : fail(ctx, 'DEFAULT_REQ_MODE', v, 'is not supported: the HTTP frontend is always in http mode; give TCP services reqMode=tcp'))),
@@ -445,8 +453,9 @@ function schema(cwd: string) {
         stopGraceMs: r.STOP_GRACE * 1000,
         // Unset DISCOVERY follows Docker only where there is one (DOCKER_HOST set or the default socket present),
         // so machines without Docker start in API-only mode.
-        discovery: (r.DISCOVERY ?? (r.DOCKER_HOST !== undefined || fs.existsSync('/var/run/docker.sock') ? 'docker' : 'none')) as 'docker' | 'none',
+        discovery: (r.DISCOVERY ?? (r.DOCKER_HOST !== undefined || r.DOCKER_HOSTS !== undefined || fs.existsSync('/var/run/docker.sock') ? 'docker' : 'none')) as 'docker' | 'none',
         dockerHost: r.DOCKER_HOST ?? DEFAULT_DOCKER_HOST,
+        docker: { engines: [], multiple: false, problems: [] },
         notifyLabel: r.DF_NOTIFY_LABEL as string,
         ...(r.DOCKER_NETWORK !== undefined && { dockerNetwork: r.DOCKER_NETWORK }),
         ...(r.CFG_TEMPLATE_PATH !== undefined && { mainTemplatePath: r.CFG_TEMPLATE_PATH }),
@@ -476,6 +485,9 @@ function schema(cwd: string) {
         }),
       };
       if (r.STORE === 'consul' && r.CONSUL_HTTP_ADDR === undefined) fail(ctx, 'CONSUL_HTTP_ADDR', undefined, 'must be set when STORE=consul');
+      const docker = dockerEngines({ hosts: r.DOCKER_HOSTS, host: r.DOCKER_HOST, fallback: DEFAULT_DOCKER_HOST, tls: tlsDefaults({ verify: r.DOCKER_TLS_VERIFY, tls: r.DOCKER_TLS, certPath: r.DOCKER_CERT_PATH, home: r.HOME }) });
+      if (docker.error && !(docker.error.variable === 'DOCKER_HOST' && r.DOCKER_HOST !== undefined)) fail(ctx, docker.error.variable, docker.error.value, docker.error.problem);
+      else settings.docker = { engines: docker.engines, multiple: docker.multiple, problems: docker.problems };
       const peers = parsePeers(r.PEERS ?? '', r.PORT);
       if (typeof peers === 'string') fail(ctx, 'PEERS', r.PEERS, `is not a list of peers: ${peers}`);
       else settings.peers = peers;
