@@ -201,9 +201,10 @@ export class EngineSet implements DockerSource {
           onEvent: (event) => callbacks.onEvent(this.options.prefixIds && event.id !== '' ? { ...event, id: `${m.spec.name}/${event.id}` } : event),
         });
         if (!signal.aborted && !stream.signal.aborted) m.lastError = 'Docker closed the events stream';
+        else if (stream.signal.aborted) m.lastError = `its events stream was dropped because a read failed: ${m.lastError ?? 'unknown error'}`;
       } catch (e) {
         if (signal.aborted) break;
-        m.lastError = errorText(e);
+        m.lastError = `events stream unavailable: ${errorText(e)}`;
       }
       m.streamOpen = false;
       if (signal.aborted) break;
@@ -211,7 +212,7 @@ export class EngineSet implements DockerSource {
       this.update(m);
       // A stream that stayed up a while resets the backoff; one that breaks at once keeps backing off.
       if (openedAt !== undefined && performance.now() - openedAt > 1000) attempt = 0;
-      if (attempt === 0) m.log.warn({ err: m.lastError }, `docker discovery: engine "${m.spec.name}" is down; its last known containers stay routed while their health checks pass; reconnecting`);
+      if (attempt === 0) m.log.warn({ err: m.lastError }, `docker discovery: engine "${m.spec.name}" is down (${m.lastError}); its last known containers stay routed while their health checks pass; reconnecting`);
       else m.log.debug({ err: m.lastError, attempt: attempt + 1 }, `docker discovery: engine "${m.spec.name}" still down`);
       await sleep(backoffDelay(attempt++, this.options.backoff, this.random()), signal);
     }
