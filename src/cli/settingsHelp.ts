@@ -131,8 +131,13 @@ export const SETTINGS_HELP: ReadonlyArray<{ group: string; settings: SettingHelp
   {
     group: 'Docker discovery',
     settings: [
-      { name: 'DISCOVERY', default: 'docker if DOCKER_HOST is set or /var/run/docker.sock exists, else none', meaning: 'docker routes containers and swarm services by their labels; none is API-only.' },
-      { name: 'DOCKER_HOST', default: 'unix:///var/run/docker.sock', meaning: 'The Docker API: unix:///path or tcp://host:port.' },
+      { name: 'DISCOVERY', default: 'docker if DOCKER_HOST or DOCKER_HOSTS is set or /var/run/docker.sock exists, else none', meaning: 'docker routes containers and swarm services by their labels; none is API-only.' },
+      { name: 'DOCKER_HOST', default: 'unix:///var/run/docker.sock', meaning: 'The Docker API of the proxy\'s own engine: unix:///path or tcp://host:port.' },
+      { name: 'DOCKER_HOSTS', default: '', meaning: 'Several engines (replaces DOCKER_HOST): [name=]unix:///path or [name=]tcp://host:port, comma separated, each with ?tls=verify|noverify|off&certs=/dir&address=host&network=name. A bad entry is reported and skipped.' },
+      { name: 'DOCKER_TLS_VERIFY', default: 'false', meaning: 'tcp:// engines use TLS and verify the engine\'s certificate (ca.pem), with a client certificate.' },
+      { name: 'DOCKER_TLS', default: 'false', meaning: 'tcp:// engines use TLS without verifying the engine\'s certificate.' },
+      { name: 'DOCKER_CERT_PATH', default: '$HOME/.docker', meaning: 'Directory with ca.pem, cert.pem and key.pem for TLS engines (certs= of an entry wins).' },
+      { name: 'HOME', default: '(the environment\'s)', meaning: 'Where DOCKER_CERT_PATH defaults to ($HOME/.docker).' },
       { name: 'DF_NOTIFY_LABEL', default: 'com.df.notify', meaning: 'Only containers and services with this label set to true are routed.' },
       { name: 'DOCKER_NETWORK', default: '', meaning: 'The network flow-proxy shares with containers (their IP on it is used).' },
     ],
