@@ -16,6 +16,12 @@ export interface HostLink {
   hostIp: string;
   /** The proxy's address on this link. */
   proxyIp: string;
+  /**
+   * The host drops off the network without closing anything (its end of the
+   * link goes down): packets to it vanish, open connections go silent.
+   */
+  cut(): void;
+  heal(): void;
 }
 
 /** Joins `engine`'s namespace to `proxy`'s; the pair goes away with the namespaces. */
@@ -31,7 +37,12 @@ export function linkHost(proxy: DockerEngine, engine: DockerEngine, index: numbe
   execFileSync('ip', ['-n', ens, 'addr', 'add', `${hostIp}/30`, 'dev', b]);
   execFileSync('ip', ['-n', pns, 'link', 'set', a, 'up']);
   execFileSync('ip', ['-n', ens, 'link', 'set', b, 'up']);
-  return { hostIp, proxyIp };
+  return {
+    hostIp,
+    proxyIp,
+    cut: () => execFileSync('ip', ['-n', ens, 'link', 'set', b, 'down']),
+    heal: () => execFileSync('ip', ['-n', ens, 'link', 'set', b, 'up']),
+  };
 }
 
 /** A CA, a server certificate for dockerd at `ip`, and a client certificate in DOCKER_CERT_PATH's layout. */

@@ -55,6 +55,8 @@ export function createDockerDiscovery(options: DockerDiscoveryOptions): DockerDi
     readMs: 10_000,
     connectMs: 10_000,
     settleMs: 1_000,
+    pingMs: 5_000,
+    pingTimeoutMs: 5_000,
     backoff: timing.backoff ?? { baseMs: 100, capMs: 3_000 },
     log,
   });

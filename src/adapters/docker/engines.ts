@@ -42,6 +42,13 @@ export interface EngineSetOptions {
   connectMs: number;
   /** Once one engine answered a read, the others get this long before their last known state is used instead. */
   settleMs: number;
+  /**
+   * An engine whose stream is open is pinged this often, and is down when it
+   * does not answer within `pingTimeoutMs`: a host that vanished without
+   * closing the connection leaves a silent stream, not a broken one.
+   */
+  pingMs: number;
+  pingTimeoutMs: number;
   backoff: BackoffPolicy;
   random?: () => number;
   log: Log;
@@ -170,7 +177,7 @@ export class EngineSet implements DockerSource {
         m.failed = true;
         this.update(m);
         // Its stream may look open while the host is gone: drop it, so that reconnecting decides when it is back.
-        m.stream?.abort();
+        m.stream?.abort(`its events stream was dropped because a read failed: ${m.lastError}`);
       }
       throw e;
     } finally {
@@ -196,15 +203,17 @@ export class EngineSet implements DockerSource {
             m.streamOpen = true;
             m.failed = false;
             this.update(m);
+            void this.heartbeat(m, stream, signal);
             callbacks.onOpen({ engine: m.spec.name, reconnect: m.opens > 1 });
           },
           onEvent: (event) => callbacks.onEvent(this.options.prefixIds && event.id !== '' ? { ...event, id: `${m.spec.name}/${event.id}` } : event),
         });
-        if (!signal.aborted && !stream.signal.aborted) m.lastError = 'Docker closed the events stream';
-        else if (stream.signal.aborted) m.lastError = `its events stream was dropped because a read failed: ${m.lastError ?? 'unknown error'}`;
+        if (!signal.aborted) m.lastError = stream.signal.aborted ? String(stream.signal.reason) : 'Docker closed the events stream';
       } catch (e) {
         if (signal.aborted) break;
         m.lastError = `events stream unavailable: ${errorText(e)}`;
+      } finally {
+        stream.abort('the stream ended');
       }
       m.streamOpen = false;
       if (signal.aborted) break;
@@ -217,6 +226,35 @@ export class EngineSet implements DockerSource {
       await sleep(backoffDelay(attempt++, this.options.backoff, this.random()), signal);
     }
     m.streamOpen = false;
+  }
+
+  /** Pings the engine while this stream lasts; no answer in time drops the stream (the engine is then down). */
+  private async heartbeat(m: Member, stream: AbortController, signal: AbortSignal): Promise<void> {
+    const alive = AbortSignal.any([signal, stream.signal]);
+    while (!alive.aborted) {
+      await sleep(this.options.pingMs, alive);
+      if (alive.aborted) return;
+      // One controller per ping, unlinked when done: the stream's signal may live for days.
+      const ping = new AbortController();
+      const stop = () => ping.abort();
+      alive.addEventListener('abort', stop, { once: true });
+      let timedOut = false;
+      const timer = setTimeout(() => {
+        timedOut = true;
+        ping.abort();
+      }, this.options.pingTimeoutMs);
+      try {
+        // dockerode passes abortSignal on to the request; its typings do not list it.
+        await (m.docker.ping as (opts: { abortSignal: AbortSignal }) => Promise<unknown>).call(m.docker, { abortSignal: ping.signal });
+      } catch (e) {
+        if (alive.aborted) return;
+        stream.abort(`events stream dropped: ${timedOut ? `no answer to a ping within ${this.options.pingTimeoutMs} ms` : `a ping failed: ${errorText(e)}`}`);
+        return;
+      } finally {
+        clearTimeout(timer);
+        alive.removeEventListener('abort', stop);
+      }
+    }
   }
 
   /** Recomputes an engine's state; `since` moves only when it changes. */
