@@ -1,12 +1,11 @@
 import path from 'node:path';
+import type { AddressFrom } from '../../core/containerAddress.js';
 import { checkHost } from '../../domain/values.js';
 import { parseDockerHost, type DockerEndpoint } from './dockerHost.js';
 
 /** How a tcp:// engine is spoken to: TLS checking its certificate (`--tlsverify`), TLS without checking it (`--tls`), or plain HTTP. */
 export type TlsMode = 'verify' | 'noverify' | 'off';
 
-/** Where an engine's published ports and host-network containers are reached, and where that address came from. */
-export type AddressFrom = 'address' | 'tcp host' | 'local';
 
 /** One Docker engine discovery follows (an entry of DOCKER_HOSTS, or DOCKER_HOST). */
 export interface EngineSpec {
