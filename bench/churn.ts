@@ -22,10 +22,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { FileStore } from '../src/adapters/store/fileStore.js';
-import type { Engine } from '../src/core/engine.js';
+import type { Reconciler } from '../src/core/reconciler.js';
 import { silentLog } from '../src/core/log.js';
-import { toEntry } from '../src/core/services.js';
-import { fromRecord } from '../src/domain/params.js';
+import { fromStored } from '../src/core/storedState.js';
 import type { ParseContext } from '../src/domain/parse.js';
 import type { Entry } from '../src/domain/registry.js';
 import type { ServerAddr } from '../src/domain/spec.js';
@@ -93,14 +92,14 @@ async function phase(name: string, withTraffic: boolean, pool: FastBackend[]): P
   if (!loaded.ok) throw new Error(loaded.errors.join('; '));
   const proxy = await startProxy({ settings: loaded.settings, env, log: silentLog });
   const forgetProxy = track(`flow-proxy ${dataDir}`, () => proxy.stop());
-  const engine: Engine = proxy.engine;
+  const engine: Reconciler = proxy.engine;
   const ctx: ParseContext = parseContext(loaded.settings);
   const random = prng(SEED);
   const pick = <T>(list: readonly T[]): T => list[Math.floor(random() * list.length)] as T;
 
   const entry = (params: Params, owner: 'api' | 'docker', servers?: ServerAddr[]): Entry => {
-    const parsed = toEntry({ params: fromRecord(params), issues: [] }, ctx, owner);
-    if (!parsed.ok) throw new Error(`${params.serviceName} does not parse: ${JSON.stringify(parsed.issues)}`);
+    const parsed = fromStored({ owner: 'api', params }, ctx, owner);
+    if (!parsed.ok) throw new Error(`${params.serviceName} does not parse: ${parsed.reason}`);
     return servers ? { ...parsed.entry, spec: { ...parsed.entry.spec, servers } } : parsed.entry;
   };
   let containerSeq = 0;
@@ -217,7 +216,7 @@ async function phase(name: string, withTraffic: boolean, pool: FastBackend[]): P
         result = await engine.submit({ kind: 'upsert', entry: entry(next, 'api') });
         verify = () => ok(`${(p.servicePath as string).split(',')[0]}/x`, servedByPool);
       }
-      if (!result.ok) throw new Error(`${change} failed: ${result.status} ${result.message}`);
+      if (!result.ok) throw new Error(`${change} failed: ${result.code} ${result.message}`);
       lastSeen = '';
       const verified = await verify().catch((e: unknown) => {
         lastSeen += String(e);

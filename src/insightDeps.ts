@@ -5,7 +5,7 @@ import { checkAside } from './adapters/haproxy/checkAside.js';
 import type { HaproxyDataPlane } from './adapters/haproxy/dataPlane.js';
 import { peerRequest } from './adapters/peers/client.js';
 import { peerSource } from './adapters/peers/peerList.js';
-import type { Engine } from './core/engine.js';
+import type { Reconciler } from './core/reconciler.js';
 import type { ParseContext } from './domain/parse.js';
 import type { InsightDeps } from './http/insight.js';
 import { peerStatus } from './http/peerStatus.js';
@@ -14,7 +14,7 @@ import type { Settings } from './settings.js';
 
 export interface InsightSources {
   settings: Settings;
-  engine: Engine;
+  engine: Reconciler;
   dataPlane: HaproxyDataPlane;
   certs: CertStore;
   parseContext: ParseContext;

@@ -1,3 +1,4 @@
+// Long on purpose: the one composition root: every adapter, the reconciler and the routes are wired here and nowhere else.
 import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
@@ -15,14 +16,15 @@ import { fileTemplateReader, loadTemplateSources, ServiceTemplates, type Templat
 import { CachedStore } from './adapters/store/cachedStore.js';
 import { ConsulStore } from './adapters/store/consulStore.js';
 import { ConsulTemplates, isConsulLocation } from './adapters/store/consulTemplates.js';
-import { Engine, type Quarantined } from './core/engine.js';
+import { Reconciler, type Quarantined } from './core/reconciler.js';
 import { ListenerSync } from './core/listenerSync.js';
 import { HttpListener } from './adapters/listener/swarmListener.js';
 import type { Log } from './core/log.js';
 import { MAP_DIR_TOKEN, type StoredService, type Store } from './core/ports.js';
-import { toEntry } from './core/services.js';
+import { toEntry } from './domain/entry.js';
 import { describeIssues } from './domain/errors.js';
-import { fromRecord, servicesFromEnv } from './domain/params.js';
+import { servicesFromEnv } from './domain/params.js';
+import { entriesFromStored } from './core/storedState.js';
 import type { ParseContext } from './domain/parse.js';
 import type { Entry } from './domain/registry.js';
 import { FlowError } from './domain/errors.js';
@@ -31,6 +33,8 @@ import { dfpRoutes } from './http/dfpRoutes.js';
 import { discoveryRoutes } from './http/discoveryRoutes.js';
 import { compileTemplates } from './render/render.js';
 import { setupReplication } from './replicas.js';
+import { acmeLayout, setupAcme, type Acme } from './acme.js';
+import { acmeRoutes } from './http/acmeRoutes.js';
 import { replicaRoutes } from './http/replicaRoutes.js';
 import { insightRoutes, mountAll } from './http/insight.js';
 import { insightDeps } from './insightDeps.js';
@@ -39,7 +43,7 @@ import type { Env, Settings } from './settings.js';
 
 export interface Proxy {
   server: http.Server;
-  engine: Engine;
+  engine: Reconciler;
   dataPlane: HaproxyDataPlane;
   metrics: Metrics;
   /** Port the API listens on. */
@@ -92,6 +96,7 @@ export function renderSettings(settings: Settings, files: HaproxyDataPlane['file
     ...(settings.haproxyMetricsPort !== undefined && { metricsPort: settings.haproxyMetricsPort }),
     ...(settings.debugHttpFormat !== undefined && { debugHttpFormat: settings.debugHttpFormat }),
     ...(settings.debugTcpFormat !== undefined && { debugTcpFormat: settings.debugTcpFormat }),
+    ...(settings.acme && { acme: { challengeMap: acmeLayout(settings.dataDir).challengeMap } }),
   };
 }
 
@@ -167,11 +172,9 @@ export async function startProxy(options: ProxyOptions): Promise<Proxy> {
   const entries = new Map<string, Entry>();
   const invalid: Array<Quarantined & { stored: StoredService }> = [];
   const stored = await store.load();
-  for (const s of stored?.services ?? []) {
-    const parsed = toEntry({ params: fromRecord(s.params), issues: [] }, ctx, s.owner);
-    if (parsed.ok) entries.set(parsed.entry.name, s.stamp !== undefined ? { ...parsed.entry, stamp: s.stamp } : parsed.entry);
-    else invalid.push({ name: s.params.serviceName ?? '(unnamed)', owner: s.owner, reason: `stored service no longer valid: ${describeIssues(parsed.issues)}`, stored: s });
-  }
+  const restored = entriesFromStored(stored?.services ?? [], ctx);
+  for (const entry of restored.entries) entries.set(entry.name, entry);
+  for (const { stored: s, reason } of restored.invalid) invalid.push({ name: s.params.serviceName ?? '(unnamed)', owner: s.owner, reason: `stored service no longer valid: ${reason}`, stored: s });
   const envProblems: string[] = [];
   for (const raw of servicesFromEnv(options.env)) {
     const parsed = toEntry(raw, { ...ctx, defaultReqMode: settings.defaultProtocol }, 'env');
@@ -183,7 +186,8 @@ export async function startProxy(options: ProxyOptions): Promise<Proxy> {
   // Server names are resolved here, never by HAProxy through libc while it loads (a lost DNS answer held reloads 5 s).
   const names = new NameResolver();
   const dataPlane = new HaproxyDataPlane({ haproxyBin: settings.haproxyBin, dir: path.join(settings.dataDir, 'haproxy'), log, terminateOnReload: settings.terminateOnReload, names });
-  const certs = new CertStore(settings.certsDir, settings.secretsDir, settings.preferredCertificates);
+  let acme: Acme | undefined;
+  const certs = new CertStore(settings.certsDir, settings.secretsDir, settings.preferredCertificates, () => acme?.manager.crtListEntries() ?? []);
   certs.writeCrtList(dataPlane.files.crtList);
   // With CRT_LIST_PATH the operator owns the crt-list: TLS is on when it lists something.
   const operatorList = (file: string) => {
@@ -192,7 +196,20 @@ export async function startProxy(options: ProxyOptions): Promise<Proxy> {
   };
   const certState = () => (settings.crtListPath !== undefined ? operatorList(settings.crtListPath) : { hasCerts: certs.list().length > 0, key: certs.key() });
   const metrics = new Metrics();
-  const engine = new Engine({
+  // Automatic HTTPS: issued certificates are in the crt-list from the first start; new ones join at run time.
+  acme = await setupAcme({
+    settings,
+    adminSocket: dataPlane.files.adminSocket,
+    crtList: dataPlane.files.crtList,
+    entries: () => engine.registry.entries.values(),
+    quarantined: () => new Set(engine.quarantined.map((q) => q.name)),
+    writeCrtList: () => certs.writeCrtList(dataPlane.files.crtList),
+    uploaded: () => certs.list().map((c) => ({ name: c.name, notAfter: c.notAfter })),
+    registry: metrics.registry,
+    log,
+  });
+  if (acme) certs.writeCrtList(dataPlane.files.crtList);
+  const engine = new Reconciler({
     dataPlane,
     store,
     settings: renderSettings(settings, dataPlane.files),
@@ -206,6 +223,7 @@ export async function startProxy(options: ProxyOptions): Promise<Proxy> {
     onApply: (record) => {
       metrics.recordApply(record);
       refreshGauges();
+      acme?.manager.wantedChanged();
     },
   });
   const refreshGauges = () => {
@@ -248,6 +266,7 @@ export async function startProxy(options: ProxyOptions): Promise<Proxy> {
   await refuseTakenPorts(settings, [...entries.values()], dataPlane.files.pidFile);
   await engine.start([...entries.values()], invalid, stored?.removed ?? []);
   discovery?.start(stopped.signal);
+  void acme?.manager.start(stopped.signal).catch((e: unknown) => log.error({ err: e }, 'ACME could not start'));
 
   // docker-flow-swarm-listener (LISTENER_ADDRESS): every service it knows, pulled after HAProxy serves the stored ones.
   const listeners = new ListenerSync({
@@ -286,7 +305,9 @@ export async function startProxy(options: ProxyOptions): Promise<Proxy> {
     ready: () => engine.isStarted && synced && listeners.ready(),
     ...(listeners.enabled && { listeners }),
     distribute: replication.distribute,
+    ...(acme && { acmeCerts: () => (acme as Acme).manager.list() }),
   })));
+  if (acme) acmeRoutes({ acme, ...(settings.apiToken !== undefined && { apiToken: settings.apiToken }) })(app);
   insight.after(app);
   replicaRoutes({ view: replication.view, ...(settings.apiToken !== undefined && { apiToken: settings.apiToken }) })(app);
   discoveryRoutes({ status: () => discovery?.status(), engine })(app);
@@ -318,12 +339,8 @@ export async function startProxy(options: ProxyOptions): Promise<Proxy> {
   replication.run(stopped.signal);
   // A shared store: what other replicas write arrives through its watch; no fan-out is needed.
   const fromShared = (state: { services: StoredService[] }): Entry[] => {
-    const restored: Entry[] = [];
-    for (const stored of state.services) {
-      const parsed = toEntry({ params: fromRecord(stored.params), issues: [] }, ctx, stored.owner);
-      if (parsed.ok) restored.push(stored.stamp !== undefined ? { ...parsed.entry, stamp: stored.stamp } : parsed.entry);
-      else log.warn({ service: stored.params.serviceName }, 'the shared store holds a service this replica cannot parse');
-    }
+    const { entries: restored, invalid: unreadable } = entriesFromStored(state.services, ctx);
+    for (const { stored } of unreadable) log.warn({ service: stored.params.serviceName }, 'the shared store holds a service this replica cannot parse');
     return restored;
   };
   // The report says something changed; what is applied is the store's freshest state at that moment.
@@ -342,6 +359,7 @@ export async function startProxy(options: ProxyOptions): Promise<Proxy> {
       });
       stopped.abort();
       engine.close();
+      await acme?.shared.close?.();
       await discovery?.stop();
       await dataPlane.stop(settings.stopGraceMs);
       log.info({}, 'stopped');

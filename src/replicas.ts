@@ -4,11 +4,10 @@ import type { CertStore } from './adapters/certs/certStore.js';
 import type { Metrics } from './adapters/metrics.js';
 import { peerRequest } from './adapters/peers/client.js';
 import { peerSource } from './adapters/peers/peerList.js';
-import type { Engine } from './core/engine.js';
+import type { Reconciler } from './core/reconciler.js';
 import type { Log } from './core/log.js';
 import { AntiEntropy, replicaDigest, type ReplicaView } from './core/replication.js';
-import { toEntry } from './core/services.js';
-import { fromRecord } from './domain/params.js';
+import { fromStored } from './core/storedState.js';
 import type { ParseContext } from './domain/parse.js';
 import type { Entry } from './domain/registry.js';
 import { createDistributor, type Distribute } from './http/distribute.js';
@@ -27,7 +26,7 @@ export interface Replication {
 
 export interface ReplicationDeps {
   settings: Settings;
-  engine: Engine;
+  engine: Reconciler;
   certs: CertStore;
   parseContext: ParseContext;
   metrics: Metrics;
@@ -73,8 +72,8 @@ export function setupReplication(deps: ReplicationDeps): Replication {
         warnedRedacted = true;
         continue;
       }
-      const parsed = toEntry({ params: fromRecord(s.params), issues: [] }, deps.parseContext, 'api');
-      if (parsed.ok) entries.push({ ...parsed.entry, stamp: s.stamp });
+      const parsed = fromStored({ owner: 'api', params: s.params, stamp: s.stamp }, deps.parseContext);
+      if (parsed.ok) entries.push(parsed.entry);
       else log.warn({ service: s.params.serviceName }, 'a peer sent a service this replica cannot parse');
     }
     let certsUpdated = false;

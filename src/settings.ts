@@ -1,3 +1,4 @@
+// Long on purpose: every environment variable of flow-proxy (the schema is being made the single definition, issue 16).
 import fs from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
@@ -10,6 +11,7 @@ import type { BindSpec, Timeouts } from './render/settings.js';
 import type { RouteOrder } from './render/routes.js';
 import { parsePeers, type PeerSpec } from './adapters/peers/peerList.js';
 import { parseListenerAddresses } from './adapters/listener/swarmListener.js';
+import { loadAcmeSettings, type AcmeSettings } from './acmeSettings.js';
 
 /** Every setting of flow-proxy, typed; built from the environment by loadSettings. */
 export interface Settings {
@@ -104,6 +106,8 @@ export interface Settings {
   repeatReload: boolean;
   /** LISTENER_WAIT (s): how long readiness waits for the first pull from every listener. */
   listenerWaitMs: number;
+  /** Automatic HTTPS: on when ACME_EMAIL is set (src/acmeSettings.ts). */
+  acme?: AcmeSettings;
 }
 
 /** Variables docker-flow-proxy also reads from /run/secrets/dfp_<name>, which win over the environment. */
@@ -136,8 +140,9 @@ export function loadSettings(env: Env, readSecret: (name: string) => string | un
     if (indirect !== undefined && indirect !== name) raw[name] = env[indirect];
   }
   const result = schema(cwd).safeParse(raw);
-  if (!result.success) return { ok: false, errors: result.error.issues.map((i) => i.message) };
-  return { ok: true, settings: result.data };
+  const acme = loadAcmeSettings(env, readSecret, { ...(raw.CRT_LIST_PATH && { crtListPath: raw.CRT_LIST_PATH }), peers: raw.PEERS?.trim() || raw.PEER_DISCOVERY === 'dns' ? 1 : 0, ...(raw.API_TOKEN && { apiToken: raw.API_TOKEN }), cwd });
+  if (!result.success || !acme.ok) return { ok: false, errors: [...(result.success ? [] : result.error.issues.map((i) => i.message)), ...(acme.ok ? [] : acme.errors)] };
+  return { ok: true, settings: acme.acme ? { ...result.data, acme: acme.acme } : result.data };
 }
 
 type Ctx = z.RefinementCtx;

@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import type { CustomTemplates } from '../core/engine.js';
+import type { CustomTemplates } from '../core/ports.js';
 import type { ServiceSpec } from '../domain/spec.js';
 import { renderUserTemplate, type TemplateSources } from '../render/render.js';
 import { hasControl } from '../domain/haproxyText.js';

@@ -119,6 +119,16 @@ export const SETTINGS_HELP: ReadonlyArray<{ group: string; settings: SettingHelp
     ],
   },
   {
+    group: 'Automatic HTTPS (ACME)',
+    settings: [
+      { name: 'ACME_EMAIL', default: '', meaning: 'ACME is on when set: the account e-mail for the CA.', secret: S },
+      { name: 'ACME_DIRECTORY', default: "Let's Encrypt production", meaning: 'The ACME directory URL (staging: https://acme-staging-v02.api.letsencrypt.org/directory).', secret: S },
+      { name: 'ACME_CA_FILE', default: '', meaning: 'Extra CA certificates to trust for the connection to the ACME server.', secret: S },
+      { name: 'ACME_RETRY_BASE', default: '300', meaning: 'Seconds before the first retry of a failed order (then doubled, jittered).' },
+      { name: 'ACME_RETRY_MAX', default: '86400', meaning: 'The longest wait between retries of a failed order, in seconds.' },
+    ],
+  },
+  {
     group: 'Retries and health',
     settings: [
       { name: 'RETRIES', default: '3', meaning: 'Retries of a failed request, each on another server.' },

@@ -3,8 +3,8 @@ import { fromLabels, type RawResult } from '../domain/params.js';
 import type { ParseContext } from '../domain/parse.js';
 import type { Entry } from '../domain/registry.js';
 import type { ServerAddr, ServiceSpec } from '../domain/spec.js';
+import { toEntry } from '../domain/entry.js';
 import { chooseAddress, LOCAL_ENGINE, type AddressChoice, type EngineHost, type SharedNetwork } from './containerAddress.js';
-import { toEntry } from './services.js';
 
 /**
  * What discovery needs to know about a container, cut down at the edge from

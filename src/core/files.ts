@@ -29,9 +29,3 @@ function configuredServers(model: Model): Map<string, Map<string, { host: string
   }
   return servers;
 }
-
-export function sameFiles(a: ConfigFiles, b: ConfigFiles): boolean {
-  if (a.config !== b.config) return false;
-  const keys = Object.keys(a.maps);
-  return keys.length === Object.keys(b.maps).length && keys.every((k) => a.maps[k] === b.maps[k]);
-}

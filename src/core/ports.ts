@@ -1,6 +1,60 @@
-import type { CheckResult } from '../adapters/haproxy/check.js';
-import type { ReloadResult } from '../adapters/haproxy/process.js';
+import type { ServiceSpec } from '../domain/spec.js';
+import type { ResultCode } from './results.js';
 import type { RuntimeOp } from './runtimeDiff.js';
+
+export type ApplyKind = 'runtime' | 'reload' | 'none';
+
+/** How one apply was made live, and why. */
+export interface ApplyRecord {
+  id: number;
+  kind: ApplyKind;
+  reason: string;
+  ok: boolean;
+  durationMs: number;
+  commands: number;
+  changeIds: string[];
+  at: number;
+}
+
+/** The answer to a submitted change. */
+export interface CommandResult {
+  ok: boolean;
+  /** Why not, when not ok (http/errors.ts gives the status). */
+  code?: ResultCode;
+  message: string;
+  apply?: ApplyRecord;
+  /** Accepted, but worth saying: a route of this service and another service's are the same (one never matches). */
+  warnings?: string[];
+  /** The write time given to an API change; fan-out hands it to peers so they store the same version. */
+  stamp?: number;
+}
+
+/** Custom templates (templateFePath/templateBePath) of a service, rendered; throws with a reason. */
+export interface CustomTemplates {
+  render(spec: ServiceSpec): Promise<{ frontend?: string; backend?: string }>;
+}
+
+/** One ALERT of `haproxy -c` or of a reload. */
+export interface Alert {
+  file?: string;
+  line?: number;
+  message: string;
+  /** Backend, proxy or server names the message mentions. */
+  names: string[];
+}
+
+export interface CheckResult {
+  ok: boolean;
+  alerts: Alert[];
+  output: string;
+}
+
+export interface ReloadResult {
+  ok: boolean;
+  workerPid?: number;
+  message: string;
+  durationMs: number;
+}
 
 /** Stands for the map directory in rendered text; the data plane puts the real (candidate or live) path in. */
 export const MAP_DIR_TOKEN = '\u0001MAPS\u0001';

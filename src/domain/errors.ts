@@ -5,8 +5,11 @@ export interface Issue {
   /** The offending value, shortened for display. */
   value?: string;
   message: string;
-  /** HTTP status docker-flow-proxy uses for this problem. */
-  status: 400 | 409;
+  /**
+   * `incomplete`: an HTTP service without path or domain (docker-flow-proxy answered 409, which its listener
+   * counts as done); `invalid`: anything else.
+   */
+  kind: 'invalid' | 'incomplete';
 }
 
 /**
@@ -24,15 +27,13 @@ export function warning(param: string, value: string | undefined, message: strin
   return value === undefined ? { param, message } : { param, value: shown(value), message };
 }
 
-/** A typed, unexpected failure with a stable code and an HTTP status. */
+/** A typed failure with a stable code (http/errors.ts says which HTTP status a code is). */
 export class FlowError extends Error {
   readonly code: string;
-  readonly status: number;
-  constructor(code: string, message: string, status = 500, options?: { cause?: unknown }) {
+  constructor(code: string, message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.name = 'FlowError';
     this.code = code;
-    this.status = status;
   }
 }
 
@@ -42,8 +43,8 @@ export function shown(value: string, max = 80): string {
   return visible.length > max ? `${visible.slice(0, max)}…` : visible;
 }
 
-export function issue(param: string, value: string | undefined, message: string, status: 400 | 409 = 400): Issue {
-  return value === undefined ? { param, message, status } : { param, value: shown(value), message, status };
+export function issue(param: string, value: string | undefined, message: string, kind: Issue['kind'] = 'invalid'): Issue {
+  return value === undefined ? { param, message, kind } : { param, value: shown(value), message, kind };
 }
 
 /** Renders issues as one human sentence per issue, joined. */

@@ -10,6 +10,8 @@ export const SERVICE_PARAMS = [
   'reqPathSearch', 'reqPathReplace', 'connectionMode', 'checkResolvers', 'discoveryType', 'sessionType',
   'isDefaultBackend', 'compressionAlgo', 'compressionType', 'backendExtra', 'templateFePath', 'templateBePath',
   'serviceCert', 'distribute', 'replicas', 'proxyInstanceName', 'redirectWhenHttpProto', 'redirectUnlessHttpsProto',
+  // ACME (issue 18): docker-flow-letsencrypt's parameters and acme=true.
+  'letsencrypt.host', 'letsencrypt.email', 'acme',
 ] as const;
 
 /** Parameters that may carry a `.N` suffix (per destination); the plain name is their default. */
@@ -41,10 +43,6 @@ export const SECRET_PARAMS = new Set(['users', 'servicecert']);
 /** The canonical (camelCase) spelling of a lower-cased parameter name, if known. */
 export function canonicalName(lower: string): string | undefined {
   return CANONICAL.get(lower);
-}
-
-export function isIndexable(lower: string): boolean {
-  return (DEST_PARAMS as readonly string[]).some((p) => p.toLowerCase() === lower);
 }
 
 /** Parameters of one service from one source; keys are lower-case, `name` or `name.N`. */
@@ -112,7 +110,8 @@ export function envWord(name: string): string {
 }
 
 const ENV_WORDS = new Map<string, string>(
-  [...SERVICE_PARAMS, ...DEST_PARAMS, 'addHeader', 'setHeader'].map((n) => [envWord(n), n.toLowerCase()]),
+  // letsencrypt.host is DFP_SERVICE_LETSENCRYPT_HOST.
+  [...SERVICE_PARAMS, ...DEST_PARAMS, 'addHeader', 'setHeader'].map((n) => [envWord(n).replace(/\./g, '_'), n.toLowerCase()]),
 );
 
 /**

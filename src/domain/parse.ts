@@ -1,3 +1,5 @@
+// Long on purpose: every parameter of docker-flow-proxy is validated by this one parser, for every source (API, labels, listener, environment, store).
+import { parseAcmeParams } from './acmeParams.js';
 import { issue, warning, type Issue, type Warning } from './errors.js';
 import { checkRawLine, hasControl } from './haproxyText.js';
 import { canonicalName, SECRET_PARAMS, toRecord, type RawParams } from './params.js';
@@ -106,6 +108,8 @@ export function parseService(raw: RawParams, ctx: ParseContext): ParseResult {
   const destinations = p.destinations();
   const serviceCert = p.str('serviceCert');
   if (serviceCert !== undefined && !serviceCert.includes('-----BEGIN')) p.fail('serviceCert', undefined, 'serviceCert is not a PEM certificate.');
+  const acme = parseAcmeParams(raw, destinations.flatMap((d) => d.serviceDomain), ctx.separator);
+  p.issues.push(...acme.issues);
 
   if (p.issues.length > 0) return { ok: false, issues: dedupe(p.issues), serviceName };
   p.unknownParameters();
@@ -132,6 +136,7 @@ export function parseService(raw: RawParams, ctx: ParseContext): ParseResult {
     ...(templateBePath !== undefined && { templateBePath }),
     ...(replicas !== undefined && { replicas }),
     ...(proxyInstanceName !== undefined && { proxyInstanceName }),
+    ...(acme.request && { acme: acme.request }),
     params: toRecord(raw, new Set(['servicecert', 'distribute'])),
   };
   const options: RequestOptions = { distribute: p.bool('distribute'), ...(serviceCert !== undefined && { serviceCert }) };
@@ -159,11 +164,11 @@ class Reader {
     }
   }
 
-  fail(param: string, value: string | undefined, problem: string, status: 400 | 409 = 400): void {
+  fail(param: string, value: string | undefined, problem: string, kind: Issue['kind'] = 'invalid'): void {
     const shownValue = value === undefined || SECRET_PARAMS.has(param.replace(/\.\d+$/, '').toLowerCase()) ? undefined : value;
     const sentence = /^[A-Z]/.test(problem);
     const message = sentence ? `${problem}.` : shownValue === undefined ? `${param} ${problem}.` : `${param} "${shortValue(shownValue)}" ${problem}.`;
-    this.issues.push(issue(param, shownValue, message.replace(/\.\.$/, '.'), status));
+    this.issues.push(issue(param, shownValue, message.replace(/\.\.$/, '.'), kind));
   }
 
   check(param: string, value: string, check: (v: string) => string | undefined): void {
@@ -318,7 +323,7 @@ class Reader {
         const given = ['servicePath', 'serviceDomain'].some((n) => this.raw.get(`${n.toLowerCase()}.${d.index}`) || this.raw.get(n.toLowerCase()));
         if (d.servicePath.length === 0 && d.serviceDomain.length === 0 && !given) {
           structural = true;
-          this.fail('servicePath', undefined, `When using reqMode http, servicePath or serviceDomain are mandatory${where}`, 409);
+          this.fail('servicePath', undefined, `When using reqMode http, servicePath or serviceDomain are mandatory${where}`, 'incomplete');
         }
       } else if (d.srcPort === undefined || d.port === undefined) {
         this.fail(d.srcPort === undefined ? 'srcPort' : 'port', undefined, `When NOT using reqMode http (e.g. tcp), srcPort and port parameters are mandatory${where}`);

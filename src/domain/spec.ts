@@ -1,5 +1,7 @@
 /** The one internal description of a service, whatever source it came from. */
 
+import type { AcmeRequest } from './acmeParams.js';
+
 export type ReqMode = 'http' | 'tcp' | 'sni';
 
 /** Raw HAProxy header specs, in docker-flow-proxy's order of rendering. */
@@ -116,6 +118,8 @@ export interface ServiceSpec {
   /** Replica count sent by the listener; absent means global. */
   replicas?: number;
   proxyInstanceName?: string;
+  /** Certificates asked of ACME (letsencrypt.host, acme=true). */
+  acme?: AcmeRequest;
   /** Servers found by discovery; when set they replace `host:port`. */
   servers?: ServerAddr[];
   /** Canonical parameters this spec was parsed from; stored and re-parsed on restore. */

@@ -4,6 +4,7 @@ import { FlowError } from '../domain/errors.js';
 import type { Log } from '../core/log.js';
 import type { Metrics } from '../adapters/metrics.js';
 import { requireToken } from './auth.js';
+import { errorStatus } from './errors.js';
 
 /** Largest request body any endpoint accepts (certificates are the largest). */
 export const MAX_BODY = 1024 * 1024;
@@ -38,10 +39,10 @@ export function createApp(options: AppOptions, mount: (app: Koa<AppState>) => vo
     ctx.set('X-Change-Id', ctx.state.changeId);
     try {
       if (ctx.querystring.length > maxQuery) {
-        throw new FlowError('URI_TOO_LONG', `The query string is ${ctx.querystring.length} bytes; the limit is ${maxQuery}.`, 414);
+        throw new FlowError('URI_TOO_LONG', `The query string is ${ctx.querystring.length} bytes; the limit is ${maxQuery}.`);
       }
       const length = Number(ctx.get('Content-Length') || 0);
-      if (length > MAX_BODY) throw new FlowError('BODY_TOO_LARGE', `The request body is ${length} bytes and exceeds the limit of ${MAX_BODY} bytes.`, 413);
+      if (length > MAX_BODY) throw new FlowError('BODY_TOO_LARGE', `The request body is ${length} bytes and exceeds the limit of ${MAX_BODY} bytes.`);
       if (ctx.path.length > 1 && ctx.path.endsWith('/')) {
         ctx.status = 301;
         ctx.redirect(ctx.path.replace(/\/+$/, '') + (ctx.querystring ? `?${ctx.querystring}` : ''));
@@ -53,7 +54,7 @@ export function createApp(options: AppOptions, mount: (app: Koa<AppState>) => vo
         ctx.body = { Status: 'NOK', Message: `No such endpoint: ${ctx.method} ${ctx.path}` };
       }
     } catch (e) {
-      const status = e instanceof FlowError ? e.status : (e as { status?: number }).status ?? 500;
+      const status = errorStatus(e);
       const expose = status < 500;
       ctx.status = status;
       ctx.body = { Status: 'NOK', Message: expose ? (e as Error).message : 'Internal error; see the proxy log for details.' };

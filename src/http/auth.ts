@@ -41,7 +41,7 @@ export function requireToken(token: string | undefined): Koa.Middleware {
   return async (ctx, next) => {
     if (token !== undefined && isMutating(ctx.path) && !tokenMatches(presentedToken(ctx), token)) {
       ctx.set('WWW-Authenticate', 'Bearer realm="flow-proxy"');
-      throw new FlowError('UNAUTHORIZED', 'This endpoint needs the API token (Authorization: Bearer <token>, or X-Api-Token).', 401);
+      throw new FlowError('UNAUTHORIZED', 'This endpoint needs the API token (Authorization: Bearer <token>, or X-Api-Token).');
     }
     await next();
   };

@@ -1,4 +1,5 @@
-import type { ApplyRecord, Engine } from '../core/engine.js';
+import type { ApplyRecord } from '../core/ports.js';
+import type { Reconciler } from '../core/reconciler.js';
 import { describeRoute } from '../render/explain.js';
 import type { Model } from '../render/model.js';
 import { orderRoutes, type RouteOrder } from '../render/routes.js';
@@ -16,7 +17,7 @@ export interface Refusal {
 }
 
 export interface DashboardDeps {
-  engine: Pick<Engine, 'registry' | 'quarantined' | 'recentApplies' | 'liveModel'>;
+  engine: Pick<Reconciler, 'registry' | 'quarantined' | 'recentApplies' | 'liveModel'>;
   routeOrder: RouteOrder;
   /** HAProxy's `show stat` CSV. */
   stats: () => Promise<string>;

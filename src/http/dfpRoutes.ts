@@ -1,3 +1,4 @@
+// Long on purpose: docker-flow-proxy's whole endpoint table (reconfigure, remove, reload, config, certs, metrics, ...) in one router, so its contract reads in one place.
 import Router from '@koa/router';
 import type Koa from 'koa';
 import { FlowError } from '../domain/errors.js';
@@ -5,12 +6,15 @@ import { fromEntries } from '../domain/params.js';
 import type { CertStore } from '../adapters/certs/certStore.js';
 import { parseServerHealth, type ServerHealth } from '../adapters/haproxy/stats.js';
 import type { Metrics } from '../adapters/metrics.js';
-import type { Engine } from '../core/engine.js';
+import type { Reconciler } from '../core/reconciler.js';
 import type { ListenerSync } from '../core/listenerSync.js';
-import { nok, reconfigure, removeService, type ServiceDeps } from '../core/services.js';
+import { nok, resultStatus } from './errors.js';
+import { reconfigure, removeService, type ServiceAnswer, type ServiceDeps } from './serviceCalls.js';
 import type { AppState } from './app.js';
 import { withPeers, type Distribute } from './distribute.js';
 import { redactConfig, serviceJson } from './serviceJson.js';
+import { acmeCertJson } from './acmeCertJson.js';
+import type { AcmeListing } from '../core/acmeManager.js';
 
 /** The listener pull's state, for /services (docker-flow-proxy's field style). */
 function listenerJson(listeners: ListenerSync): Record<string, unknown> {
@@ -33,7 +37,7 @@ function listenerJson(listeners: ListenerSync): Record<string, unknown> {
 export interface DfpRouteDeps extends ServiceDeps {
   /** LISTENER_ADDRESS: the pull from docker-flow-swarm-listener and its notify-services. */
   listeners?: ListenerSync;
-  engine: Engine;
+  engine: Reconciler;
   /** The live haproxy.cfg as HAProxy reads it. */
   liveConfigText: () => string;
   /** The live route maps (haproxy.cfg only points at them). */
@@ -47,6 +51,8 @@ export interface DfpRouteDeps extends ServiceDeps {
   haproxyStats: () => Promise<string>;
   /** Fan-out for distribute=true; absent when replicas share a store (Consul) and need none. */
   distribute?: Distribute;
+  /** ACME's names and certificates for /certs, when ACME is on. */
+  acmeCerts?: () => AcmeListing[];
 }
 
 /** distribute=true asks for the fan-out (docker-flow-proxy's parameter). */
@@ -68,7 +74,7 @@ async function readBody(req: NodeJS.ReadableStream, limit: number): Promise<stri
   let size = 0;
   for await (const chunk of req) {
     size += (chunk as Buffer).length;
-    if (size > limit) throw new FlowError('BODY_TOO_LARGE', `The request body exceeds the limit of ${limit} bytes.`, 413);
+    if (size > limit) throw new FlowError('BODY_TOO_LARGE', `The request body exceeds the limit of ${limit} bytes.`);
     chunks.push(chunk as Buffer);
   }
   return Buffer.concat(chunks).toString('utf8');
@@ -93,7 +99,7 @@ function decode(text: string, param: string): string {
   try {
     return decodeURIComponent(text.replace(/\+/g, ' '));
   } catch {
-    throw new FlowError('BAD_ENCODING', `Parameter ${decodeSafe(param)} is not valid percent-encoding.`, 400);
+    throw new FlowError('BAD_ENCODING', `Parameter ${decodeSafe(param)} is not valid percent-encoding.`);
   }
 }
 
@@ -113,6 +119,15 @@ export function dfpRoutes(deps: DfpRouteDeps): (app: Koa<AppState>) => void {
     if (body.Applied) deps.metrics?.changeToLive.observe({ source: 'api' }, (performance.now() - started) / 1000);
   };
 
+  /** The answer of a change; with distribute=true, once every peer has answered too. */
+  const answer = async (ctx: Koa.ParameterizedContext<AppState>, result: ServiceAnswer) => {
+    ctx.status = result.status;
+    ctx.body = result.body;
+    if (result.status === 200 && deps.distribute && wantsDistribute(ctx.querystring)) {
+      ctx.body = withPeers(result.body, await deps.distribute(ctx, result.stamp !== undefined ? { stamp: result.stamp } : {}));
+    }
+  };
+
   router.all('/reconfigure', async (ctx) => {
     const started = performance.now();
     const raw = fromEntries(queryEntries(ctx.querystring));
@@ -120,25 +135,17 @@ export function dfpRoutes(deps: DfpRouteDeps): (app: Koa<AppState>) => void {
     live(started, result.body);
     ctx.state.log.info({ service: result.body.ServiceName, status: result.status, message: result.body.Message }, 'reconfigure');
     if (result.body.Warnings) ctx.state.log.warn({ service: result.body.ServiceName, warnings: result.body.Warnings }, 'reconfigure accepted with warnings');
-    ctx.status = result.status;
-    ctx.body = result.body;
-    if (result.status === 200 && deps.distribute && wantsDistribute(ctx.querystring)) {
-      ctx.body = withPeers(result.body, await deps.distribute(ctx, result.stamp !== undefined ? { stamp: result.stamp } : {}));
-    }
+    await answer(ctx, result);
   });
 
   router.all('/remove', async (ctx) => {
     const raw = fromEntries(queryEntries(ctx.querystring));
-    if (raw.issues.length > 0) throw new FlowError('BAD_QUERY', raw.issues.map((i) => i.message).join(' '), 400);
+    if (raw.issues.length > 0) throw new FlowError('BAD_QUERY', raw.issues.map((i) => i.message).join(' '));
     const started = performance.now();
     const result = await removeService(raw.params.get('servicename'), deps, ctx.state.changeId, stampOf(ctx));
     live(started, result.body);
     ctx.state.log.info({ service: result.body.ServiceName, status: result.status }, 'remove');
-    ctx.status = result.status;
-    ctx.body = result.body;
-    if (result.status === 200 && deps.distribute && wantsDistribute(ctx.querystring)) {
-      ctx.body = withPeers(result.body, await deps.distribute(ctx, result.stamp !== undefined ? { stamp: result.stamp } : {}));
-    }
+    await answer(ctx, result);
   });
 
   router.all('/reload', async (ctx) => {
@@ -146,10 +153,10 @@ export function dfpRoutes(deps: DfpRouteDeps): (app: Koa<AppState>) => void {
     const recreate = /^(1|t|true)$/i.test(raw.params.get('recreate') ?? '');
     const fromListener = /^(1|t|true)$/i.test(raw.params.get('fromlistener') ?? '');
     if (fromListener && !deps.listeners) {
-      throw new FlowError('NO_LISTENER', 'fromListener=true needs LISTENER_ADDRESS: no listener is configured, so none can be asked to send its services. Nothing was reloaded.', 400);
+      throw new FlowError('NO_LISTENER', 'fromListener=true needs LISTENER_ADDRESS: no listener is configured, so none can be asked to send its services. Nothing was reloaded.');
     }
     const result = await deps.engine.submit({ kind: 'reload', recreate }, ctx.state.changeId);
-    ctx.status = result.status;
+    ctx.status = resultStatus(result);
     ctx.body = result.ok ? { Status: 'OK', Message: '', Applied: result.apply && { Kind: result.apply.kind, Reason: result.apply.reason } } : nok(result.message, '');
     if (result.ok && fromListener && deps.listeners) {
       // docker-flow-proxy asked every listener to send all its services again; a listener that cannot be reached is a 500.
@@ -223,14 +230,14 @@ export function dfpRoutes(deps: DfpRouteDeps): (app: Koa<AppState>) => void {
 
   router.put('/cert', async (ctx) => {
     const certName = new URLSearchParams(ctx.querystring).get('certName');
-    if (!certName) throw new FlowError('NO_CERT_NAME', 'The certName query is mandatory.', 400);
+    if (!certName) throw new FlowError('NO_CERT_NAME', 'The certName query is mandatory.');
     const body = await readBody(ctx.req, MAX_CERT_BYTES);
-    if (body.trim() === '') throw new FlowError('NO_CERT', 'The request body must hold the certificate (PEM).', 400);
+    if (body.trim() === '') throw new FlowError('NO_CERT', 'The request body must hold the certificate (PEM).');
     const stored = deps.certs.put(certName, body);
     deps.certs.writeCrtList(deps.crtListFile);
     const result = await deps.engine.submit({ kind: 'refresh', reason: `certificate ${stored.name} changed` }, ctx.state.changeId);
-    ctx.state.log.info({ cert: stored.name, status: result.status }, 'cert');
-    ctx.status = result.status;
+    ctx.status = resultStatus(result);
+    ctx.state.log.info({ cert: stored.name, status: ctx.status }, 'cert');
     ctx.body = result.ok ? { Status: 'OK', Message: '', CertName: stored.name } : nok(result.message, '');
     if (result.ok && deps.distribute && wantsDistribute(ctx.querystring)) ctx.body = withPeers(ctx.body as Record<string, unknown>, await deps.distribute(ctx, { body }));
   });
@@ -246,14 +253,15 @@ export function dfpRoutes(deps: DfpRouteDeps): (app: Koa<AppState>) => void {
       Status: 'OK',
       Message: '',
       // Names and metadata only: certificates carry private keys, which never leave the proxy.
-      Certs: deps.certs.list().map((c) => ({
+      Certs: deps.certs.list().map((c): Record<string, unknown> => ({
         ProxyServiceName: c.name,
         CertsDir: c.source === 'dir' ? c.file.slice(0, c.file.length - c.name.length - 1) : '/run/secrets',
         Subject: c.subject,
         Names: c.names,
+        Issuer: c.issuer,
         NotAfter: c.notAfter,
         Fingerprint256: c.fingerprint256,
-      })),
+      })).concat((deps.acmeCerts?.() ?? []).map(acmeCertJson)),
     };
   });
 

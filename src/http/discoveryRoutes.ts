@@ -1,14 +1,14 @@
 import Router from '@koa/router';
 import type Koa from 'koa';
 import type { DiscoveryStatus } from '../adapters/docker/discovery.js';
-import type { EngineStatus } from '../adapters/docker/engines.js';
-import type { Engine } from '../core/engine.js';
+import type { EngineStatus } from '../adapters/docker/engineStates.js';
+import type { Reconciler } from '../core/reconciler.js';
 import type { AppState } from './app.js';
 
 export interface DiscoveryRouteDeps {
   /** Undefined when DISCOVERY=none. */
   status: () => DiscoveryStatus | undefined;
-  engine: Pick<Engine, 'registry' | 'quarantined'>;
+  engine: Pick<Reconciler, 'registry' | 'quarantined'>;
 }
 
 /**

@@ -2,9 +2,11 @@ import crypto from 'node:crypto';
 import type Koa from 'koa';
 import { CertStore } from '../adapters/certs/certStore.js';
 import type { CheckResult } from '../adapters/haproxy/check.js';
-import type { Engine, PreviewCommand, PreviewOptions } from '../core/engine.js';
+import type { PreviewCommand, PreviewOptions } from '../core/preview.js';
+import type { Reconciler } from '../core/reconciler.js';
 import type { ConfigFiles } from '../core/ports.js';
-import { nok, ok, statusOf, toEntry } from '../core/services.js';
+import { toEntry } from '../domain/entry.js';
+import { issuesStatus, nok, ok, resultStatus } from './errors.js';
 import { describeIssues } from '../domain/errors.js';
 import { FlowError } from '../domain/errors.js';
 import { fromEntries, normaliseKey } from '../domain/params.js';
@@ -15,7 +17,7 @@ import { configDiff } from './configDiff.js';
 import { queryEntries } from './dfpRoutes.js';
 
 export interface DryRunDeps {
-  engine: Pick<Engine, 'preview'>;
+  engine: Pick<Reconciler, 'preview'>;
   parseContext: ParseContext;
   /** FILTER_PROXY_INSTANCE_NAME, as the real reconfigure applies it. */
   instanceFilter?: string;
@@ -46,7 +48,7 @@ export function dryRunRoutes(deps: DryRunDeps): (app: Koa<AppState>) => void {
       if (flags.length === 0) return next();
       const values = [...new Set(flags.map(([, v]) => v))];
       const wanted = values.length === 1 ? parseBool(values[0] as string) : 'is given more than once with different values';
-      if (typeof wanted === 'string') throw new FlowError('BAD_DRY_RUN', `Parameter dryRun "${values.join('", "')}" ${wanted}.`, 400);
+      if (typeof wanted === 'string') throw new FlowError('BAD_DRY_RUN', `Parameter dryRun "${values.join('", "')}" ${wanted}.`);
       if (!wanted) return next();
       const rest = entries.filter(([k]) => normaliseKey(k) !== 'dryrun');
       const answer = endpoint === 'reconfigure' ? await reconfigure(rest, deps) : await remove(rest, deps);
@@ -65,7 +67,7 @@ interface Answer {
 async function reconfigure(entries: Array<[string, string]>, deps: DryRunDeps): Promise<Answer> {
   const raw = fromEntries(entries);
   const parsed = toEntry(raw, deps.parseContext, 'api');
-  if (!parsed.ok) return { status: statusOf(parsed.issues), body: nok(describeIssues(parsed.issues), parsed.serviceName ?? raw.params.get('servicename') ?? '') };
+  if (!parsed.ok) return { status: issuesStatus(parsed.issues), body: nok(describeIssues(parsed.issues), parsed.serviceName ?? raw.params.get('servicename') ?? '') };
   const { entry, options } = parsed;
   const name = entry.name;
   if (deps.instanceFilter !== undefined && entry.spec.proxyInstanceName !== undefined && entry.spec.proxyInstanceName !== deps.instanceFilter) {
@@ -89,7 +91,7 @@ async function reconfigure(entries: Array<[string, string]>, deps: DryRunDeps): 
 
 async function remove(entries: Array<[string, string]>, deps: DryRunDeps): Promise<Answer> {
   const raw = fromEntries(entries);
-  if (raw.issues.length > 0) throw new FlowError('BAD_QUERY', raw.issues.map((i) => i.message).join(' '), 400);
+  if (raw.issues.length > 0) throw new FlowError('BAD_QUERY', raw.issues.map((i) => i.message).join(' '));
   const name = raw.params.get('servicename');
   if (name === undefined || name === '') return { status: 400, body: nok('The serviceName query is mandatory', '') };
   return preview({ kind: 'remove', name }, name, { ...(deps.check && { check: deps.check }) }, deps);
@@ -97,7 +99,7 @@ async function remove(entries: Array<[string, string]>, deps: DryRunDeps): Promi
 
 async function preview(command: PreviewCommand, name: string, options: PreviewOptions, deps: DryRunDeps): Promise<Answer> {
   const result = await deps.engine.preview(command, options);
-  if (!result.ok) return { status: result.status, body: nok(result.message, name) };
+  if (!result.ok) return { status: resultStatus(result), body: nok(result.message, name) };
   return {
     status: 200,
     body: {

@@ -1,6 +1,6 @@
 import Router from '@koa/router';
 import type Koa from 'koa';
-import type { Engine } from '../core/engine.js';
+import type { Reconciler } from '../core/reconciler.js';
 import { FlowError } from '../domain/errors.js';
 import { explain, type ExplainRequest } from '../render/explain.js';
 import type { RouteOrder } from '../render/routes.js';
@@ -8,7 +8,7 @@ import type { AppState } from './app.js';
 import { queryEntries } from './dfpRoutes.js';
 
 export interface ExplainRouteDeps {
-  engine: Pick<Engine, 'liveModel'>;
+  engine: Pick<Reconciler, 'liveModel'>;
   /** ROUTE_ORDER, which the routes were ordered by. */
   routeOrder: RouteOrder;
 }
@@ -19,7 +19,7 @@ const PRINTABLE = /^[\x21-\x7e]*$/;
 const MAX = 8192;
 
 const bad = (param: string, value: string, problem: string) =>
-  new FlowError('BAD_EXPLAIN', `Parameter ${param} "${value.length > 80 ? `${value.slice(0, 80)}…` : value}" ${problem}.`, 400);
+  new FlowError('BAD_EXPLAIN', `Parameter ${param} "${value.length > 80 ? `${value.slice(0, 80)}…` : value}" ${problem}.`);
 
 /** Reads and checks the query of /explain; every problem names the parameter and its value. */
 export function explainRequest(querystring: string): ExplainRequest {
@@ -27,7 +27,7 @@ export function explainRequest(querystring: string): ExplainRequest {
   const headers: Array<[string, string]> = [];
   for (const [rawKey, value] of queryEntries(querystring)) {
     const key = rawKey.toLowerCase();
-    if (!PARAMS.has(key)) throw new FlowError('BAD_EXPLAIN', `Parameter ${rawKey} is not known: explain takes path, host, method, port and header (which may repeat).`, 400);
+    if (!PARAMS.has(key)) throw new FlowError('BAD_EXPLAIN', `Parameter ${rawKey} is not known: explain takes path, host, method, port and header (which may repeat).`);
     if (value.length > MAX) throw bad(key, value, `is longer than ${MAX} characters`);
     if (key === 'header') {
       const colon = value.indexOf(':');

@@ -5,6 +5,7 @@ import { dashboardRoutes } from './dashboardRoutes.js';
 import type { DashboardDeps, Refusal } from './dashboardState.js';
 import { dryRunRoutes, type DryRunDeps } from './dryRun.js';
 import { explainRoutes, type ExplainRouteDeps } from './explainRoutes.js';
+import { errorStatus } from './errors.js';
 
 export interface InsightDeps {
   dryRun: DryRunDeps;
@@ -41,7 +42,8 @@ export function insightRoutes(deps: InsightDeps): { before: (app: Koa<AppState>)
     try {
       await next();
     } catch (e) {
-      if (e instanceof FlowError && e.status >= 400 && e.status < 500) remember(ctx, endpoint, e.status, e.message, '');
+      const status = errorStatus(e);
+      if (e instanceof FlowError && status >= 400 && status < 500) remember(ctx, endpoint, status, e.message, '');
       throw e;
     }
     const body = ctx.body as { DryRun?: boolean; Message?: string; ServiceName?: string } | undefined;

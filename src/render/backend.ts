@@ -1,5 +1,7 @@
+// Long on purpose: one backend view per service, with every HAProxy option a service can set.
 import crypto from 'node:crypto';
 import type { Destination, HeaderRules, ServiceSpec } from '../domain/spec.js';
+import { renderMemo, type RenderMemo } from './memo.js';
 import type { RenderSettings } from './settings.js';
 
 export interface ServerView {
@@ -75,15 +77,12 @@ export function canonicalBackendName(spec: ServiceSpec, d: Destination, variant:
 
 const EMPTY_HEADERS: HeaderRules = { addReq: [], setReq: [], delReq: [], addRes: [], setRes: [], delRes: [] };
 
-/** Specs are immutable and live across applies: their backends are computed once per settings. */
-const slotCache = new WeakMap<ServiceSpec, { settings: RenderSettings; slots: BackendSlot[] }>();
-
-/** The backends a service needs, one per destination and variant, in a stable order. */
-export function backendsFor(spec: ServiceSpec, settings: RenderSettings): BackendSlot[] {
-  const cached = slotCache.get(spec);
+/** The backends a service needs, one per destination and variant, in a stable order (remembered per spec and settings). */
+export function backendsFor(spec: ServiceSpec, settings: RenderSettings, memo: RenderMemo = renderMemo()): BackendSlot[] {
+  const cached = memo.slots.get(spec);
   if (cached && cached.settings === settings) return cached.slots;
   const slots = computeSlots(spec, settings);
-  slotCache.set(spec, { settings, slots });
+  memo.slots.set(spec, { settings, slots });
   return slots;
 }
 
@@ -142,20 +141,18 @@ function usesResolvers(view: BackendView): boolean {
   return view.serverTemplate !== undefined || / resolvers /.test(view.serverOptions);
 }
 
-const resolvedCache = new WeakMap<BackendView, { key: string; view: BackendView }>();
-
 /**
  * The view with its server names replaced by the addresses flow-proxy
  * resolved; a name that did not resolve stays, with `init-addr last,none`
  * (the address saved at the last reload, else none until a late answer
- * renders it). Cached per view and addresses, so unchanged backends keep
- * their rendered text.
+ * renders it). Remembered per view and addresses, so unchanged backends
+ * keep their rendered text.
  */
-export function withAddresses(view: BackendView, addresses: ReadonlyMap<string, string | undefined>): BackendView {
+export function withAddresses(view: BackendView, addresses: ReadonlyMap<string, string | undefined>, memo: RenderMemo = renderMemo()): BackendView {
   const names = namesToResolve(view);
   if (names.length === 0) return view;
   const key = names.map((n) => addresses.get(n) ?? '').join(',');
-  const hit = resolvedCache.get(view);
+  const hit = memo.resolved.get(view);
   if (hit && hit.key === key) return hit.view;
   const servers = view.servers.map((s): ServerView => {
     if (s.ip !== undefined) return s;
@@ -163,7 +160,7 @@ export function withAddresses(view: BackendView, addresses: ReadonlyMap<string, 
     return ip !== undefined ? { ...s, ip, address: formatAddress(ip, s.port) } : { ...s, initAddr: 'last,none' };
   });
   const resolved = { ...view, servers };
-  resolvedCache.set(view, { key, view: resolved });
+  memo.resolved.set(view, { key, view: resolved });
   return resolved;
 }
 
@@ -293,19 +290,22 @@ export function spareView(name: string, settings: RenderSettings): BackendView {
   };
 }
 
-const structureCache = new WeakMap<BackendView, string>();
-
 /**
  * The part of a backend that only a reload can change: everything but its
  * name, its owner and (for dynamic backends) its servers. Views are built
  * by this module in a fixed shape, so plain JSON of a fixed field list is
- * deterministic; the result is cached per view.
+ * deterministic; the result is remembered per view.
  */
-export function structureOf(view: BackendView): string {
-  const cached = structureCache.get(view);
-  if (cached !== undefined) return cached;
-  const v = view;
-  const text = JSON.stringify([
+export function structureOf(view: BackendView, memo: RenderMemo = renderMemo()): string {
+  const hit = memo.structure.get(view);
+  if (hit !== undefined) return hit;
+  const text = structureText(view);
+  memo.structure.set(view, text);
+  return text;
+}
+
+function structureText(v: BackendView): string {
+  return JSON.stringify([
     v.mode, v.httpsRedirect ?? null, v.connectionMode ?? null, v.log, v.headers, v.timeoutServer ?? null,
     v.timeoutTunnel ?? null, v.setPaths, v.verifyClientSsl, v.allowedMethods, v.deniedMethods, v.denyHttp, v.compression ?? null,
     v.balance ?? null, v.cookie ?? null, v.dynamicCookieKey ?? null, v.tcpCheck, v.httpCheck ?? null, v.retries ?? null, v.retryOn ?? null,
@@ -313,15 +313,4 @@ export function structureOf(view: BackendView): string {
     v.auth.realm ?? null, v.auth.global, v.extra ?? null, v.dynamic,
     v.dynamic ? null : v.servers.map((s) => [s.name, s.address]),
   ]);
-  structureCache.set(view, text);
-  return text;
-}
-
-/** JSON with object keys sorted, so equal values give equal text. */
-export function stableJson(value: unknown): string {
-  return JSON.stringify(value, (_key, v: unknown) =>
-    v && typeof v === 'object' && !Array.isArray(v)
-      ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
-      : v,
-  );
 }

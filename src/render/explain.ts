@@ -1,3 +1,4 @@
+// Long on purpose: one explanation of a request walks the frontend exactly as HAProxy does (redirects, maps, rules, auth, backend); split, the order would be hidden.
 import { AclSyntaxError, evaluateCondition, type AclRequest } from './acl.js';
 import { NO_ROUTE_BACKEND, type Model } from './model.js';
 import { hostCondition, orderRoutes, pathCondition, type HostMatch, type Lookup, type MapEntry, type RouteInput, type RouteOrder } from './routes.js';

@@ -1,6 +1,8 @@
+// Long on purpose: the view model of the whole config (frontends, maps, backends, userlists, TCP, listens) is one function of the services; its parts are the helpers below.
 import type { Destination, ServiceSpec, User } from '../domain/spec.js';
 import { backendsFor, formatAddress, literalIp, namesToResolve, spareView, structureOf, withAddresses, type BackendSlot, type BackendView, type ServerView } from './backend.js';
 import { hostCondition, pathCondition, planRoutes, LOOKUPS, type HostMatch, type Lookup, type MapEntry, type PathMatch, type RouteInput, type RoutingStep, type ShadowedRoute } from './routes.js';
+import { renderMemo, type RenderMemo } from './memo.js';
 import type { BindSpec, RenderSettings } from './settings.js';
 
 /**
@@ -96,6 +98,8 @@ export interface ConfigView {
     debug: boolean;
     debugErrorsOnly: boolean;
     logFormat?: string;
+    /** ACME: the map HTTP-01 tokens are answered from, before any other rule. */
+    acmeChallengeMap?: string;
   };
   statsFrontend?: { port: number; uri: string; auth?: string };
   metricsFrontend?: { port: number };
@@ -140,10 +144,12 @@ export interface ModelInput {
    * through libc while it loads. Absent, names are left to HAProxy.
    */
   addresses?: ReadonlyMap<string, string | undefined>;
+  /** What render may remember between calls (the apply side keeps one); absent, nothing is kept. */
+  memo?: RenderMemo;
 }
 
 export const NO_ROUTE_BACKEND = '_fp_no_route';
-const SPARE_PREFIX = '_spare_';
+export const SPARE_PREFIX = '_spare_';
 
 const MAP_FILES: Record<Lookup, { file: string; key: string; converter: 'map_str' | 'map_beg' }> = {
   hostPathExact: { file: 'host_path_exact.map', key: 'var(txn.fp_hp)', converter: 'map_str' },
@@ -163,17 +169,18 @@ export function mapFileName(lookup: Lookup): string {
  * the live config and new services take free spares, so that a change that
  * only touches routes and servers renders the same structure.
  */
-export function buildModel(input: ModelInput, previous?: Layout): Model {
+export function buildModel(input: ModelInput, assign: AssignBackends = canonicalBackends): Model {
   const { settings } = input;
+  const memo = input.memo ?? renderMemo();
   const conflicts = new Map<string, string>();
   const services = [...input.services].sort((a, b) => cmp(a.aclName, b.aclName) || cmp(a.serviceName, b.serviceName));
   const usable = services.filter((s) => !portConflict(s, settings, conflicts));
 
   // A service with templateBePath brings its own backends; routes still point at the canonical names.
   const addresses = input.addresses;
-  const slots = usable.flatMap((s) => (s.templateBePath !== undefined ? [] : backendsFor(s, settings)))
-    .map((slot) => (addresses ? { ...slot, view: withAddresses(slot.view, addresses) } : slot));
-  const { names, backends, order } = assignBackends(slots, settings, previous);
+  const slots = usable.flatMap((s) => (s.templateBePath !== undefined ? [] : backendsFor(s, settings, memo)))
+    .map((slot) => (addresses ? { ...slot, view: withAddresses(slot.view, addresses, memo) } : slot));
+  const { names, backends, order } = assign(slots, settings, memo);
   const customBackendNames = new Map(
     usable.filter((s) => s.templateBePath !== undefined).flatMap((s) => backendsForNames(s, settings)),
   );
@@ -239,6 +246,7 @@ export function buildModel(input: ModelInput, previous?: Layout): Model {
       debug: settings.debug,
       debugErrorsOnly: settings.debug && settings.debugErrorsOnly === true,
       ...(settings.debug && settings.debugHttpFormat !== undefined && { logFormat: settings.debugHttpFormat }),
+      ...(settings.acme && { acmeChallengeMap: settings.acme.challengeMap }),
     },
     ...(settings.stats?.port !== undefined && { statsFrontend: { port: settings.stats.port, ...statsView(settings.stats) } }),
     ...(settings.metricsPort !== undefined && { metricsFrontend: { port: settings.metricsPort } }),
@@ -252,14 +260,14 @@ export function buildModel(input: ModelInput, previous?: Layout): Model {
   };
   const keys = new Map([...names].map(([key, name]) => [name, key]));
   const layout: Layout = { order, backends: new Map(order.map((name) => [name, { key: keys.get(name), view: backends.get(name) as BackendView }])) };
-  return { view, layout, maps: plan.maps, routes: routeInputs, conflicts, shadowed: plan.shadowed, structure: `${input.certsKey ?? ''}|${structureKey(view)}` };
+  return { view, layout, maps: plan.maps, routes: routeInputs, conflicts, shadowed: plan.shadowed, structure: `${input.certsKey ?? ''}|${structureKey(view, memo)}` };
 }
 
 /** The server names the model of these services needs resolved (see ModelInput.addresses). */
-export function namesToResolveFor(services: Iterable<ServiceSpec>, settings: RenderSettings): Set<string> {
+export function namesToResolveFor(services: Iterable<ServiceSpec>, settings: RenderSettings, memo: RenderMemo = renderMemo()): Set<string> {
   const names = new Set<string>();
   for (const spec of services) {
-    if (spec.templateBePath === undefined) for (const slot of backendsFor(spec, settings)) for (const n of namesToResolve(slot.view)) names.add(n);
+    if (spec.templateBePath === undefined) for (const slot of backendsFor(spec, settings, memo)) for (const n of namesToResolve(slot.view)) names.add(n);
     for (const d of spec.destinations) {
       if (d.serviceGroup === undefined || d.srcPort === undefined || d.port === undefined) continue;
       const hosts = spec.servers && spec.servers.length > 0 ? spec.servers.map((x) => x.host) : [d.outboundHostname ?? spec.serviceName];
@@ -278,7 +286,7 @@ function cmp(a: string, b: string): number {
 }
 
 /** Everything but owners and dynamic servers: two views with equal keys render configs a reload would not change. */
-export function structureKey(view: ConfigView): string {
+export function structureKey(view: ConfigView, memo: RenderMemo = renderMemo()): string {
   const { backends, userlists, http, tcpFrontends, listens, ...rest } = view;
   return [
     JSON.stringify(rest),
@@ -286,7 +294,7 @@ export function structureKey(view: ConfigView): string {
     JSON.stringify({ ...http, redirects: http.redirects.map((r) => r.line), routing: http.routing.map((r) => (r.rule ? { ...r.rule, owner: '' } : r)), customFrontends: http.customFrontends.map((c) => c.text) }),
     JSON.stringify(tcpFrontends.map(({ owners: _o, rules, ...t }) => ({ ...t, rules: rules.map((r) => ({ ...r, owner: '' })) }))),
     JSON.stringify(listens.map(({ owners: _o, ...l }) => l)),
-    ...backends.map((b) => structureOf(b)),
+    ...backends.map((b) => structureOf(b, memo)),
   ].join('\n');
 }
 
@@ -313,101 +321,37 @@ function portConflict(spec: ServiceSpec, settings: RenderSettings, conflicts: Ma
   return false;
 }
 
+/** Which backend name each slot got, and the backends in config order. */
+export interface Assignment {
+  names: Map<string, string>;
+  backends: Map<string, BackendView>;
+  order: string[];
+}
+
 /**
- * Names every backend. With a previous layout, known backends keep their
- * names and new HTTP backends take free spares; the rest get canonical names.
+ * Names the backends of a model. The canonical one (a fresh config) is
+ * below; the apply side passes one that keeps the live names
+ * (core/layout.ts) when a change may go live without a reload.
  */
-function assignBackends(slots: BackendSlot[], settings: RenderSettings, previous?: Layout) {
+export type AssignBackends = (slots: readonly BackendSlot[], settings: RenderSettings, memo: RenderMemo) => Assignment;
+
+/** Every backend under its canonical name, sorted, then the spare backends new plain services can take at run time. */
+export function canonicalBackends(slots: readonly BackendSlot[], settings: RenderSettings): Assignment {
   const names = new Map<string, string>();
   const backends = new Map<string, BackendView>();
-  const spareStructure = structureOf(spareView('', settings));
-  if (!previous) {
-    for (const s of slots) {
-      names.set(s.key, s.canonicalName);
-      backends.set(s.canonicalName, s.view);
-    }
-    const httpCount = slots.filter((s) => s.view.mode === 'http').length;
-    const spares = Math.max(settings.spareBackends, Math.ceil(httpCount * 0.05));
-    const order = [...backends.keys()].sort(cmp);
-    for (let i = 1; i <= spares; i++) {
-      const name = `${SPARE_PREFIX}${i}`;
-      backends.set(name, spareView(name, settings));
-      order.push(name);
-    }
-    return { names, backends, order };
-  }
-  const byKey = new Map<string, string>();
-  const free: string[] = [];
-  for (const name of previous.order) {
-    const entry = previous.backends.get(name);
-    if (!entry) continue;
-    if (entry.key !== undefined) byKey.set(entry.key, name);
-    else if (structureOf(entry.view) === spareStructure) free.push(name);
-  }
-  const wanted = new Set(slots.map((s) => s.key));
-  // A plain backend whose service went away is free again, whatever its name: until the next
-  // reload renames everything, it can host a new plain service without a reload.
-  for (const [key, name] of byKey) {
-    if (!wanted.has(key) && structureOf(previous.backends.get(name)?.view as BackendView) === spareStructure) {
-      free.push(name);
-      byKey.delete(key);
-    }
-  }
-  const spareNumber = (n: string) => (n.startsWith(SPARE_PREFIX) ? Number(n.slice(SPARE_PREFIX.length)) : Number.MAX_SAFE_INTEGER);
-  free.sort((a, b) => spareNumber(a) - spareNumber(b) || cmp(a, b));
-  const order = [...previous.order];
-  const known = new Set(order);
-  const taken = new Set<string>(byKey.values());
   for (const s of slots) {
-    let name = byKey.get(s.key);
-    if (name === undefined && s.view.mode === 'http' && structureOf(s.view) === spareStructure) name = free.shift();
-    if (name === undefined) {
-      name = s.canonicalName;
-      // The canonical name may host another service since a recycle: this layout needs a reload anyway.
-      while (taken.has(name)) name = `${name}.dup`;
-      if (!known.has(name)) {
-        order.push(name);
-        known.add(name);
-      }
-    }
-    taken.add(name);
-    names.set(s.key, name);
-    backends.set(name, name === s.view.name ? s.view : renamed(s.view, name));
+    names.set(s.key, s.canonicalName);
+    backends.set(s.canonicalName, s.view);
   }
-  const used = new Set(names.values());
-  for (const name of order) {
-    if (used.has(name)) continue;
-    const before = previous.backends.get(name)?.view;
-    if (!before) continue;
-    // Orphans and free spares stay in the structure, empty, until the next reload.
-    backends.set(name, emptied(before));
+  const httpCount = slots.filter((s) => s.view.mode === 'http').length;
+  const spares = Math.max(settings.spareBackends, Math.ceil(httpCount * 0.05));
+  const order = [...backends.keys()].sort(cmp);
+  for (let i = 1; i <= spares; i++) {
+    const name = `${SPARE_PREFIX}${i}`;
+    backends.set(name, spareView(name, settings));
+    order.push(name);
   }
-  return { names, backends, order: order.filter((n) => backends.has(n)) };
-}
-
-const renamedCache = new WeakMap<BackendView, Map<string, BackendView>>();
-
-/** The same backend under another name (a spare hosting a service), kept stable across applies. */
-function renamed(view: BackendView, name: string): BackendView {
-  const byName = renamedCache.get(view) ?? new Map<string, BackendView>();
-  renamedCache.set(view, byName);
-  const hit = byName.get(name);
-  if (hit) return hit;
-  const copy = { ...view, name };
-  byName.set(name, copy);
-  return copy;
-}
-
-const emptiedCache = new WeakMap<BackendView, BackendView>();
-
-function emptied(view: BackendView): BackendView {
-  if (view.owner === undefined && (!view.dynamic || view.servers.length === 0)) return view;
-  const hit = emptiedCache.get(view);
-  if (hit) return hit;
-  const { owner: _owner, ...rest } = view;
-  const copy = { ...rest, servers: view.dynamic ? [] : view.servers };
-  emptiedCache.set(view, copy);
-  return copy;
+  return { names, backends, order };
 }
 
 function hostMatches(spec: ServiceSpec, d: Destination): HostMatch[] {
@@ -518,8 +462,10 @@ function userlists(services: readonly ServiceSpec[], globalUsers: readonly User[
 function bindLine(b: BindSpec, hasCerts: boolean, settings: RenderSettings): string {
   const address = `${b.address}:${b.port}`;
   // HAProxy refuses an ssl bind without any certificate, so :ssl binds stay plain until one exists.
-  const tls = b.ssl && hasCerts
-    ? ` ssl crt-list ${settings.crtList} alpn ${settings.enableH2 ? 'h2,http/1.1' : 'http/1.1'}${settings.caFile ? ` ca-file ${settings.caFile} verify optional ca-ignore-err all crt-ignore-err all` : ''}`
+  // With ACME they are TLS from the start: an empty crt-list is accepted with strict-sni, and
+  // issued certificates join it at run time.
+  const tls = b.ssl && (hasCerts || settings.acme)
+    ? ` ssl crt-list ${settings.crtList}${hasCerts ? '' : ' strict-sni'} alpn ${settings.enableH2 ? 'h2,http/1.1' : 'http/1.1'}${settings.caFile ? ` ca-file ${settings.caFile} verify optional ca-ignore-err all crt-ignore-err all` : ''}`
     : '';
   return `${address}${tls}${b.options ? ` ${b.options}` : ''}`;
 }

@@ -40,6 +40,7 @@ export function compileTemplates(sources: TemplateSources): Compiled {
   }
   const main = hb.compile(sources.main, { strict: true, noEscape: true });
   const backend = hb.compile(sources.partials.backend ?? '', { strict: true, noEscape: true });
+  // Owned by this compiled set of templates (the apply side keeps it): a backend view renders to the same text every time.
   const cache = new WeakMap<BackendView, string>();
   const renderBackend = (view: BackendView) => {
     let text = cache.get(view);

@@ -1,3 +1,4 @@
+// Long on purpose: docker-flow-proxy's route order and HAProxy's map semantics are one algorithm; the pieces only make sense together.
 /**
  * Route planning: turns HTTP destinations into map entries and rules while
  * keeping docker-flow-proxy's evaluation order (.well-known first, root last,

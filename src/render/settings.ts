@@ -60,4 +60,9 @@ export interface RenderSettings {
   debugErrorsOnly?: boolean;
   debugHttpFormat?: string;
   debugTcpFormat?: string;
+  /**
+   * ACME is on: `:ssl` binds are TLS from the start (strict-sni while no other certificate
+   * exists, so issued ones go in at run time), and HTTP-01 tokens are answered from this map.
+   */
+  acme?: { challengeMap: string };
 }

@@ -94,7 +94,7 @@ test('status and routes describe the proxy, in text and in JSON', async (t) => {
   t.is(status.code, 0, status.stderr);
   t.regex(status.stdout, /: ready/);
   t.regex(status.stdout, /services\s+3 \(3 live, 0 quarantined\)/);
-  t.regex(status.stdout, /^ {2}api-v1\s+api\s+live\s+up\s+1\s+127\.0\.0\.1:\d+ (UP|no check)$/m);
+  t.regex(status.stdout, /^ {2}api-v1\s+api\s+live\s+up\s+1\s+127\.0\.0\.1:\d+ (UP( \S+)?|no check)$/m);
   const json = await run(['status', '--json', ...apiArg()]);
   const parsed = JSON.parse(json.stdout) as { Services: Array<{ Name: string }>; Discovery: { Discovery: string } };
   t.deepEqual(parsed.Services.map((s) => s.Name), ['api', 'api-v1', 'web']);

@@ -5,6 +5,7 @@ import type { StoredService, StoredState } from '../../src/core/ports.js';
 import { FlowError } from '../../src/domain/errors.js';
 import { consulBackendKinds, type ConsulBackend } from '../support/consulBackends.js';
 import { ConsulEmulator } from '../support/consulEmulator.js';
+import { errorStatus } from '../../src/http/errors.js';
 
 // Short timings so that outages and watches resolve in test time; the defaults are for production.
 // Requests get a generous limit: these machines run other suites at the same time.
@@ -149,7 +150,7 @@ for (const kind of consulBackendKinds()) {
     t.true(error instanceof FlowError);
     const conflict = error as StoreConflictError;
     t.is(conflict.code, 'STORE_CONFLICT');
-    t.is(conflict.status, 409);
+    t.is(errorStatus(conflict), 409, 'a conflict is a 409 for the caller');
     t.deepEqual(conflict.services, ['web']);
     t.regex(conflict.message, /"web"/);
     t.deepEqual(await b.http.values(b.prefix), before, 'Consul holds exactly what it held before');
@@ -314,7 +315,7 @@ for (const kind of consulBackendKinds()) {
     const saveError = await t.throwsAsync(s1.save(state(svc('kept'), svc('lost'))));
     t.true(saveError instanceof FlowError);
     t.is((saveError as FlowError).code, 'STORE_UNAVAILABLE');
-    t.is((saveError as FlowError).status, 503);
+    t.is(errorStatus(saveError), 503);
     t.regex(saveError!.message, /Consul at .* (is unreachable|did not answer)/);
     t.regex(saveError!.message, /not saved/);
     const loadError = await t.throwsAsync(s2.load());

@@ -4,7 +4,7 @@ import net from 'node:net';
 import path from 'node:path';
 import test from 'ava';
 import { silentLog } from '../../src/core/log.js';
-import { toEntry } from '../../src/core/services.js';
+import { toEntry } from '../../src/domain/entry.js';
 import { fromRecord } from '../../src/domain/params.js';
 import { parseContext, startProxy, type Proxy } from '../../src/proxy.js';
 import { loadSettings } from '../../src/settings.js';

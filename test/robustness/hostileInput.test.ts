@@ -8,6 +8,7 @@ import { loadSettings } from '../../src/settings.js';
 import { baseSettings, parseCtx, render } from '../support/render.js';
 import { recordFigure } from '../support/figures.js';
 import { MAP_DIR_TOKEN } from '../../src/core/ports.js';
+import { issuesStatus } from '../../src/http/errors.js';
 
 // Hostile input, generated: newlines, CR, NUL, comments, quotes, backslashes,
 // sample fetches, template braces, very long values, unicode. For every
@@ -118,7 +119,7 @@ for (const param of params) {
         if (!r.ok) {
           refused++;
           seen.refused++;
-          if (!r.issues.every((i) => i.status === 400 || i.status === 409)) throw new Error('not a 4xx');
+          if (![400, 409].includes(issuesStatus(r.issues))) throw new Error('not a 4xx');
           const text = r.issues.map((i) => `${i.param} ${i.message}`).join(' ').toLowerCase();
           const mentioned = [param, name].some((n) => text.includes(n.toLowerCase()));
           // A reqMode value can make srcPort/port mandatory; the message then names those.

@@ -30,10 +30,14 @@ test.serial('invalid percent-encoding is a 400 naming the parameter', async (t) 
   t.is(k.status, 400);
 });
 
-test.serial('a duplicated parameter with different values is a 400; the same value twice is fine', async (t) => {
-  const r = await raw('/v1/docker-flow-proxy/reconfigure?serviceName=a&servicePath=/a&port=80&port=81');
-  t.is(r.status, 400);
-  t.regex(r.body, /port is given more than once/);
+test.serial("a duplicated parameter keeps its first value, as docker-flow-proxy (Go's Query().Get), with a warning naming both values", async (t) => {
+  const r = await raw('/v1/docker-flow-proxy/reconfigure?serviceName=twice&servicePath=/twice&port=80&port=81&outboundHostname=127.0.0.1');
+  t.is(r.status, 200, r.body);
+  const warnings = (JSON.parse(r.body) as { Warnings?: string[] }).Warnings ?? [];
+  t.true(warnings.some((w) => /port is given more than once \("80" and "81"\); the first value is used/.test(w)), JSON.stringify(warnings));
+  const config = JSON.parse((await raw('/v1/docker-flow-proxy/config?type=json')).body) as Record<string, { ServiceDest: Array<{ Port: string }> }>;
+  t.is(config.twice?.ServiceDest[0]?.Port, '80', 'the first value counts');
+  t.is((await raw('/v1/docker-flow-proxy/remove?serviceName=twice')).status, 200);
   const same = await raw('/v1/docker-flow-proxy/reconfigure?serviceName=dup&servicePath=/dup&port=80&port=80&outboundHostname=127.0.0.1');
   t.is(same.status, 200, same.body);
 });

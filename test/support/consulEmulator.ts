@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 
@@ -9,6 +10,18 @@ export interface EmulatorEntry {
   modifyIndex: number;
   lockIndex: number;
   flags: number;
+  /** The session holding the key's lock. */
+  session?: string;
+}
+
+/** A session as the emulator keeps it (Consul's session API: TTL, behavior, lock-delay). */
+export interface EmulatorSession {
+  id: string;
+  name: string;
+  ttlMs: number;
+  behavior: 'release' | 'delete';
+  lockDelayMs: number;
+  createIndex: number;
 }
 
 /** A request the emulator received, for tests that check what a client sent. */
@@ -45,7 +58,9 @@ const DEFAULT_WAIT_MS = 5 * 60_000;
  * (single key, `recurse`, `raw`), PUT and DELETE (`cas`, `flags`,
  * `recurse`), blocking queries (`index` + `wait`) and X-Consul-Index with
  * Consul's rules (a prefix's index is the highest index of its keys and
- * tombstones, a missing key answers 404 with the table's index). It can be
+ * tombstones, a missing key answers 404 with the table's index), and
+ * sessions for locks (create, renew, destroy, info; TTL expiry; `acquire`
+ * and `release` on PUT; release or delete behavior; lock-delay). It can be
  * stopped and started again on the same port to play an outage, or stalled
  * to play a Consul that accepts connections but never answers.
  */
@@ -54,6 +69,9 @@ export class ConsulEmulator {
   /** Index at which a key was deleted: Consul keeps tombstones so that a prefix's index never goes back. */
   private readonly tombstones = new Map<string, number>();
   private readonly waiters = new Set<Waiter>();
+  private readonly sessions = new Map<string, EmulatorSession & { timer: NodeJS.Timeout }>();
+  /** Keys whose lock holder's session was invalidated: no acquire before this time (lock-delay). */
+  private readonly lockDelays = new Map<string, number>();
   private readonly sockets = new Set<Socket>();
   /** Raft index: every write request takes one. Consul never hands out index 1. */
   private raftIndex = 1;
@@ -161,9 +179,30 @@ export class ConsulEmulator {
     this.remove(key);
   }
 
+  /** Sessions alive now. */
+  get liveSessions(): EmulatorSession[] {
+    return [...this.sessions.values()].map(({ timer: _t, ...s }) => s);
+  }
+
+  /** Invalidates a session as a failed health check or an expired TTL would. */
+  expireSession(id: string): void {
+    this.invalidate(id, true);
+  }
+
   private handle(req: http.IncomingMessage, res: http.ServerResponse): void {
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
     const query = Object.fromEntries(url.searchParams);
+    if (url.pathname.startsWith('/v1/session/')) {
+      this.requests.push({ method: req.method ?? '', key: url.pathname, query });
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        if (this.stalled) return;
+        if (this.options.token !== undefined && req.headers['x-consul-token'] !== this.options.token) return void reply(res, 403, 'text/plain; charset=utf-8', 'Permission denied', 0);
+        this.session(req.method ?? '', url.pathname.slice('/v1/session/'.length), Buffer.concat(chunks).toString('utf8'), res);
+      });
+      return;
+    }
     if (!url.pathname.startsWith('/v1/kv/')) {
       this.requests.push({ method: req.method ?? '', key: '', query });
       req.resume();
@@ -257,11 +296,93 @@ export class ConsulEmulator {
     return { status: 200, index: entry.modifyIndex, body: JSON.stringify([shape(entry)]), contentType: 'application/json' };
   }
 
-  private write(res: http.ServerResponse, key: string, params: URLSearchParams, body: Buffer): void {
-    if (params.has('acquire') || params.has('release')) {
-      return void reply(res, 400, 'text/plain; charset=utf-8', 'the emulator does not implement sessions', 0);
+  /** PUT /v1/session/create, renew/<id>, destroy/<id>; GET info/<id>. */
+  private session(method: string, rest: string, body: string, res: http.ServerResponse): void {
+    const [verb, id] = rest.split('/');
+    if (verb === 'create' && method === 'PUT') {
+      let spec: Record<string, unknown> = {};
+      try {
+        spec = body.trim() === '' ? {} : (JSON.parse(body) as Record<string, unknown>);
+      } catch {
+        return void reply(res, 400, 'text/plain; charset=utf-8', 'Request decode failed', 0);
+      }
+      const ttlMs = spec.TTL === undefined ? 0 : parseWait(String(spec.TTL));
+      // Consul: the TTL must be between 10s and 24h (0 means none).
+      if (ttlMs === undefined || (ttlMs !== 0 && (ttlMs < 10_000 || ttlMs > 86_400_000))) return void reply(res, 400, 'text/plain; charset=utf-8', `Invalid Session TTL '${String(spec.TTL)}', must be between [10s=24h0m0s]`, 0);
+      const behavior = spec.Behavior === undefined ? 'release' : spec.Behavior;
+      if (behavior !== 'release' && behavior !== 'delete') return void reply(res, 400, 'text/plain; charset=utf-8', `Invalid Behavior setting '${String(behavior)}'`, 0);
+      const lockDelayMs = spec.LockDelay === undefined ? 15_000 : parseWait(String(spec.LockDelay)) ?? 15_000;
+      this.raftIndex++;
+      const created = { id: randomUUID(), name: typeof spec.Name === 'string' ? spec.Name : '', ttlMs, behavior, lockDelayMs, createIndex: this.raftIndex } as EmulatorSession;
+      this.sessions.set(created.id, { ...created, timer: this.ttlTimer(created.id, ttlMs) });
+      return void reply(res, 200, 'application/json', JSON.stringify({ ID: created.id }), this.raftIndex);
     }
+    const known = id !== undefined ? this.sessions.get(id) : undefined;
+    if (verb === 'renew' && method === 'PUT') {
+      if (!known) return void reply(res, 404, 'text/plain; charset=utf-8', `Session id '${id ?? ''}' not found`, 0);
+      clearTimeout(known.timer);
+      known.timer = this.ttlTimer(known.id, known.ttlMs);
+      return void reply(res, 200, 'application/json', JSON.stringify([sessionShape(known)]), this.raftIndex);
+    }
+    if (verb === 'destroy' && method === 'PUT') {
+      if (id !== undefined) this.invalidate(id, false);
+      return void reply(res, 200, 'application/json', 'true', this.raftIndex);
+    }
+    if (verb === 'info' && method === 'GET') return void reply(res, 200, 'application/json', JSON.stringify(known ? [sessionShape(known)] : []), this.raftIndex);
+    reply(res, 405, 'text/plain; charset=utf-8', `method ${method} not allowed`, 0);
+  }
+
+  private ttlTimer(id: string, ttlMs: number): NodeJS.Timeout {
+    const timer = setTimeout(() => this.invalidate(id, true), ttlMs === 0 ? 2 ** 31 - 1 : ttlMs);
+    timer.unref();
+    return timer;
+  }
+
+  /** Ends a session: its locks are released or their keys deleted; an expiry (not a destroy or release) starts the lock-delay. */
+  private invalidate(id: string, expired: boolean): void {
+    const s = this.sessions.get(id);
+    if (!s) return;
+    clearTimeout(s.timer);
+    this.sessions.delete(id);
+    for (const [key, entry] of [...this.kv]) {
+      if (entry.session !== id) continue;
+      if (expired && s.lockDelayMs > 0) this.lockDelays.set(key, Date.now() + s.lockDelayMs);
+      if (s.behavior === 'delete') this.remove(key);
+      else {
+        const { session: _s, ...rest } = entry;
+        this.raftIndex++;
+        this.kv.set(key, { ...rest, modifyIndex: this.raftIndex });
+        this.tableIndex = this.raftIndex;
+        this.notify(key);
+      }
+    }
+  }
+
+  private lock(res: http.ServerResponse, key: string, params: URLSearchParams, body: Buffer): void {
+    const acquire = params.get('acquire');
+    const id = acquire ?? params.get('release') ?? '';
+    this.raftIndex++;
+    if (!this.sessions.has(id)) return void reply(res, 500, 'text/plain; charset=utf-8', `invalid session "${id}"`, 0);
+    const existing = this.kv.get(key);
+    if (acquire !== null) {
+      if (existing?.session !== undefined && existing.session !== id) return void reply(res, 200, 'application/json', 'false', this.raftIndex);
+      if ((this.lockDelays.get(key) ?? 0) > Date.now() && existing?.session !== id) return void reply(res, 200, 'application/json', 'false', this.raftIndex);
+      const lockIndex = (existing?.lockIndex ?? 0) + (existing?.session === id ? 0 : 1);
+      this.kv.set(key, { key, value: Buffer.from(body), createIndex: existing?.createIndex ?? this.raftIndex, modifyIndex: this.raftIndex, lockIndex, flags: existing?.flags ?? 0, session: id });
+    } else {
+      if (existing?.session !== id) return void reply(res, 200, 'application/json', 'false', this.raftIndex);
+      const { session: _s, ...rest } = existing;
+      this.kv.set(key, { ...rest, value: Buffer.from(body), modifyIndex: this.raftIndex });
+    }
+    this.tombstones.delete(key);
+    this.tableIndex = this.raftIndex;
+    this.notify(key);
+    reply(res, 200, 'application/json', 'true', this.raftIndex);
+  }
+
+  private write(res: http.ServerResponse, key: string, params: URLSearchParams, body: Buffer): void {
     if (key === '') return void reply(res, 400, 'text/plain; charset=utf-8', 'Missing key name', 0);
+    if (params.has('acquire') || params.has('release')) return this.lock(res, key, params, body);
     const flags = Number(params.get('flags') ?? '0');
     const casText = params.get('cas');
     this.raftIndex++;
@@ -299,7 +420,7 @@ export class ConsulEmulator {
     if (!indexTaken) this.raftIndex++;
     const index = this.raftIndex;
     const existing = this.kv.get(key);
-    this.kv.set(key, { key, value: Buffer.from(value), createIndex: existing?.createIndex ?? index, modifyIndex: index, lockIndex: existing?.lockIndex ?? 0, flags });
+    this.kv.set(key, { key, value: Buffer.from(value), createIndex: existing?.createIndex ?? index, modifyIndex: index, lockIndex: existing?.lockIndex ?? 0, flags, ...(existing?.session !== undefined && { session: existing.session }) });
     this.tombstones.delete(key);
     this.tableIndex = index;
     this.notify(key);
@@ -332,9 +453,15 @@ function shape(e: EmulatorEntry): Record<string, unknown> {
     Key: e.key,
     Flags: e.flags,
     Value: e.value.length === 0 ? null : e.value.toString('base64'),
+    ...(e.session !== undefined && { Session: e.session }),
     CreateIndex: e.createIndex,
     ModifyIndex: e.modifyIndex,
   };
+}
+
+/** Consul's JSON shape of a session. */
+function sessionShape(s: EmulatorSession): Record<string, unknown> {
+  return { ID: s.id, Name: s.name, Node: 'emulator', LockDelay: s.lockDelayMs * 1_000_000, Behavior: s.behavior, TTL: s.ttlMs === 0 ? '' : `${s.ttlMs / 1000}s`, NodeChecks: ['serfHealth'], ServiceChecks: null, CreateIndex: s.createIndex, ModifyIndex: s.createIndex };
 }
 
 function reply(res: http.ServerResponse, status: number, contentType: string, body: string, index: number): void {

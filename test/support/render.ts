@@ -7,6 +7,7 @@ import { fromEntries } from '../../src/domain/params.js';
 import { parseService, type ParseContext } from '../../src/domain/parse.js';
 import type { ServiceSpec } from '../../src/domain/spec.js';
 import { buildModel, type Model } from '../../src/render/model.js';
+import { keepLiveNames } from '../../src/core/layout.js';
 import { compileTemplates } from '../../src/render/render.js';
 import type { RenderSettings } from '../../src/render/settings.js';
 import { ROOT } from './flowProxy.js';
@@ -66,7 +67,7 @@ export function baseSettings(over: Partial<RenderSettings> = {}): RenderSettings
 const compiled = compileTemplates(loadTemplateSources(path.join(ROOT, 'templates')));
 
 export function render(services: ServiceSpec[], settings: RenderSettings = baseSettings(), hasCerts = false, previous?: Model['layout']) {
-  const model = buildModel({ settings, services, hasCerts, custom: new Map() }, previous);
+  const model = buildModel({ settings, services, hasCerts, custom: new Map() }, previous && keepLiveNames(previous));
   return { model, ...renderFiles(compiled, model) };
 }
 

@@ -2,6 +2,7 @@ import test from 'ava';
 import { fromEntries, fromLabels, servicesFromEnv } from '../../src/domain/params.js';
 import { parseService, type ParseContext } from '../../src/domain/parse.js';
 import type { ServiceSpec } from '../../src/domain/spec.js';
+import { issuesStatus } from '../../src/http/errors.js';
 
 const ctx: ParseContext = {
   separator: ',',
@@ -65,7 +66,7 @@ for (const [query, status, message] of errors) {
     const r = parse(query);
     t.false(r.ok);
     if (r.ok) return;
-    t.is(r.issues.every((i) => i.status === 409) ? 409 : 400, status);
+    t.is(issuesStatus(r.issues), status);
     t.regex(r.issues.map((i) => i.message).join(' '), message);
   });
 }

@@ -10,6 +10,8 @@ export interface CertInfo {
   /** Where it came from: the certificates directory or a Docker secret. */
   source: 'dir' | 'secret';
   subject: string;
+  /** Who signed it (the `Issuer` of /certs). */
+  issuer: string;
   names: string[];
   notAfter: string;
   fingerprint256: string;
@@ -30,6 +32,8 @@ export class CertStore {
     private readonly dir: string,
     private readonly secretsDir: string,
     private readonly preferred: readonly string[],
+    /** More crt-list lines after this store's (ACME's issued certificates, added at run time too). */
+    private readonly extraCrtList: () => readonly string[] = () => [],
   ) {
     fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
   }
@@ -58,10 +62,10 @@ export class CertStore {
 
   /** Checks a certificate as put() stores it; returns the normalised PEM, throws a 400 FlowError when it is unusable. */
   static validate(name: string, pem: string): string {
-    if (!NAME.test(name)) throw new FlowError('BAD_CERT_NAME', `certName "${name.slice(0, 80)}" must hold only letters, digits, ".", "_" and "-".`, 400);
+    if (!NAME.test(name)) throw new FlowError('BAD_CERT_NAME', `certName "${name.slice(0, 80)}" must hold only letters, digits, ".", "_" and "-".`);
     const normalised = pem.replace(/\\n/g, '\n').replace(/\r\n/g, '\n').trim() + '\n';
     const problem = CertStore.problem(normalised);
-    if (problem) throw new FlowError('BAD_CERT', `Certificate "${name}" was refused: ${problem}.`, 400);
+    if (problem) throw new FlowError('BAD_CERT', `Certificate "${name}" was refused: ${problem}.`);
     return normalised;
   }
 
@@ -127,7 +131,7 @@ export class CertStore {
 
   /** The crt-list HAProxy reads: one certificate file per line, in order. */
   crtList(): string {
-    return this.list().map((c) => `${c.file}\n`).join('');
+    return [...this.list().map((c) => c.file), ...this.extraCrtList()].map((f) => `${f}\n`).join('');
   }
 
   writeCrtList(file: string): void {
@@ -152,5 +156,5 @@ function globMatch(pattern: string, name: string): boolean {
 function info(name: string, file: string, source: 'dir' | 'secret', pem: string): CertInfo {
   const cert = new crypto.X509Certificate(pem);
   const names = (cert.subjectAltName ?? '').split(',').map((s) => s.trim().replace(/^DNS:/, '')).filter((s) => s !== '');
-  return { name, file, source, subject: cert.subject.replace(/\n/g, ', '), names, notAfter: new Date(cert.validTo).toISOString(), fingerprint256: cert.fingerprint256 };
+  return { name, file, source, subject: cert.subject.replace(/\n/g, ', '), issuer: cert.issuer.replace(/\n/g, ', '), names, notAfter: new Date(cert.validTo).toISOString(), fingerprint256: cert.fingerprint256 };
 }

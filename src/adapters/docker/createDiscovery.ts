@@ -1,5 +1,5 @@
 import { dockerSync } from '../../core/dockerSync.js';
-import type { CommandResult } from '../../core/engine.js';
+import type { CommandResult } from '../../core/ports.js';
 import type { Log } from '../../core/log.js';
 import type { ParseContext } from '../../domain/parse.js';
 import type { Entry } from '../../domain/registry.js';

@@ -1,11 +1,11 @@
 import { backoffDelay, sleepUnlessAborted as sleep, type BackoffPolicy } from '../../core/backoff.js';
 import type { DockerState, DockerSyncResult, Origin, Skipped } from '../../core/dockerSync.js';
-import type { CommandResult } from '../../core/engine.js';
+import type { CommandResult } from '../../core/ports.js';
 import type { Log } from '../../core/log.js';
 import type { Entry } from '../../domain/registry.js';
 import type { ServerAddr } from '../../domain/spec.js';
 import { ContainerLifecycle } from './lifecycle.js';
-import type { EngineStatus } from './engines.js';
+import type { EngineStatus, EngineView } from './engineStates.js';
 import { isRelevant, type DockerEvent } from './events.js';
 import type { DockerSource } from './source.js';
 
@@ -36,20 +36,9 @@ export interface DiscoveryDeps {
   notifyLabel: string;
   /** Shown in the status only. */
   dockerHost: string;
-  /** The engines behind the source (DOCKER_HOSTS), for the status; their streams decide "connected". */
   engines?: EngineView;
   timing?: Partial<DiscoveryTiming>;
   random?: () => number;
-}
-
-/** The engines discovery follows, as the status shows them. */
-export interface EngineView {
-  status(): EngineStatus[];
-  /** Every engine's events stream is open. */
-  connected(): boolean;
-  reconnects(): number;
-  /** DOCKER_HOSTS entries skipped at start, and why. */
-  problems: readonly string[];
 }
 
 export interface LastSync {
@@ -74,9 +63,7 @@ export interface DiscoveryStatus {
   lastError?: string;
   services: Array<Origin & { servers: ServerAddr[] }>;
   skipped: Skipped[];
-  /** Each engine's state and since when (DOCKER_HOSTS). */
   engines?: EngineStatus[];
-  /** DOCKER_HOSTS entries skipped at start. */
   badEngines?: string[];
 }
 

@@ -4,33 +4,11 @@ import type { EngineHost } from '../../core/containerAddress.js';
 import type { DockerState } from '../../core/dockerSync.js';
 import type { Log } from '../../core/log.js';
 import { FlowError } from '../../domain/errors.js';
-import { isLoopback, type EngineSpec, type TlsMode } from './dockerHosts.js';
+import { isLoopback, type EngineSpec } from './dockerHosts.js';
+import { merge, tag, type EngineState, type EngineStatus } from './engineStates.js';
 import { watchEvents, type DockerEvent } from './events.js';
 import { readDockerState } from './readState.js';
 import type { DockerSource, WatchCallbacks } from './source.js';
-
-/** An engine's state: never reached yet, its events stream open (and its last read good), or not. */
-export type EngineState = 'connecting' | 'up' | 'down';
-
-/** What `/discovery` shows of one engine. */
-export interface EngineStatus {
-  name: string;
-  url: string;
-  tls: TlsMode;
-  address: string;
-  addressFrom: EngineHost['addressFrom'];
-  network?: string;
-  state: EngineState;
-  /** When it entered that state (ISO time). */
-  since: string;
-  /** The last full listing that answered (ISO time). */
-  lastRead?: string;
-  lastError?: string;
-  /** Labelled containers and swarm services it listed last (kept, and still routed, while it is down). */
-  containers: number;
-  services: number;
-  reconnects: number;
-}
 
 export interface EngineSetOptions {
   notifyLabel: string;
@@ -117,7 +95,7 @@ export class EngineSet implements DockerSource {
     }, () => undefined)));
     // Once one engine answered, a slow one (a host that just went away) may hold the sync up only this long.
     await Promise.race([all, firstAnswer.then(() => sleep(this.options.settleMs, signal))]);
-    if (signal.aborted) throw new FlowError('ABORTED', 'discovery stopped', 503);
+    if (signal.aborted) throw new FlowError('ABORTED', 'discovery stopped');
     for (const { m, p } of started) {
       if (answered.has(m) || m.inflight !== p) continue;
       // Still reading: its last known state is used now, and its answer asks for another sync.
@@ -125,7 +103,7 @@ export class EngineSet implements DockerSource {
     }
     if (answered.size === 0) {
       const why = this.members.map((m) => `${m.spec.name}: ${m.lastError ?? (m.inflight ? 'no answer yet' : m.state)}`).join('; ');
-      throw new FlowError('DOCKER_UNAVAILABLE', `no Docker engine could be read (${why})`, 503);
+      throw new FlowError('DOCKER_UNAVAILABLE', `no Docker engine could be read (${why})`);
     }
     return merge(this.members.map((m) => m.known).filter((s): s is DockerState => s !== undefined));
   }
@@ -266,32 +244,6 @@ export class EngineSet implements DockerSource {
     m.since = this.now();
     if (state === 'up' && was === 'down') m.log.info({ containers: m.known?.containers.length ?? 0 }, `docker discovery: engine "${m.spec.name}" is back`);
   }
-}
-
-/** An engine's listing with its name on every container and service (and, with several engines, in their identities). */
-function tag(state: DockerState, engine: string, prefix: boolean): DockerState {
-  const id = (raw: string) => (prefix ? `${engine}/${raw}` : raw);
-  return {
-    containers: state.containers.map((c) => ({ ...c, id: id(c.id), engine })),
-    services: state.services.map((s) => ({ ...s, id: id(s.id), engine })),
-  };
-}
-
-/**
- * The engines' states as one. The same container or swarm service listed by
- * two entries (one engine under two addresses, managers of one swarm) counts
- * once, for the first engine that listed it.
- */
-function merge(states: readonly DockerState[]): DockerState {
-  if (states.length === 1) return states[0] as DockerState;
-  const seen = new Set<string>();
-  const once = <T extends { id: string; engine?: string }>(items: readonly T[]): T[] => items.filter((i) => {
-    const raw = i.engine !== undefined && i.id.startsWith(`${i.engine}/`) ? i.id.slice(i.engine.length + 1) : i.id;
-    if (seen.has(raw)) return false;
-    seen.add(raw);
-    return true;
-  });
-  return { containers: once(states.flatMap((s) => s.containers)), services: once(states.flatMap((s) => s.services)) };
 }
 
 function errorText(e: unknown): string {

@@ -62,7 +62,7 @@ export async function watchEvents(docker: Docker, options: WatchOptions): Promis
     } catch (e) {
       if (options.signal.aborted) return;
       const why = connection.signal.aborted ? `no answer within ${options.connectTimeoutMs} ms` : e instanceof Error ? e.message : String(e);
-      throw new FlowError('DOCKER_EVENTS', `could not open the Docker events stream: ${why}`, 503, { cause: e });
+      throw new FlowError('DOCKER_EVENTS', `could not open the Docker events stream: ${why}`, { cause: e });
     } finally {
       clearTimeout(timer);
     }
@@ -80,7 +80,7 @@ export async function watchEvents(docker: Docker, options: WatchOptions): Promis
       }
     } catch (e) {
       if (options.signal.aborted) return;
-      throw new FlowError('DOCKER_EVENTS', `the Docker events stream broke: ${e instanceof Error ? e.message : String(e)}`, 503, { cause: e });
+      throw new FlowError('DOCKER_EVENTS', `the Docker events stream broke: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
     }
   } finally {
     options.signal.removeEventListener('abort', abort);

@@ -38,9 +38,9 @@ export async function readDockerState(docker: Docker, options: ReadOptions): Pro
       services: services.map((s) => toService(s, hostNetworks)),
     };
   } catch (e) {
-    if (options.signal.aborted) throw new FlowError('ABORTED', 'discovery stopped', 503, { cause: e });
+    if (options.signal.aborted) throw new FlowError('ABORTED', 'discovery stopped', { cause: e });
     const message = signal.aborted ? `Docker did not answer within ${options.timeoutMs} ms` : `could not list containers and services: ${errorText(e)}`;
-    throw new FlowError('DOCKER_UNAVAILABLE', message, 503, { cause: e });
+    throw new FlowError('DOCKER_UNAVAILABLE', message, { cause: e });
   } finally {
     clearTimeout(timer);
     options.signal.removeEventListener('abort', abort);

@@ -1,19 +1,9 @@
 import { spawn } from 'node:child_process';
 import { haproxyEnvironment } from './environment.js';
 
-export interface Alert {
-  file?: string;
-  line?: number;
-  message: string;
-  /** Backend, proxy or server names the message mentions. */
-  names: string[];
-}
+import type { Alert, CheckResult } from '../../core/ports.js';
 
-export interface CheckResult {
-  ok: boolean;
-  alerts: Alert[];
-  output: string;
-}
+export type { Alert, CheckResult };
 
 /** Runs `haproxy -c -f file` (never -q, which hides the errors) and parses its ALERT lines. */
 export function checkConfig(haproxyBin: string, file: string, timeoutMs = 60_000): Promise<CheckResult> {

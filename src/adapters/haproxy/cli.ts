@@ -54,7 +54,7 @@ function exchange(socketPath: string, payload: string, options: CliOptions): Pro
     socket.on('connect', () => socket.end(payload));
     socket.on('data', (d: Buffer) => chunks.push(d));
     socket.on('end', () => finish());
-    socket.on('error', (e: NodeJS.ErrnoException) => finish(new FlowError('CLI_UNREACHABLE', `HAProxy CLI ${socketPath}: ${e.code ?? e.message}`, 500, { cause: e })));
+    socket.on('error', (e: NodeJS.ErrnoException) => finish(new FlowError('CLI_UNREACHABLE', `HAProxy CLI ${socketPath}: ${e.code ?? e.message}`, { cause: e })));
   });
 }
 

@@ -1,6 +1,8 @@
+// Long on purpose: HAProxy's master-worker life (start, reload confirmed by a new worker, stop, crash) is one process protocol.
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { ReloadResult } from '../../core/ports.js';
 import { FlowError } from '../../domain/errors.js';
 import { cliCommand } from './cli.js';
 import { haproxyEnvironment } from './environment.js';
@@ -25,12 +27,7 @@ export interface ProcInfo {
   workers: Array<{ pid: number; reloads: number }>;
 }
 
-export interface ReloadResult {
-  ok: boolean;
-  workerPid?: number;
-  message: string;
-  durationMs: number;
-}
+export type { ReloadResult };
 
 interface Logger {
   info(obj: object, msg?: string): void;

@@ -17,6 +17,8 @@ export interface KvEntry {
   key: string;
   value: string;
   modifyIndex: number;
+  /** The session holding the key's lock, if any. */
+  session?: string;
 }
 
 /** A read: the entries (none for a missing key or prefix) and X-Consul-Index. */
@@ -89,6 +91,47 @@ export class ConsulKv {
     return body === true;
   }
 
+  /** Takes the lock on a key for a session (writing the value); false when another session holds it or its lock-delay runs. */
+  async acquire(key: string, value: string, session: string, signal?: AbortSignal): Promise<boolean> {
+    const [, body] = await this.call('lock', key, signal, this.timeoutMs, (ctx, timeout) => this.raw.set({ key, value, ctx, timeout, acquire: session }));
+    return body === true;
+  }
+
+  /** Gives up a session's lock on a key. */
+  async release(key: string, value: string, session: string, signal?: AbortSignal): Promise<boolean> {
+    const [, body] = await this.call('unlock', key, signal, this.timeoutMs, (ctx, timeout) => this.raw.set({ key, value, ctx, timeout, release: session }));
+    return body === true;
+  }
+
+  /** Creates a session with a TTL (renew it well within); returns its id. */
+  async createSession(o: { name: string; ttlSeconds: number; behavior: 'release' | 'delete'; lockDelaySeconds: number }, signal?: AbortSignal): Promise<string> {
+    const session = this.client.session as unknown as RawSession;
+    const [, body] = await this.call('create a session for', o.name, signal, this.timeoutMs, (ctx, timeout) =>
+      session.create({ name: o.name, ttl: `${o.ttlSeconds}s`, behavior: o.behavior, lockdelay: `${o.lockDelaySeconds}s`, ctx, timeout }),
+    );
+    const id = (body as { ID?: unknown } | undefined)?.ID;
+    if (typeof id !== 'string') throw new FlowError('STORE_REQUEST', `Consul at ${this.address} answered a session create without an ID`);
+    return id;
+  }
+
+  /** Renews a session; false when Consul no longer has it (it expired: create another). */
+  async renewSession(id: string, signal?: AbortSignal): Promise<boolean> {
+    const session = this.client.session as unknown as RawSession;
+    try {
+      await this.call('renew session', id, signal, this.timeoutMs, (ctx, timeout) => session.renew({ id, ctx, timeout }));
+      return true;
+    } catch (e) {
+      if (e instanceof FlowError && (e.cause as { statusCode?: number } | undefined)?.statusCode === 404) return false;
+      throw e;
+    }
+  }
+
+  /** Ends a session: its locks are released (or their keys deleted, by its behavior). */
+  async destroySession(id: string, signal?: AbortSignal): Promise<void> {
+    const session = this.client.session as unknown as RawSession;
+    await this.call('destroy session', id, signal, this.timeoutMs, (ctx, timeout) => session.destroy({ id, ctx, timeout }));
+  }
+
   /** Closes the kept-alive connections. */
   close(): void {
     this.client.destroy();
@@ -112,7 +155,7 @@ export class ConsulKv {
     const items = body === undefined || body === null ? [] : Array.isArray(body) ? body : [body];
     return {
       index: Number.isFinite(index) ? index : 0,
-      entries: (items as RawItem[]).map((i) => ({ key: i.Key, value: typeof i.Value === 'string' ? i.Value : '', modifyIndex: i.ModifyIndex })),
+      entries: (items as RawItem[]).map((i) => ({ key: i.Key, value: typeof i.Value === 'string' ? i.Value : '', modifyIndex: i.ModifyIndex, ...(typeof i.Session === 'string' && { session: i.Session }) })),
     };
   }
 
@@ -141,14 +184,14 @@ export class ConsulKv {
   private failure(what: string, key: string, e: unknown, timeout: number): FlowError {
     const err = e as { isTimeout?: boolean; statusCode?: number; code?: string; message?: string; response?: { body?: unknown } };
     const where = `Consul at ${this.address}`;
-    if (err.isTimeout) return new FlowError('STORE_UNAVAILABLE', `${where} did not answer within ${timeout} ms (${what} ${key})`, 503, { cause: e });
+    if (err.isTimeout) return new FlowError('STORE_UNAVAILABLE', `${where} did not answer within ${timeout} ms (${what} ${key})`, { cause: e });
     const status = typeof err.statusCode === 'number' ? err.statusCode : undefined;
     const said = typeof err.response?.body === 'string' && err.response.body.trim() !== '' ? `: ${err.response.body.trim().slice(0, 200)}` : '';
-    if (status === 401 || status === 403) return new FlowError('STORE_DENIED', `${where} refused to ${what} ${key} (HTTP ${status}${said}); check the Consul token`, 503, { cause: e });
-    if (status !== undefined && status >= 500) return new FlowError('STORE_UNAVAILABLE', `${where} failed to ${what} ${key} (HTTP ${status}${said})`, 503, { cause: e });
-    if (status !== undefined) return new FlowError('STORE_REQUEST', `${where} rejected the ${what} of ${key} (HTTP ${status}${said})`, 500, { cause: e });
+    if (status === 401 || status === 403) return new FlowError('STORE_DENIED', `${where} refused to ${what} ${key} (HTTP ${status}${said}); check the Consul token`, { cause: e });
+    if (status !== undefined && status >= 500) return new FlowError('STORE_UNAVAILABLE', `${where} failed to ${what} ${key} (HTTP ${status}${said})`, { cause: e });
+    if (status !== undefined) return new FlowError('STORE_REQUEST', `${where} rejected the ${what} of ${key} (HTTP ${status}${said})`, { cause: e });
     const reason = (err.message ?? String(e)).replace(/^consul: (kv\.\w+: )?/, '');
-    return new FlowError('STORE_UNAVAILABLE', `${where} is unreachable (${reason})`, 503, { cause: e });
+    return new FlowError('STORE_UNAVAILABLE', `${where} is unreachable (${reason})`, { cause: e });
   }
 }
 
@@ -163,10 +206,17 @@ interface RawKv {
   del(options: Record<string, unknown>): Promise<unknown>;
 }
 
+interface RawSession {
+  create(options: Record<string, unknown>): Promise<unknown>;
+  renew(options: Record<string, unknown>): Promise<unknown>;
+  destroy(options: Record<string, unknown>): Promise<unknown>;
+}
+
 interface RawItem {
   Key: string;
   Value: string | null;
   ModifyIndex: number;
+  Session?: string;
 }
 
 /** CONSUL_HTTP_ADDR is `host:port` or a URL; the client wants a URL. */

@@ -1,3 +1,4 @@
+// Long on purpose: Consul's store: CAS writes, the per-service layout, the watch and the outage cache must agree on one index.
 import { silentLog, type Log } from '../../core/log.js';
 import type { Store, StoredService, StoredState } from '../../core/ports.js';
 import { FlowError } from '../../domain/errors.js';
@@ -13,7 +14,7 @@ export class StoreConflictError extends FlowError {
   constructor(services: readonly string[]) {
     const names = services.map((s) => `"${s}"`).join(', ');
     const verb = services.length > 1 ? 'were' : 'was';
-    super('STORE_CONFLICT', `service ${names} ${verb} changed by another replica meanwhile; this change was not saved. Retry it.`, 409);
+    super('STORE_CONFLICT', `service ${names} ${verb} changed by another replica meanwhile; this change was not saved. Retry it.`);
     this.name = 'StoreConflictError';
     this.services = services;
   }
@@ -116,7 +117,7 @@ export class ConsulStore implements Store {
     const values = new Map<string, string>();
     for (const s of state.services) {
       const name = s.params.serviceName;
-      if (name === undefined || name === '') throw new FlowError('STORE_INVALID', 'a service without serviceName cannot be stored in Consul', 500);
+      if (name === undefined || name === '') throw new FlowError('STORE_INVALID', 'a service without serviceName cannot be stored in Consul');
       desired.set(name, serviceContent(s));
       values.set(name, encodeService(s));
     }
@@ -133,7 +134,7 @@ export class ConsulStore implements Store {
 
   /** Reports Consul's state when another replica changed it (own writes are not reported); one watch at a time. */
   watch(onChange: (state: StoredState) => void, signal: AbortSignal): void {
-    if (this.listener) throw new FlowError('STORE_WATCH_ACTIVE', `the Consul store ${this.prefix} is already being watched`, 500);
+    if (this.listener) throw new FlowError('STORE_WATCH_ACTIVE', `the Consul store ${this.prefix} is already being watched`);
     this.listener = onChange;
     const stop = AbortSignal.any([signal, this.closed.signal]);
     let generation = -1;
@@ -390,18 +391,18 @@ function mapKey(map: ReadonlyMap<string, string>): string {
   return JSON.stringify([...map.entries()].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0)));
 }
 
-/** The same failure with what it means for the caller around its message; keeps the code and status of a FlowError. */
+/** The same failure with what it means for the caller around its message; keeps the code of a FlowError. */
 function withContext(e: unknown, before: string, after = ''): FlowError {
   const message = `${before}${e instanceof Error ? e.message : String(e)}${after}`;
-  if (e instanceof FlowError) return new FlowError(e.code, message, e.status, { cause: e });
-  return new FlowError('STORE_UNAVAILABLE', message, 503, { cause: e });
+  if (e instanceof FlowError) return new FlowError(e.code, message, { cause: e });
+  return new FlowError('STORE_UNAVAILABLE', message, { cause: e });
 }
 
 /** Strips slashes around the prefix and refuses one that could not be a Consul key. */
 export function normalizePrefix(prefix: string): string {
   const trimmed = prefix.trim().replace(/^\/+|\/+$/g, '');
   if (trimmed === '' || /[\s\u0000-\u001f\u007f]/.test(trimmed)) {
-    throw new FlowError('BAD_CONSUL_PREFIX', `Consul key prefix ${JSON.stringify(prefix)} must be a non-empty key without spaces or control characters`, 500);
+    throw new FlowError('BAD_CONSUL_PREFIX', `Consul key prefix ${JSON.stringify(prefix)} must be a non-empty key without spaces or control characters`);
   }
   return trimmed;
 }

@@ -14,9 +14,9 @@ export function isConsulLocation(location: string): boolean {
 
 /** The Consul key of a `consul://<key>` location (`consul:///a/b` and `consul://a/b` are the same key). */
 export function consulKeyOf(location: string): string {
-  if (!isConsulLocation(location)) throw new FlowError('TEMPLATE_LOCATION', `${location} is not a consul:// location`, 400);
+  if (!isConsulLocation(location)) throw new FlowError('TEMPLATE_LOCATION', `${location} is not a consul:// location`);
   const key = location.slice(CONSUL_SCHEME.length).replace(/^\/+/, '');
-  if (key === '' || key.endsWith('/')) throw new FlowError('TEMPLATE_LOCATION', `${location} does not name a Consul key`, 400);
+  if (key === '' || key.endsWith('/')) throw new FlowError('TEMPLATE_LOCATION', `${location} does not name a Consul key`);
   return key;
 }
 
@@ -87,7 +87,7 @@ export class ConsulTemplates {
         this.log.warn({ location, err: e.message }, 'Consul unreachable; using the template as last read');
       }
     }
-    if (known.value === undefined) throw new FlowError('TEMPLATE_NOT_FOUND', `${location}: no such key in Consul`, 400);
+    if (known.value === undefined) throw new FlowError('TEMPLATE_NOT_FOUND', `${location}: no such key in Consul`);
     return known.value;
   };
 
@@ -97,7 +97,7 @@ export class ConsulTemplates {
    * changed, appeared or disappeared.
    */
   watch(onChange: (location: string) => void, signal: AbortSignal, locations: Iterable<string> = []): void {
-    if (this.watcher) throw new FlowError('TEMPLATE_WATCH_ACTIVE', 'the Consul templates are already being watched', 500);
+    if (this.watcher) throw new FlowError('TEMPLATE_WATCH_ACTIVE', 'the Consul templates are already being watched');
     const stop = AbortSignal.any([signal, this.closed.signal]);
     if (stop.aborted) return;
     this.watcher = { onChange, signal: stop };

@@ -1,69 +1,21 @@
 import path from 'node:path';
 import test from 'ava';
 import fc from 'fast-check';
-import { checkConfig, type CheckResult } from '../../src/adapters/haproxy/check.js';
-import { loadTemplateSources } from '../../src/adapters/templates.js';
-import { Engine, type PreviewResult } from '../../src/core/engine.js';
+import { checkConfig } from '../../src/adapters/haproxy/check.js';
+import type { PreviewResult } from '../../src/core/preview.js';
+import { Reconciler } from '../../src/core/reconciler.js';
 import { silentLog } from '../../src/core/log.js';
-import type { ConfigFiles, DataPlane, RuntimeResult, Store, StoredState } from '../../src/core/ports.js';
-import { sameFiles } from '../../src/core/files.js';
-import type { RuntimeOp } from '../../src/core/runtimeDiff.js';
+import type { ConfigFiles } from '../../src/core/ports.js';
 import type { Entry } from '../../src/domain/registry.js';
-import { compileTemplates } from '../../src/render/render.js';
-import { ROOT } from '../support/flowProxy.js';
-import { baseSettings, svc, writeConfig } from '../support/render.js';
+import { apiEntry, FakeDataPlane, MemoryStore, sameFiles, templates } from '../support/fakes.js';
+import { baseSettings, writeConfig } from '../support/render.js';
 
-/** A data plane that records every call and accepts everything (checks are configurable). */
-class FakeDataPlane implements DataPlane {
-  calls: string[] = [];
-  refuse: (files: ConfigFiles) => CheckResult | undefined = () => undefined;
-  async start(): Promise<'started'> {
-    this.calls.push('start');
-    return 'started';
-  }
-  async check(files: ConfigFiles): Promise<CheckResult> {
-    this.calls.push('check');
-    return this.refuse(files) ?? { ok: true, alerts: [], output: '' };
-  }
-  async commit() {
-    this.calls.push('commit');
-    return { ok: true, message: '', durationMs: 1 };
-  }
-  async reloadOnly() {
-    this.calls.push('reloadOnly');
-    return { ok: true, message: '', durationMs: 1 };
-  }
-  writeLive(): void {
-    this.calls.push('writeLive');
-  }
-  async runtime(ops: readonly RuntimeOp[]): Promise<RuntimeResult> {
-    this.calls.push(`runtime:${ops.length}`);
-    return { ok: true, message: 'applied', commands: ops.length };
-  }
-  async stop(): Promise<void> {}
-}
-
-class MemoryStore implements Store {
-  saves = 0;
-  async load(): Promise<StoredState | undefined> {
-    return undefined;
-  }
-  async save(): Promise<void> {
-    this.saves++;
-  }
-}
-
-const templates = compileTemplates(loadTemplateSources(path.join(ROOT, 'templates')));
-
-function entry(query: string): Entry {
-  const spec = svc(query);
-  return { name: spec.serviceName, owner: 'api', params: spec.params, spec };
-}
+const entry = (query: string) => apiEntry(query);
 
 async function engine(entries: Entry[] = []) {
   const dataPlane = new FakeDataPlane();
   const store = new MemoryStore();
-  const e = new Engine({ dataPlane, store, settings: baseSettings({ spareBackends: 2 }), templates, certs: () => ({ hasCerts: false, key: '' }), log: silentLog });
+  const e = new Reconciler({ dataPlane, store, settings: baseSettings({ spareBackends: 2 }), templates, certs: () => ({ hasCerts: false, key: '' }), log: silentLog });
   await e.start(entries);
   return { e, dataPlane, store };
 }
@@ -84,7 +36,7 @@ function assertUnchanged(t: import('ava').ExecutionContext, x: Awaited<ReturnTyp
 }
 
 function ok(t: import('ava').ExecutionContext, r: PreviewResult): Extract<PreviewResult, { ok: true }> {
-  if (!r.ok) t.fail(`preview failed: ${r.status} ${r.message}`);
+  if (!r.ok) t.fail(`preview failed: ${r.code} ${r.message}`);
   return r as Extract<PreviewResult, { ok: true }>;
 }
 
@@ -115,13 +67,13 @@ test('a preview answers the 400 the apply would: aclName taken, HAProxy refusing
   const x = await engine([entry('serviceName=web&servicePath=/web&port=3000&outboundHostname=127.0.0.1')]);
   const before = snapshot(x);
   const clash = await x.e.preview({ kind: 'upsert', entry: entry('serviceName=other&aclName=web&servicePath=/o&port=3000') });
-  t.deepEqual(clash, { ok: false, status: 400, message: 'aclName "web" is already used by service "web".' });
+  t.deepEqual(clash, { ok: false, code: 'ACL_TAKEN', message: 'aclName "web" is already used by service "web".' });
   // A real haproxy -c refuses the candidate; the line it names belongs to the new service.
   const check = async (files: ConfigFiles) => checkConfig('haproxy', writeConfig(files));
   const refused = await x.e.preview({ kind: 'upsert', entry: entry('serviceName=bad&servicePath=/bad&port=3000&backendExtra=option%20bogus') }, { check });
   t.false(refused.ok);
   if (!refused.ok) {
-    t.is(refused.status, 400);
+    t.is(refused.code, 'REJECTED');
     t.regex(refused.message, /^HAProxy refused the configuration of service "bad": .*unknown option 'bogus'/);
   }
   const good = ok(t, await x.e.preview({ kind: 'upsert', entry: entry('serviceName=fine&servicePath=/f&port=3000&timeoutServer=7') }, { check }));
@@ -169,7 +121,7 @@ test('property: the dry run predicts the apply (kind and resulting files) for an
         const result = await x.e.submit(command);
         if (!preview.ok) {
           t.false(result.ok);
-          t.is(result.status, preview.status);
+          t.is(result.code, preview.code);
           continue;
         }
         t.true(result.ok, result.message);

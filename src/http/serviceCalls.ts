@@ -1,9 +1,12 @@
-import { describeIssues, type Issue } from '../domain/errors.js';
+import type { CommandResult } from '../core/ports.js';
+import type { Reconciler } from '../core/reconciler.js';
+import { toEntry } from '../domain/entry.js';
+import { describeIssues } from '../domain/errors.js';
 import type { RawResult } from '../domain/params.js';
-import { parseService, type ParseContext } from '../domain/parse.js';
-import type { Entry, Owner } from '../domain/registry.js';
+import type { ParseContext } from '../domain/parse.js';
+import type { Owner } from '../domain/registry.js';
 import type { RequestOptions } from '../domain/spec.js';
-import type { CommandResult, Engine } from './engine.js';
+import { issuesStatus, nok, ok, resultStatus } from './errors.js';
 
 /** The answer to a reconfigure or remove, in docker-flow-proxy's terms. */
 export interface ServiceAnswer {
@@ -14,7 +17,7 @@ export interface ServiceAnswer {
 }
 
 export interface ServiceDeps {
-  engine: Engine;
+  engine: Reconciler;
   parseContext: ParseContext;
   /** FILTER_PROXY_INSTANCE_NAME: requests for another proxy instance are acknowledged and ignored. */
   instanceFilter?: string;
@@ -22,29 +25,11 @@ export interface ServiceDeps {
   saveServiceCert?: (name: string, pem: string) => Promise<string | undefined>;
 }
 
-/** Status for a list of issues: 409 only when every issue is docker-flow-proxy's 409 case. */
-export function statusOf(issues: readonly Issue[]): 400 | 409 {
-  return issues.every((i) => i.status === 409) ? 409 : 400;
-}
-
-/** Parses a service from any source into a registry entry, or the issues that stop it. */
-export function toEntry(raw: RawResult, ctx: ParseContext, owner: Owner): { ok: true; entry: Entry; options: RequestOptions } | { ok: false; issues: Issue[]; serviceName?: string } {
-  if (raw.issues.length > 0) return { ok: false, issues: raw.issues };
-  const parsed = parseService(raw.params, ctx);
-  if (!parsed.ok) return parsed;
-  const warnings = [...(raw.warnings ?? []), ...parsed.warnings].map((w) => w.message);
-  return {
-    ok: true,
-    entry: { name: parsed.spec.serviceName, owner, params: parsed.spec.params, spec: parsed.spec, ...(warnings.length > 0 && { warnings }) },
-    options: parsed.options,
-  };
-}
-
-/** reconfigure: validate, then wait until the change is live (or rejected). */
+/** reconfigure: validate, then wait until the change is live (or refused). */
 export async function reconfigure(raw: RawResult, deps: ServiceDeps, changeId: string, owner: Owner = 'api', stamp?: number): Promise<ServiceAnswer> {
   const parsed = toEntry(raw, deps.parseContext, owner);
   if (!parsed.ok) {
-    return { status: statusOf(parsed.issues), body: nok(describeIssues(parsed.issues), parsed.serviceName ?? raw.params.get('servicename') ?? '') };
+    return { status: issuesStatus(parsed.issues), body: nok(describeIssues(parsed.issues), parsed.serviceName ?? raw.params.get('servicename') ?? '') };
   }
   const { entry, options } = parsed;
   const name = entry.name;
@@ -63,16 +48,17 @@ export async function reconfigure(raw: RawResult, deps: ServiceDeps, changeId: s
   const body = answer(result, name);
   const warnings = [...(entry.warnings ?? []), ...(result.warnings ?? [])];
   if (warnings.length > 0) body.Warnings = warnings;
-  return { status: result.status, body, options, ...(result.stamp !== undefined && { stamp: result.stamp }) };
+  return { status: resultStatus(result), body, options, ...(result.stamp !== undefined && { stamp: result.stamp }) };
 }
 
 /** remove: serviceName is mandatory; an unknown service is a no-op, as in docker-flow-proxy. */
 export async function removeService(name: string | undefined, deps: ServiceDeps, changeId: string, stamp?: number): Promise<ServiceAnswer> {
   if (name === undefined || name === '') return { status: 400, body: nok('The serviceName query is mandatory', '') };
   const result = await deps.engine.submit({ kind: 'remove', name, ...(stamp !== undefined && { stamp }) }, changeId);
-  return { status: result.status, body: answer(result, name), ...(result.stamp !== undefined && { stamp: result.stamp }) };
+  return { status: resultStatus(result), body: answer(result, name), ...(result.stamp !== undefined && { stamp: result.stamp }) };
 }
 
+/** A change's result as docker-flow-proxy's body, with how it was made live. */
 export function answer(result: CommandResult, serviceName: string): Record<string, unknown> {
   if (!result.ok) return nok(result.message, serviceName);
   return {
@@ -81,12 +67,4 @@ export function answer(result: CommandResult, serviceName: string): Record<strin
       Applied: { Kind: result.apply.kind, Reason: result.apply.reason, DurationMs: Math.round(result.apply.durationMs * 100) / 100, Apply: result.apply.id },
     }),
   };
-}
-
-export function ok(serviceName: string, message = ''): Record<string, unknown> {
-  return { Status: 'OK', Message: message, ServiceName: serviceName };
-}
-
-export function nok(message: string, serviceName: string): Record<string, unknown> {
-  return { Status: 'NOK', Message: message, ServiceName: serviceName };
 }

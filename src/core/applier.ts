@@ -1,0 +1,305 @@
+// Long on purpose: the safe apply (runtime or reload, check before swap, save, restore on failure, attribution) reads as one sequence.
+import type { Registry } from '../domain/registry.js';
+import { renderMemo } from '../render/memo.js';
+import { buildModel, namesToResolveFor, type Layout, type Model } from '../render/model.js';
+import { keepLiveNames } from './layout.js';
+import type { Compiled } from '../render/render.js';
+import type { RenderSettings } from '../render/settings.js';
+import type { Lookup, MapEntry } from '../render/routes.js';
+import { attribute, attributeReloadFailure } from './attribution.js';
+import { activeSpecs, quarantineService, type DesiredState } from './desired.js';
+import { renderFiles } from './files.js';
+import { explainReload, newRouteConflicts } from './liveView.js';
+import type { Log } from './log.js';
+import type { ApplyKind, ConfigFiles, CustomTemplates, DataPlane } from './ports.js';
+import type { ResultCode } from './results.js';
+import { describeOps, runtimeDiff } from './runtimeDiff.js';
+
+/**
+ * The apply side of the reconciler: the model HAProxy runs, and how a new
+ * desired state becomes live by the cheapest safe path. If only map entries
+ * and dynamic servers differ from the live layout, HAProxy's runtime API;
+ * else a fresh render, `haproxy -c`, the state saved, the files swapped and
+ * a seamless reload. A refused config names its culprits; it never goes live.
+ */
+
+export type { ApplyKind };
+
+export interface ApplierDeps {
+  dataPlane: DataPlane;
+  settings: RenderSettings;
+  templates: Compiled;
+  custom?: CustomTemplates;
+  /** Whether certificates exist, and a key that changes with them. */
+  certs: () => { hasCerts: boolean; key: string };
+  /** Resolves server names before rendering, so HAProxy never resolves them through libc while it loads. */
+  names?: { resolveAll(hosts: Iterable<string>): Promise<ReadonlyMap<string, string | undefined>> };
+  /** ROUTE_CONFLICT=reject: a change that makes one of its routes another service's is refused. */
+  routeConflict?: 'warn' | 'reject';
+  log: Log;
+  now: () => number;
+}
+
+export interface LiveState {
+  model: Model;
+  /** The files on disk; after a runtime change they are rendered and written once the callers have their answer. */
+  files: ConfigFiles | undefined;
+  layout: Layout;
+  maps: Record<Lookup, MapEntry[]>;
+}
+
+/** Inputs of a model besides the desired state: custom template output and the addresses of server names. */
+export interface Prepared {
+  rendered: Map<string, { frontend?: string; backend?: string }>;
+  failures: Map<string, string>;
+  addresses?: ReadonlyMap<string, string | undefined>;
+}
+
+/** For dry runs: services to render although quarantined (the one being previewed), and certificates as they would be. */
+export interface ModelOverrides {
+  revived?: ReadonlySet<string>;
+  certs?: { hasCerts: boolean; key: string };
+}
+
+/** Saving the desired state at the right moment of an apply; a failure says why nothing changed. */
+export interface Persistence {
+  save(registry: Registry): Promise<{ code: ResultCode; message: string } | undefined>;
+  /** Puts back what was saved before (the swap failed after the save). */
+  restore(): Promise<void>;
+}
+
+export type Attempt =
+  | { ok: true; kind: ApplyKind; reason: string; commands: number }
+  /** The services that stop this state, with HAProxy's reason; code: what a caller whose change it is gets. */
+  | { ok: false; culprits: Map<string, string>; code: 'REJECTED' | 'ROUTE_CONFLICT' }
+  | { ok: false; fatal: string; code: ResultCode };
+
+export class Applier {
+  private current: LiveState | undefined;
+  /** What render remembers between applies: an unchanged service is not rebuilt. */
+  readonly memo = renderMemo();
+
+  constructor(private readonly deps: ApplierDeps) {}
+
+  get live(): LiveState | undefined {
+    return this.current;
+  }
+
+  /** Replaces the main templates (a consul:// template changed); the next apply renders with them. */
+  setTemplates(templates: Compiled): void {
+    this.deps.templates = templates;
+  }
+
+  get templates(): Compiled {
+    return this.deps.templates;
+  }
+
+  /** The model of a desired state; with `previous`, backends keep their live names and new services take spares. */
+  model(state: DesiredState, previous: Layout | undefined, inputs: Prepared, without: ReadonlySet<string> = new Set(), overrides: ModelOverrides = {}): { model: Model; conflicts: Map<string, string> } {
+    const services = [...activeSpecs(state, overrides.revived).values()].filter((s) => !without.has(s.serviceName));
+    const certs = overrides.certs ?? this.deps.certs();
+    const model = buildModel({ settings: this.deps.settings, services, hasCerts: certs.hasCerts, certsKey: certs.key, custom: inputs.rendered, memo: this.memo, ...(inputs.addresses && { addresses: inputs.addresses }) }, previous && keepLiveNames(previous));
+    return { model, conflicts: model.conflicts };
+  }
+
+  /** What a model of this state needs besides it: custom template output and the addresses of server names. */
+  async prepare(state: DesiredState, revived?: ReadonlySet<string>): Promise<Prepared> {
+    const specs = activeSpecs(state, revived);
+    const rendered = new Map<string, { frontend?: string; backend?: string }>();
+    const failures = new Map<string, string>();
+    const custom = this.deps.custom;
+    if (custom) {
+      for (const spec of specs.values()) {
+        if (spec.templateFePath === undefined && spec.templateBePath === undefined) continue;
+        try {
+          rendered.set(spec.serviceName, await custom.render(spec));
+        } catch (e) {
+          failures.set(spec.serviceName, `custom template of service "${spec.serviceName}" failed: ${e instanceof Error ? e.message : String(e)}`);
+        }
+      }
+    }
+    if (!this.deps.names) return { rendered, failures };
+    return { rendered, failures, addresses: await this.deps.names.resolveAll(namesToResolveFor(specs.values(), this.deps.settings, this.memo)) };
+  }
+
+  /**
+   * The first apply: this state rendered and checked, then HAProxy started
+   * (or adopted and reloaded) with it. A service that cannot render or that
+   * HAProxy refuses is quarantined (and reported through `onQuarantine`).
+   */
+  async start(state: DesiredState, onQuarantine: (name: string, reason: string) => void): Promise<{ state: DesiredState; how: 'started' | 'adopted' } | { error: string }> {
+    let s = state;
+    const quarantine = (name: string, reason: string) => {
+      onQuarantine(name, reason);
+      return quarantineService(s, name, reason);
+    };
+    for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+      const { model, conflicts } = this.model(s, undefined, await this.prepare(s));
+      if (conflicts.size > 0) {
+        for (const [name, reason] of conflicts) s = quarantine(name, reason);
+        continue;
+      }
+      const rendered = renderFiles(this.deps.templates, model);
+      const check = await this.deps.dataPlane.check(rendered.files);
+      if (!check.ok) {
+        const culprits = await attribute(check.alerts, rendered, model, [...activeSpecs(s).keys()], (without) => this.valid(s, without));
+        if (culprits.size === 0) return { error: `the generated configuration is invalid: ${check.alerts.map((a) => a.message).join(' ')}` };
+        for (const [name, reason] of culprits) s = quarantine(name, reason);
+        continue;
+      }
+      const how = await this.deps.dataPlane.start(rendered.files);
+      if (how === 'adopted') {
+        const r = await this.deps.dataPlane.commit(rendered.files);
+        if (!r.ok) return { error: `could not reload the adopted HAProxy: ${r.message}` };
+      }
+      this.commit(model, rendered.files);
+      return { state: s, how };
+    }
+    return { error: 'could not build a valid configuration at start' };
+  }
+
+  /** One try at making a state live, by the cheapest safe path. `changed`: the services this batch changed. */
+  async attempt(state: DesiredState, changed: ReadonlySet<string>, upserted: ReadonlySet<string>, opts: { rerender: boolean; reason: string }, persistence: Persistence): Promise<Attempt> {
+    const inputs = await this.prepare(state);
+    if (inputs.failures.size > 0) return { ok: false, culprits: inputs.failures, code: 'REJECTED' };
+    let reason = opts.reason || (opts.rerender ? 'reload requested' : '');
+    const live = this.current;
+
+    if (live && !opts.rerender) {
+      const sticky = this.model(state, live.layout, inputs);
+      if (sticky.conflicts.size > 0) return { ok: false, culprits: sticky.conflicts, code: 'REJECTED' };
+      const clashes = this.routeConflicts(sticky.model, upserted);
+      if (clashes.size > 0) return { ok: false, culprits: clashes, code: 'ROUTE_CONFLICT' };
+      if (sticky.model.structure === live.model.structure) {
+        const ops = runtimeDiff(live, sticky.model);
+        const failed = await persistence.save(state.registry);
+        if (failed) return { ok: false, fatal: failed.message, code: failed.code };
+        if (ops.length === 0) {
+          this.commit(sticky.model, live.files);
+          return { ok: true, kind: 'none', reason: 'nothing to change in HAProxy', commands: 0 };
+        }
+        const result = await this.deps.dataPlane.runtime(ops);
+        if (result.ok) {
+          // Files are written after the callers are answered (flushFiles), before the next apply.
+          this.commit(sticky.model, undefined);
+          return { ok: true, kind: 'runtime', reason: describeOps(ops), commands: result.commands ?? 0 };
+        }
+        reason = `runtime API refused a change (${result.message})`;
+        this.deps.log.warn({ message: result.message }, 'runtime update failed; reloading');
+      } else {
+        reason ||= explainReload(live.model, sticky.model);
+      }
+    }
+
+    const phase = phases(this.deps.now);
+    const canonical = this.model(state, undefined, inputs);
+    if (canonical.conflicts.size > 0) return { ok: false, culprits: canonical.conflicts, code: 'REJECTED' };
+    const clashes = this.routeConflicts(canonical.model, upserted);
+    if (clashes.size > 0) return { ok: false, culprits: clashes, code: 'ROUTE_CONFLICT' };
+    phase('model');
+    const rendered = renderFiles(this.deps.templates, canonical.model);
+    phase('render');
+    let check;
+    try {
+      check = await this.deps.dataPlane.check(rendered.files);
+      phase('check');
+    } catch (e) {
+      return { ok: false, fatal: `could not write the candidate configuration, nothing was changed: ${messageOf(e)}`, code: diskCode(e) };
+    }
+    if (!check.ok) {
+      const suspects = [...changed].filter((n) => state.registry.entries.has(n) && !state.quarantine.has(n));
+      const culprits = await attribute(check.alerts, rendered, canonical.model, suspects.length > 0 ? suspects : [...activeSpecs(state).keys()], (without) => this.valid(state, without));
+      if (culprits.size > 0) return { ok: false, culprits, code: 'REJECTED' };
+      return { ok: false, fatal: `HAProxy rejected the configuration: ${check.alerts.map((a) => a.message).join(' ')}`, code: 'HAPROXY' };
+    }
+    const failed = await persistence.save(state.registry);
+    if (failed) return { ok: false, fatal: failed.message, code: failed.code };
+    phase('persist');
+    let reload;
+    try {
+      reload = await this.deps.dataPlane.commit(rendered.files);
+      phase('reload');
+    } catch (e) {
+      await persistence.restore();
+      return { ok: false, fatal: `could not make the configuration live, nothing was changed: ${messageOf(e)}`, code: diskCode(e) };
+    }
+    if (!reload.ok) {
+      await persistence.restore();
+      const culprits = attributeReloadFailure(reload.message, canonical.model, [...changed]);
+      if (culprits.size > 0) return { ok: false, culprits, code: 'REJECTED' };
+      return { ok: false, fatal: `HAProxy reload failed: ${reload.message}`, code: 'HAPROXY' };
+    }
+    this.commit(canonical.model, rendered.files);
+    this.deps.log.debug({ phases: phase.done() }, 'reload phases (ms)');
+    return { ok: true, kind: 'reload', reason: reason || 'configuration structure changed', commands: 0 };
+  }
+
+  /** Reloads HAProxy with the files it has (the /reload endpoint without recreate). */
+  reloadOnly(): ReturnType<DataPlane['reloadOnly']> {
+    return this.deps.dataPlane.reloadOnly();
+  }
+
+  /** ROUTE_CONFLICT=reject: the services whose change makes one of their routes another service's. */
+  routeConflicts(model: Model, upserted: ReadonlySet<string>): Map<string, string> {
+    return this.deps.routeConflict === 'reject' ? newRouteConflicts(this.current?.model.shadowed ?? [], model.shadowed, upserted) : new Map();
+  }
+
+  /**
+   * Writes the files of the live model when a runtime change left them
+   * behind, so that any later reload (ours, or the supervisor's after a lost
+   * worker) loads exactly what runs.
+   */
+  flushFiles(): void {
+    const live = this.current;
+    if (!live || live.files) return;
+    const rendered = renderFiles(this.deps.templates, live.model);
+    try {
+      this.deps.dataPlane.writeLive(rendered.files);
+      this.current = { ...live, files: rendered.files };
+    } catch (e) {
+      // HAProxy runs the right config already; the files are written again after the next apply.
+      this.deps.log.error({ err: e }, 'could not write the live configuration files');
+    }
+  }
+
+  /** The files HAProxy runs (rendered now if a runtime change left them behind). */
+  liveFiles(): ConfigFiles | undefined {
+    const live = this.current;
+    if (!live) return undefined;
+    return live.files ?? renderFiles(this.deps.templates, live.model).files;
+  }
+
+  /** Does HAProxy accept the config of this state without these services? (for group testing) */
+  private async valid(state: DesiredState, without: Set<string>): Promise<boolean> {
+    const m = this.model(state, undefined, await this.prepare(state), without).model;
+    return (await this.deps.dataPlane.check(renderFiles(this.deps.templates, m).files)).ok;
+  }
+
+  private commit(model: Model, files: ConfigFiles | undefined): void {
+    this.current = { model, files, layout: model.layout, maps: model.maps };
+  }
+}
+
+export const MAX_ATTEMPTS = 12;
+
+function messageOf(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
+/** A full disk is a 507 for the caller; other write failures are internal. */
+function diskCode(e: unknown): ResultCode {
+  const code = (e as NodeJS.ErrnoException).code;
+  return code === 'ENOSPC' || code === 'EDQUOT' ? 'DISK_FULL' : 'INTERNAL';
+}
+
+/** Durations of the named phases of one apply, for the debug log. */
+function phases(now: () => number): ((name: string) => void) & { done: () => Record<string, number> } {
+  const times: Record<string, number> = {};
+  let last = now();
+  const mark = (name: string) => {
+    const t = now();
+    times[name] = Math.round((t - last) * 10) / 10;
+    last = t;
+  };
+  return Object.assign(mark, { done: () => times });
+}

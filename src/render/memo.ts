@@ -1,0 +1,27 @@
+import type { ServiceSpec } from '../domain/spec.js';
+import type { BackendSlot, BackendView } from './backend.js';
+import type { RenderSettings } from './settings.js';
+
+/**
+ * Remembered results of render's pure functions, keyed by the immutable
+ * specs and views they were computed from. It changes no result, only the
+ * cost: the apply side keeps one for its lifetime, so an unchanged service is
+ * not rebuilt at every apply. A caller that passes none gets a fresh one per
+ * call (nothing is kept between calls). No module of render keeps state.
+ */
+export interface RenderMemo {
+  /** The backends of a spec, for the settings they were built with. */
+  readonly slots: WeakMap<ServiceSpec, { settings: RenderSettings; slots: BackendSlot[] }>;
+  /** A view with its server names replaced by addresses, for the addresses it was built with. */
+  readonly resolved: WeakMap<BackendView, { key: string; view: BackendView }>;
+  /** The reload-only part of a view (structureOf). */
+  readonly structure: WeakMap<BackendView, string>;
+  /** A view under another name (a spare hosting a service). */
+  readonly renamed: WeakMap<BackendView, Map<string, BackendView>>;
+  /** A view with its owner and dynamic servers taken away (a removal waiting for a reload). */
+  readonly emptied: WeakMap<BackendView, BackendView>;
+}
+
+export function renderMemo(): RenderMemo {
+  return { slots: new WeakMap(), resolved: new WeakMap(), structure: new WeakMap(), renamed: new WeakMap(), emptied: new WeakMap() };
+}
