@@ -231,7 +231,10 @@ export async function startProxy(options: ProxyOptions): Promise<Proxy> {
   // stored and environment services keep their names. Events are followed once HAProxy runs.
   const discovery = settings.discovery === 'docker'
     ? createDockerDiscovery({
-      dockerHost: settings.dockerHost,
+      dockerHost: settings.docker.multiple ? settings.docker.engines.map((e) => e.url).join(',') : settings.dockerHost,
+      engines: settings.docker.engines,
+      multiple: settings.docker.multiple,
+      problems: settings.docker.problems,
       notifyLabel: settings.notifyLabel,
       ...(settings.dockerNetwork !== undefined && { network: settings.dockerNetwork }),
       parseContext: ctx,

@@ -4,6 +4,7 @@ import type { ParseContext } from '../domain/parse.js';
 import type { Entry } from '../domain/registry.js';
 import type { ServerAddr, ServiceSpec } from '../domain/spec.js';
 import { toEntry } from '../domain/entry.js';
+import { chooseAddress, LOCAL_ENGINE, type AddressChoice, type EngineHost, type SharedNetwork } from './containerAddress.js';
 
 /**
  * What discovery needs to know about a container, cut down at the edge from
@@ -24,6 +25,8 @@ export interface DockerContainer {
   ports: ReadonlyArray<{ privatePort: number; publicPort?: number; ip?: string; type: string }>;
   /** Seconds since the epoch: the newest container of a service defines it. */
   created: number;
+  /** The engine it runs on (DOCKER_HOSTS); unset: the proxy's own engine. */
+  engine?: string;
 }
 
 /** A swarm service, cut down the same way. */
@@ -36,6 +39,8 @@ export interface DockerSwarmService {
   replicas?: number;
   /** Its tasks run on the host's network (so the proxy reaches them on 127.0.0.1). */
   hostNetwork: boolean;
+  /** The engine it was listed by (DOCKER_HOSTS); unset: the proxy's own engine. */
+  engine?: string;
 }
 
 /** Everything that carries the notify label, as read in one sync. */
@@ -49,6 +54,8 @@ export interface Skipped {
   name: string;
   kind: 'container' | 'service';
   reason: string;
+  /** The engine it runs on, when discovery follows several. */
+  engine?: string;
 }
 
 export interface DockerSyncOptions {
@@ -57,6 +64,8 @@ export interface DockerSyncOptions {
   /** DOCKER_NETWORK: the network the proxy shares with containers (overridden by `com.df.network`). */
   network?: string;
   parseContext: ParseContext;
+  /** The engines containers and services name (their `engine`), for the address rules; unnamed or unknown: the proxy's own. */
+  engines?: Readonly<Record<string, EngineHost>>;
 }
 
 /** Where a discovered service came from, for the status endpoint. */
@@ -65,6 +74,8 @@ export interface Origin {
   kind: 'service' | 'container';
   /** The swarm service, or the containers that are its servers. */
   from: string[];
+  /** For containers: each server's container, engine, address and the rule that chose it, in server order. */
+  addresses?: Array<AddressChoice & { container: string; engine?: string }>;
 }
 
 export interface DockerSyncResult {
@@ -92,17 +103,19 @@ export function dockerSync(state: DockerState, options: DockerSyncOptions): Dock
   const origins = new Map<string, Origin>();
   const claimed = new Map<string, string>();
   const notified = (labels: Readonly<Record<string, string>>) => labels[options.notifyLabel] === 'true';
+  const engineOf = (name: string | undefined): EngineHost => (name !== undefined ? options.engines?.[name] : undefined) ?? LOCAL_ENGINE;
+  const skip = (name: string, kind: Skipped['kind'], reason: string, engine: string | undefined) => skipped.push({ name, kind, reason, ...(engine !== undefined && { engine }) });
 
   for (const service of [...state.services].filter((s) => notified(s.labels)).sort(byName)) {
-    const result = serviceEntry(service, options.parseContext);
+    const result = serviceEntry(service, options.parseContext, engineOf(service.engine).address);
     if (!result.ok) {
-      skipped.push({ name: service.name, kind: 'service', reason: result.reason });
+      skip(service.name, 'service', result.reason, service.engine);
       continue;
     }
     if (!result.entry) continue;
     const owner = claimed.get(result.entry.name);
     if (owner !== undefined) {
-      skipped.push({ name: service.name, kind: 'service', reason: `service name "${result.entry.name}" is already used by ${owner}` });
+      skip(service.name, 'service', `service name "${result.entry.name}" is already used by ${owner}`, service.engine);
       continue;
     }
     claimed.set(result.entry.name, `swarm service "${service.name}"`);
@@ -116,7 +129,7 @@ export function dockerSync(state: DockerState, options: DockerSyncOptions): Dock
     const name = containerServiceName(container);
     const parsed = toEntry(withDefaults(fromLabels(container.labels, PREFIX), { servicename: name }), options.parseContext, 'docker');
     if (!parsed.ok) {
-      skipped.push({ name: container.name, kind: 'container', reason: `bad labels: ${describeIssues(parsed.issues)}` });
+      skip(container.name, 'container', `bad labels: ${describeIssues(parsed.issues)}`, container.engine);
       continue;
     }
     const group = groups.get(parsed.entry.name) ?? [];
@@ -127,7 +140,7 @@ export function dockerSync(state: DockerState, options: DockerSyncOptions): Dock
   for (const [name, group] of [...groups].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
     const owner = claimed.get(name);
     if (owner !== undefined) {
-      for (const { container } of group) skipped.push({ name: container.name, kind: 'container', reason: `service name "${name}" is already used by ${owner}` });
+      for (const { container } of group) skip(container.name, 'container', `service name "${name}" is already used by ${owner}`, container.engine);
       continue;
     }
     // The newest container defines the service: during a rolling update the new labels win.
@@ -136,28 +149,33 @@ export function dockerSync(state: DockerState, options: DockerSyncOptions): Dock
     const servicePort = singlePort(newest.entry.spec);
     const servers: ServerAddr[] = [];
     const from: string[] = [];
+    const addresses: NonNullable<Origin['addresses']> = [];
     for (const { container, entry } of group) {
       if (definitionKey(entry) !== key) {
-        skipped.push({ name: container.name, kind: 'container', reason: `its labels differ from those of "${newest.container.name}", the newest container of service "${name}"` });
+        skip(container.name, 'container', `its labels differ from those of "${newest.container.name}", the newest container of service "${name}"`, container.engine);
         continue;
       }
       if (container.health === 'starting' || container.health === 'unhealthy') {
-        skipped.push({ name: container.name, kind: 'container', reason: container.health === 'starting' ? 'its health check has not passed yet' : 'it is unhealthy' });
+        skip(container.name, 'container', container.health === 'starting' ? 'its health check has not passed yet' : 'it is unhealthy', container.engine);
         continue;
       }
       const own = singlePort(entry.spec);
-      const address = containerAddress(container, own, container.labels[`${PREFIX}network`] ?? options.network);
-      if ('reason' in address) skipped.push({ name: container.name, kind: 'container', reason: address.reason });
+      const engine = engineOf(container.engine);
+      const choice = chooseAddress(container, own, sharedNetwork(container, engine, options.network), engine);
+      if ('reason' in choice) skip(container.name, 'container', choice.reason, container.engine);
       else {
-        servers.push(address.port === undefined && own !== servicePort ? { ...address, port: own as number } : address);
+        const address = choice.server;
+        const server = address.port === undefined && own !== servicePort ? { ...address, port: own as number } : address;
+        servers.push(server);
         from.push(container.name);
+        addresses.push({ ...choice, server, container: container.name, ...(container.engine !== undefined && { engine: container.engine }) });
       }
     }
     // No server means no entry: an empty server list would fall back to the service name as host.
     if (servers.length === 0) continue;
     claimed.set(name, `container "${newest.container.name}"`);
     entries.set(name, { ...newest.entry, spec: { ...newest.entry.spec, servers } });
-    origins.set(name, { name, kind: 'container', from });
+    origins.set(name, { name, kind: 'container', from, addresses });
   }
 
   const sorted = [...entries.keys()].sort();
@@ -186,35 +204,23 @@ function definitionKey(entry: Entry): string {
 }
 
 /**
- * Where the proxy reaches a container that listens on `port` (undefined when
- * its destinations use several): its IP on the shared network, else
- * 127.0.0.1 for `--network host`, else a published port, else its first
- * network IP.
+ * Where the proxy reaches a container of the proxy's own engine that listens
+ * on `port` (see chooseAddress for the rules and other engines).
  */
 export function containerAddress(container: DockerContainer, port: number | undefined, network: string | undefined): ServerAddr | { reason: string } {
-  const id = container.id;
-  if (network !== undefined) {
-    // Compose and stacks prefix network names with the project: `edge` is also `<project>_edge`.
-    const shared = container.networks.find((n) => n.name === network && n.ip !== '') ?? container.networks.find((n) => n.name.endsWith(`_${network}`) && n.ip !== '');
-    if (shared) return { host: shared.ip, id };
-  }
-  if (container.networkMode === 'host') return { host: '127.0.0.1', id };
-  if (port !== undefined) {
-    const published = container.ports
-      .filter((p) => p.type === 'tcp' && p.privatePort === port && p.publicPort !== undefined)
-      .sort((a, b) => (isIpv6(a.ip) ? 1 : 0) - (isIpv6(b.ip) ? 1 : 0))[0];
-    if (published) {
-      const ip = published.ip === undefined || published.ip === '' || published.ip === '0.0.0.0' || published.ip === '::' ? '127.0.0.1' : published.ip;
-      return { host: ip, port: published.publicPort as number, id };
-    }
-  }
-  const first = [...container.networks].sort(byName).find((n) => n.ip !== '');
-  if (first) return { host: first.ip, id };
-  const where = network !== undefined ? ` on network "${network}"` : '';
-  return { reason: `it has no address the proxy can reach${where} (network mode "${container.networkMode}", no published port, no network IP)` };
+  const choice = chooseAddress(container, port, network === undefined ? undefined : { name: network, from: 'DOCKER_NETWORK' });
+  return 'reason' in choice ? choice : choice.server;
 }
 
-function serviceEntry(service: DockerSwarmService, ctx: ParseContext): { ok: true; entry?: Entry } | { ok: false; reason: string } {
+/** The network whose IP is used: the container's `com.df.network`, else its engine's `network=`, else DOCKER_NETWORK. */
+function sharedNetwork(container: DockerContainer, engine: EngineHost, network: string | undefined): SharedNetwork | undefined {
+  const label = container.labels[`${PREFIX}network`];
+  if (label !== undefined) return { name: label, from: 'com.df.network' };
+  if (engine.network !== undefined) return { name: engine.network, from: 'network= of the engine' };
+  return network !== undefined ? { name: network, from: 'DOCKER_NETWORK' } : undefined;
+}
+
+function serviceEntry(service: DockerSwarmService, ctx: ParseContext, hostAddress: string): { ok: true; entry?: Entry } | { ok: false; reason: string } {
   // replicas=0 removes the service, as docker-flow-swarm-listener's notification does.
   if (service.mode === 'replicated' && service.replicas === 0) return { ok: true };
   const raw = fromLabels(service.labels, PREFIX);
@@ -235,7 +241,7 @@ function serviceEntry(service: DockerSwarmService, ctx: ParseContext): { ok: tru
   if (!parsed.ok) return { ok: false, reason: `bad labels: ${describeIssues(parsed.issues)}` };
   const { entry } = parsed;
   if (onHost && entry.spec.discoveryType === undefined) {
-    return { ok: true, entry: { ...entry, spec: { ...entry.spec, servers: [{ host: '127.0.0.1', id: service.id }] } } };
+    return { ok: true, entry: { ...entry, spec: { ...entry.spec, servers: [{ host: hostAddress, id: service.id }] } } };
   }
   return { ok: true, entry };
 }
@@ -245,10 +251,6 @@ function withDefaults(raw: RawResult, defaults: Readonly<Record<string, string>>
   const params = new Map(raw.params);
   for (const [key, value] of Object.entries(defaults)) if (!params.has(key)) params.set(key, value);
   return { params, issues: raw.issues };
-}
-
-function isIpv6(ip: string | undefined): boolean {
-  return ip !== undefined && ip.includes(':');
 }
 
 function byName(a: { name: string }, b: { name: string }): number {

@@ -1,6 +1,7 @@
 import Router from '@koa/router';
 import type Koa from 'koa';
 import type { DiscoveryStatus } from '../adapters/docker/discovery.js';
+import type { EngineStatus } from '../adapters/docker/engineStates.js';
 import type { Reconciler } from '../core/reconciler.js';
 import type { AppState } from './app.js';
 
@@ -23,6 +24,7 @@ export function discoveryRoutes(deps: DiscoveryRouteDeps): (app: Koa<AppState>) 
       return;
     }
     const quarantined = new Map(deps.engine.quarantined.map((q) => [q.name, q.reason]));
+    const engineState = new Map((status.engines ?? []).map((e) => [e.name, e.state]));
     ctx.body = {
       Status: 'OK',
       Discovery: 'docker',
@@ -36,6 +38,8 @@ export function discoveryRoutes(deps: DiscoveryRouteDeps): (app: Koa<AppState>) 
         LastSync: { At: status.lastSync.at, DurationMs: status.lastSync.durationMs, Services: status.lastSync.services, Servers: status.lastSync.servers, Applied: status.lastSync.applied },
       }),
       ...(status.lastError !== undefined && { LastError: status.lastError }),
+      ...(status.engines && { Engines: status.engines.map(engineJson) }),
+      ...(status.badEngines && { BadEngines: status.badEngines }),
       Services: status.services.map((s) => {
         const entry = deps.engine.registry.entries.get(s.name);
         const reason = quarantined.get(s.name);
@@ -45,16 +49,48 @@ export function discoveryRoutes(deps: DiscoveryRouteDeps): (app: Koa<AppState>) 
           ServiceName: s.name,
           Kind: s.kind,
           From: s.from,
-          Servers: s.servers.map((x) => ({ Host: x.host, Port: x.port ?? null, Id: x.id ?? null })),
+          Servers: s.servers.map((x) => {
+            const chosen = s.addresses?.find((a) => a.server.id === x.id);
+            return {
+              Host: x.host,
+              Port: x.port ?? null,
+              Id: x.id ?? null,
+              ...(chosen && {
+                Container: chosen.container,
+                ...(chosen.engine !== undefined && { Engine: chosen.engine, EngineState: engineState.get(chosen.engine) ?? 'unknown' }),
+                Rule: chosen.rule,
+                Why: chosen.why,
+              }),
+            };
+          }),
           State: state,
           ...(state === 'shadowed' && entry && { Reason: `a service of the same name from ${entry.owner} wins` }),
           ...(state === 'quarantined' && { Reason: reason }),
         };
       }),
-      Skipped: status.skipped.map((s) => ({ Name: s.name, Kind: s.kind, Reason: s.reason })),
+      Skipped: status.skipped.map((s) => ({ Name: s.name, Kind: s.kind, ...(s.engine !== undefined && { Engine: s.engine }), Reason: s.reason })),
     };
   });
   return (app) => {
     app.use(router.routes());
+  };
+}
+
+/** One engine as `/discovery` shows it: where it is, how it is reached, its state and since when. */
+function engineJson(e: EngineStatus): Record<string, unknown> {
+  return {
+    Name: e.name,
+    Url: e.url,
+    Tls: e.tls,
+    Address: e.address,
+    AddressFrom: e.addressFrom,
+    ...(e.network !== undefined && { Network: e.network }),
+    State: e.state,
+    Since: e.since,
+    ...(e.lastRead !== undefined && { LastRead: e.lastRead }),
+    ...(e.lastError !== undefined && { LastError: e.lastError }),
+    Containers: e.containers,
+    Services: e.services,
+    Reconnects: e.reconnects,
   };
 }

@@ -2,6 +2,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { loadAcmeSettings } from '../acmeSettings.js';
 import { DEFAULT_DOCKER_HOST } from '../adapters/docker/dockerHost.js';
+import { dockerEngines, tlsDefaults } from '../adapters/docker/dockerHosts.js';
 import { parsePeers } from '../adapters/peers/peerList.js';
 import { fail, type Field, type SettingsHost } from './fields.js';
 import { SECRET_VARS, SETTINGS, type SettingDef } from './schema.js';
@@ -114,8 +115,9 @@ function toSettings(r: Parsed, ctx: z.RefinementCtx, host: SettingsHost): Settin
     stopGraceMs: r.STOP_GRACE * 1000,
     // Unset DISCOVERY follows Docker only where there is one (DOCKER_HOST set or the default socket present),
     // so machines without Docker start in API-only mode.
-    discovery: r.DISCOVERY ?? (r.DOCKER_HOST !== undefined || host.exists('/var/run/docker.sock') ? 'docker' : 'none'),
+    discovery: r.DISCOVERY ?? (r.DOCKER_HOST !== undefined || r.DOCKER_HOSTS !== undefined || host.exists('/var/run/docker.sock') ? 'docker' : 'none'),
     dockerHost: r.DOCKER_HOST ?? DEFAULT_DOCKER_HOST,
+    docker: { engines: [], multiple: false, problems: [] },
     notifyLabel: r.DF_NOTIFY_LABEL,
     ...(r.DOCKER_NETWORK !== undefined && { dockerNetwork: r.DOCKER_NETWORK }),
     ...(r.CFG_TEMPLATE_PATH !== undefined && { mainTemplatePath: r.CFG_TEMPLATE_PATH }),
@@ -145,6 +147,9 @@ function toSettings(r: Parsed, ctx: z.RefinementCtx, host: SettingsHost): Settin
     }),
   };
   if (r.STORE === 'consul' && r.CONSUL_HTTP_ADDR === undefined) fail(ctx, 'CONSUL_HTTP_ADDR', undefined, 'must be set when STORE=consul');
+  const docker = dockerEngines({ hosts: r.DOCKER_HOSTS, host: r.DOCKER_HOST, fallback: DEFAULT_DOCKER_HOST, tls: tlsDefaults({ verify: r.DOCKER_TLS_VERIFY, tls: r.DOCKER_TLS, certPath: r.DOCKER_CERT_PATH, home: r.HOME }) });
+  if (docker.error && !(docker.error.variable === 'DOCKER_HOST' && r.DOCKER_HOST !== undefined)) fail(ctx, docker.error.variable, docker.error.value, docker.error.problem);
+  else settings.docker = { engines: docker.engines, multiple: docker.multiple, problems: docker.problems };
   const peers = parsePeers(r.PEERS ?? '', r.PORT);
   if (typeof peers === 'string') fail(ctx, 'PEERS', r.PEERS, `is not a list of peers: ${peers}`);
   else settings.peers = peers;

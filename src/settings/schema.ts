@@ -251,13 +251,22 @@ export const SETTINGS = {
 
   // Docker discovery
   DISCOVERY: {
-    group: DOCKER, default: 'docker if DOCKER_HOST is set or /var/run/docker.sock exists, else none', doc: 'docker routes containers and swarm services by their labels; none is API-only.',
+    group: DOCKER, default: 'docker if DOCKER_HOST or DOCKER_HOSTS is set or /var/run/docker.sock exists, else none', doc: 'docker routes containers and swarm services by their labels; none is API-only.',
     parse: oneOf(['docker', 'none'], undefined, 'must be docker or none'),
   },
   DOCKER_HOST: {
-    group: DOCKER, default: 'unix:///var/run/docker.sock', doc: 'The Docker API: unix:///path or tcp://host:port.',
+    group: DOCKER, default: 'unix:///var/run/docker.sock', doc: "The Docker API of the proxy's own engine: unix:///path or tcp://host:port.",
     parse: custom((v, ctx, at) => (v === undefined || parseDockerHost(v) ? v : failAt(ctx, at, v, 'must be unix:///path/to/docker.sock or tcp://host:port'))),
   },
+  DOCKER_HOSTS: {
+    group: DOCKER, default: '',
+    doc: 'Several engines (replaces DOCKER_HOST): [name=]unix:///path or [name=]tcp://host:port, comma separated, each with ?tls=verify|noverify|off&certs=/dir&address=host&network=name. A bad entry is reported and skipped.',
+    parse: text(),
+  },
+  DOCKER_TLS_VERIFY: { group: DOCKER, default: 'false', doc: "tcp:// engines use TLS and verify the engine's certificate (ca.pem), with a client certificate.", parse: bool(false) },
+  DOCKER_TLS: { group: DOCKER, default: 'false', doc: "tcp:// engines use TLS without verifying the engine's certificate.", parse: bool(false) },
+  DOCKER_CERT_PATH: { group: DOCKER, default: '$HOME/.docker', doc: 'Directory with ca.pem, cert.pem and key.pem for TLS engines (certs= of an entry wins).', parse: pattern(undefined, /^\/[A-Za-z0-9_.\/@+-]*$/, 'must be an absolute directory path') },
+  HOME: { group: DOCKER, default: "(the environment's)", doc: 'Where DOCKER_CERT_PATH defaults to ($HOME/.docker).', parse: text() },
   DF_NOTIFY_LABEL: { group: DOCKER, default: 'com.df.notify', doc: 'Only containers and services with this label set to true are routed.', parse: pattern('com.df.notify', /^[A-Za-z0-9][A-Za-z0-9._/-]{0,127}$/, 'must be a label name such as com.df.notify') },
   DOCKER_NETWORK: { group: DOCKER, default: '', doc: 'The network flow-proxy shares with containers (their IP on it is used).', parse: pattern(undefined, /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/, 'must be a Docker network name') },
 

@@ -1,3 +1,4 @@
+import type { EngineSpec } from '../adapters/docker/dockerHosts.js';
 import type { AcmeSettings } from '../acmeSettings.js';
 import type { PeerSpec } from '../adapters/peers/peerList.js';
 import type { ReqMode, User } from '../domain/spec.js';
@@ -52,6 +53,8 @@ export interface Settings {
   discovery: 'docker' | 'none';
   /** DOCKER_HOST: the Docker API discovery talks to. */
   dockerHost: string;
+  /** DOCKER_HOSTS (else DOCKER_HOST), with DOCKER_TLS_VERIFY, DOCKER_TLS, DOCKER_CERT_PATH: the engines discovery follows. */
+  docker: { engines: EngineSpec[]; multiple: boolean; problems: string[] };
   /** DF_NOTIFY_LABEL: only containers and services with `<label>=true` are routed. */
   notifyLabel: string;
   /** DOCKER_NETWORK: the network the proxy shares with containers (their IP there is used). */

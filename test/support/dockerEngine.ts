@@ -32,6 +32,10 @@ export interface DockerEngine {
   forward(port: number): Promise<string>;
   /** Stops dockerd (SIGTERM, as a service manager would) and starts it again on the same data. */
   restartDaemon(): Promise<void>;
+  /** Stops dockerd (SIGTERM) and leaves it stopped; with `liveRestore` its containers keep running. */
+  stopDaemon(): Promise<void>;
+  /** Starts dockerd again after stopDaemon(). */
+  startDaemon(): Promise<void>;
   /** Tears everything down; safe to call more than once. */
   stop(): Promise<void>;
 }
@@ -62,20 +66,42 @@ export function requirePrerequisites(): void {
   }
 }
 
+export interface EngineOptions {
+  tag: string;
+  swarm?: boolean;
+  /**
+   * Run in the network namespace of this engine instead of one of its own
+   * (several engines on one host, reached by their unix sockets). The
+   * namespace stays with its owner: stop() tears down only this engine.
+   */
+  inside?: DockerEngine;
+  /** More `--host` listeners, e.g. `tcp://0.0.0.0:2375` (reachable from namespaces linked to this one). */
+  hosts?: string[];
+  /** `--tlsverify` on the tcp listeners, with these PEM files (the CA that signs client certificates). */
+  tls?: { ca: string; cert: string; key: string };
+  /** `--live-restore`: containers keep running while dockerd is stopped. */
+  liveRestore?: boolean;
+}
+
 /**
- * Starts dockerd in namespace `dfp-<tag>-<pid>` and imports the busybox image.
- * The pid keeps concurrent test runs apart; leftovers of runs whose process
- * died (a killed worker) are torn down first.
+ * Starts dockerd in namespace `dfp-<tag>-<pid>` (or in the namespace of
+ * `inside`) and imports the busybox image. The pid keeps concurrent test
+ * runs apart; leftovers of runs whose process died (a killed worker) are
+ * torn down first.
  */
-export async function startDockerEngine(options: { tag: string; swarm?: boolean }): Promise<DockerEngine> {
+export async function startDockerEngine(options: EngineOptions): Promise<DockerEngine> {
   requirePrerequisites();
   cleanLeftovers();
-  const name = `dfp-${options.tag}-${process.pid}`;
-  const dir = path.join('/tmp', name);
-  teardownSync(name, dir);
+  const own = `dfp-${options.tag}-${process.pid}`;
+  const dir = path.join('/tmp', own);
+  const ownsNetns = options.inside === undefined;
+  const name = options.inside?.name ?? own;
+  teardownSync(name, dir, ownsNetns);
   fs.mkdirSync(dir, { recursive: true });
-  execFileSync('ip', ['netns', 'add', name]);
-  execFileSync('ip', ['-n', name, 'link', 'set', 'lo', 'up']);
+  if (ownsNetns) {
+    execFileSync('ip', ['netns', 'add', name]);
+    execFileSync('ip', ['-n', name, 'link', 'set', 'lo', 'up']);
+  }
   const netns = `/run/netns/${name}`;
   const socket = path.join(dir, 'docker.sock');
   const env = { ...process.env, DOCKER_HOST: `unix://${socket}`, DOCKER_CONFIG: path.join(dir, 'cli') };
@@ -84,7 +110,7 @@ export async function startDockerEngine(options: { tag: string; swarm?: boolean 
   let stopped = false;
 
   // Whatever happens to the test process, nothing is left behind.
-  const onExit = () => teardownSync(name, dir);
+  const onExit = () => teardownSync(name, dir, ownsNetns);
   process.once('exit', onExit);
 
   const startDaemon = async () => {
@@ -94,6 +120,9 @@ export async function startDockerEngine(options: { tag: string; swarm?: boolean 
       '--data-root', path.join(dir, 'data'), '--exec-root', path.join(dir, 'exec'),
       '--host', `unix://${socket}`, '--pidfile', path.join(dir, 'dockerd.pid'),
       '--bridge=none',
+      ...(options.hosts ?? []).flatMap((h) => ['--host', h]),
+      ...(options.tls ? ['--tlsverify', '--tlscacert', options.tls.ca, '--tlscert', options.tls.cert, '--tlskey', options.tls.key] : []),
+      ...(options.liveRestore ? ['--live-restore'] : []),
     ], { detached: true, stdio: ['ignore', log, log] });
     fs.closeSync(log);
     daemon.unref();
@@ -141,6 +170,8 @@ export async function startDockerEngine(options: { tag: string; swarm?: boolean 
       await stopDaemon(dir, daemon);
       await startDaemon();
     },
+    stopDaemon: () => stopDaemon(dir, daemon),
+    startDaemon,
     async stop() {
       if (stopped) return;
       stopped = true;
@@ -151,7 +182,7 @@ export async function startDockerEngine(options: { tag: string; swarm?: boolean 
       if (ids !== '') await docker(['rm', '-f', ...ids.split(/\s+/)], 30_000).catch(() => undefined);
       await stopDaemon(dir, daemon).catch(() => undefined);
       for (const f of forwarders.values()) f.child.kill('SIGKILL');
-      teardownSync(name, dir);
+      teardownSync(name, dir, ownsNetns);
     },
   };
 
@@ -205,17 +236,25 @@ function cleanLeftovers(): void {
     const owner = /^dfp-[a-z0-9-]+-(\d+)$/.exec(name);
     if (owner && !alive(Number(owner[1]))) teardownSync(name, path.join('/tmp', name));
   }
+  // Engines that ran inside another engine's namespace leave only their directory.
+  for (const name of fs.readdirSync('/tmp')) {
+    const owner = /^dfp-[a-z0-9-]+-(\d+)$/.exec(name);
+    if (owner && !alive(Number(owner[1])) && !fs.existsSync(`/run/netns/${name}`)) teardownSync(name, path.join('/tmp', name), false);
+  }
 }
 
 /**
  * Kills every process left in the namespace (by pid), unmounts what dockerd
  * mounted under the directory, deletes the namespace and the directory.
+ * An engine in a namespace it does not own kills only its own processes
+ * (dockerd, and whatever names its directory: containerd, shims).
  * Synchronous so that it can run from an exit handler.
  */
-export function teardownSync(name: string, dir: string): void {
+export function teardownSync(name: string, dir: string, ownsNetns = true): void {
   const dockerdPid = readPid(path.join(dir, 'dockerd.pid'));
   const pids = new Set<number>(dockerdPid !== undefined && alive(dockerdPid) ? [dockerdPid] : []);
-  if (fs.existsSync(`/run/netns/${name}`)) {
+  if (!ownsNetns) for (const pid of processesNaming(dir)) pids.add(pid);
+  if (ownsNetns && fs.existsSync(`/run/netns/${name}`)) {
     const listed = spawnSync('ip', ['netns', 'pids', name], { encoding: 'utf8' });
     for (const p of (listed.stdout ?? '').split(/\s+/)) if (/^\d+$/.test(p)) pids.add(Number(p));
   }
@@ -234,8 +273,22 @@ export function teardownSync(name: string, dir: string): void {
     .filter((m) => m === dir || m.startsWith(`${dir}/`))
     .sort((a, b) => b.length - a.length);
   for (const m of mounts) spawnSync('umount', ['-l', m]);
-  if (fs.existsSync(`/run/netns/${name}`)) spawnSync('ip', ['netns', 'del', name]);
+  if (ownsNetns && fs.existsSync(`/run/netns/${name}`)) spawnSync('ip', ['netns', 'del', name]);
   fs.rmSync(dir, { recursive: true, force: true });
+}
+
+/** Processes whose command line names `dir` (an engine's containerd and shims). */
+function processesNaming(dir: string): number[] {
+  const found: number[] = [];
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
+    try {
+      if (fs.readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0').some((arg) => arg === dir || arg.startsWith(`${dir}/`))) found.push(Number(entry));
+    } catch {
+      // gone
+    }
+  }
+  return found;
 }
 
 function ping(socket: string): Promise<boolean> {

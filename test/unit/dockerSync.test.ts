@@ -183,7 +183,10 @@ for (const [title, state, expected, opts] of cases) {
 test('servers carry the container id, so HAProxy slots stay with their container', (t) => {
   const result = dockerSync({ containers: [container('c1', web, { id: 'abc123' })], services: [] }, options);
   t.deepEqual(result.entries[0]?.spec.servers, [{ host: '127.0.0.1', id: 'abc123' }]);
-  t.deepEqual(result.origins, [{ name: 'c1', kind: 'container', from: ['c1'] }]);
+  t.deepEqual(result.origins, [{
+    name: 'c1', kind: 'container', from: ['c1'],
+    addresses: [{ server: { host: '127.0.0.1', id: 'abc123' }, rule: 'host-network', why: "it uses the host network: 127.0.0.1 (the proxy's own host)", container: 'c1' }],
+  }]);
 });
 
 test('the same state always maps to the same entries (level-triggered, order of listing does not matter)', (t) => {

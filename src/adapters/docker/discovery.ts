@@ -5,6 +5,7 @@ import type { Log } from '../../core/log.js';
 import type { Entry } from '../../domain/registry.js';
 import type { ServerAddr } from '../../domain/spec.js';
 import { ContainerLifecycle } from './lifecycle.js';
+import type { EngineStatus, EngineView } from './engineStates.js';
 import { isRelevant, type DockerEvent } from './events.js';
 import type { DockerSource } from './source.js';
 
@@ -35,6 +36,7 @@ export interface DiscoveryDeps {
   notifyLabel: string;
   /** Shown in the status only. */
   dockerHost: string;
+  engines?: EngineView;
   timing?: Partial<DiscoveryTiming>;
   random?: () => number;
 }
@@ -61,6 +63,8 @@ export interface DiscoveryStatus {
   lastError?: string;
   services: Array<Origin & { servers: ServerAddr[] }>;
   skipped: Skipped[];
+  engines?: EngineStatus[];
+  badEngines?: string[];
 }
 
 /**
@@ -138,14 +142,15 @@ export class DockerDiscovery {
     return {
       dockerHost: this.deps.dockerHost,
       notifyLabel: this.deps.notifyLabel,
-      connected: this.connected,
-      reconnects: Math.max(0, this.connects - 1),
+      connected: this.deps.engines?.connected() ?? this.connected,
+      reconnects: this.deps.engines?.reconnects() ?? Math.max(0, this.connects - 1),
       events: this.events,
       syncs: this.syncs,
       ...(this.lastSync && { lastSync: this.lastSync }),
       ...(this.lastError !== undefined && { lastError: this.lastError }),
       services: this.current.entries.map((e) => ({ ...(origins.get(e.name) ?? { name: e.name, kind: 'service' as const, from: [] }), servers: e.spec.servers ?? [] })),
       skipped: this.current.skipped,
+      ...(this.deps.engines && { engines: this.deps.engines.status(), badEngines: [...this.deps.engines.problems] }),
     };
   }
 
@@ -201,12 +206,12 @@ export class DockerDiscovery {
       try {
         await this.deps.source.watch({
           signal,
-          onOpen: () => {
+          onOpen: (info) => {
             openedAt = performance.now();
             this.connected = true;
             this.connects++;
-            this.deps.log.info({ reconnects: this.connects - 1 }, 'docker discovery: following Docker events');
-            this.deps.onConnect?.(this.connects > 1);
+            this.deps.log.info({ reconnects: this.connects - 1, ...(info && { engine: info.engine }) }, 'docker discovery: following Docker events');
+            this.deps.onConnect?.(info?.reconnect ?? this.connects > 1);
             // Whatever happened while we were not listening is picked up by a full resync.
             this.requestSync();
           },
@@ -222,6 +227,7 @@ export class DockerDiscovery {
             if (this.lifecycle.note(event)) void this.drainNow(changeId);
             this.requestSync();
           },
+          onResync: () => this.requestSync(),
         });
         if (!signal.aborted) this.deps.log.warn({}, 'docker discovery: Docker closed the events stream; reconnecting');
       } catch (e) {

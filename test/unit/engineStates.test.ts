@@ -1,0 +1,20 @@
+import test from 'ava';
+import { merge, tag } from '../../src/adapters/docker/engineStates.js';
+import type { DockerContainer, DockerState } from '../../src/core/dockerSync.js';
+
+const box = (id: string, name = 'web-1'): DockerContainer => ({ id, name, labels: {}, state: 'running', health: 'none', networkMode: 'host', networks: [], ports: [], created: 1 });
+const listing = (...ids: string[]): DockerState => ({ containers: ids.map((id) => box(id)), services: [{ id: `svc-${ids[0]}`, name: 's', labels: {}, mode: 'global', hostNetwork: false }] });
+
+test('an engine\'s listing carries its name, and with several engines an identity <engine>/<id>', (t) => {
+  const several = tag(listing('111'), 'b', true);
+  t.deepEqual(several.containers.map((c) => [c.id, c.engine]), [['b/111', 'b']]);
+  t.deepEqual(several.services.map((s) => [s.id, s.engine]), [['b/svc-111', 'b']]);
+  const single = tag(listing('111'), 'local', false);
+  t.deepEqual(single.containers.map((c) => [c.id, c.engine]), [['111', 'local']]);
+});
+
+test('merged listings keep every engine\'s containers; the same container listed by two entries counts once, for the first', (t) => {
+  const merged = merge([tag(listing('111', '222'), 'a', true), tag(listing('333'), 'b', true), tag(listing('111'), 'again', true)]);
+  t.deepEqual(merged.containers.map((c) => c.id), ['a/111', 'a/222', 'b/333']);
+  t.deepEqual(merged.services.map((s) => s.id), ['a/svc-111', 'b/svc-333']);
+});
