@@ -42,7 +42,7 @@ const COMPAT = 'Accepted without effect (docker-flow-proxy compatibility)';
 const S = true;
 const SECONDS = 2_147_483;
 
-/** HAProxy 2.6's retry-on conditions. */
+/** A HAProxy time: a number with an optional unit. */
 const TIME = /^\d+(us|ms|s|m|h|d)?$/;
 
 /** The users of USERS, before USERS_PASS_ENCRYPTED applies. */
@@ -53,7 +53,7 @@ const users = custom((v, ctx, at) => {
     const colon = item.indexOf(':');
     const name = colon < 0 ? '' : item.slice(0, colon);
     const password = colon < 0 ? '' : item.slice(colon + 1);
-    if (!/^[A-Za-z0-9._@-]{1,64}$/.test(name) || password === '' || /['\u0000-\u001f\u007f]/.test(password)) {
+    if (!/^[A-Za-z0-9._@-]{1,64}$/.test(name) || password === '' || password.includes("'") || hasControl(password)) {
       return failAt(ctx, at, v, 'must be a list of user:password pairs (no single quotes or control characters)');
     }
     out.push({ name, password });

@@ -149,3 +149,12 @@ for (const [name, env, secrets] of secretValues) {
     t.false(found.some((e) => e.includes('hunter2')), found.join(' '));
   });
 }
+
+test('USERS refuses Unicode line breaks and control characters in a password, without showing it (found by the hostile-input property)', (t) => {
+  for (const password of ['\u0085', 'a\u2028b', 'x\u0000', "it's"]) {
+    const problems = errors({ USERS: `admin:${password}` });
+    t.true(problems.some((e) => e.includes('USERS')), JSON.stringify(problems));
+    t.false(problems.some((e) => e.includes(password)), 'the value is not shown');
+  }
+  t.deepEqual(settings({ USERS: 'admin:s3cret' }).users.map((u) => u.name), ['admin']);
+});
