@@ -6,6 +6,7 @@ import { launchChromium, waitForText } from '../support/browser.js';
 import { startDockerEngine, type DockerEngine } from '../support/dockerEngine.js';
 import { eventually } from '../support/flowProxy.js';
 import { startFlowProxyIn, type NsFlowProxy } from '../support/nsFlowProxy.js';
+import { joinSockets } from '../support/pipe.js';
 import { runWeb } from '../support/webContainer.js';
 
 // The dashboard shows what Docker discovery routes and what it skipped: a real dockerd, labelled
@@ -21,17 +22,7 @@ test.before(async () => {
   proxy = await startFlowProxyIn(engine);
   // Chromium runs outside the namespace: a TCP port on 127.0.0.1 here carries its requests to the API inside.
   const socket = await engine.forward(18080);
-  bridge = net.createServer((client) => {
-    const upstream = net.connect(socket);
-    const close = () => {
-      client.destroy();
-      upstream.destroy();
-    };
-    client.on('error', close);
-    upstream.on('error', close);
-    client.pipe(upstream);
-    upstream.pipe(client);
-  });
+  bridge = net.createServer((client) => joinSockets(client, net.connect(socket)));
   await new Promise<void>((resolve) => bridge.listen(0, '127.0.0.1', () => resolve()));
   browser = await launchChromium();
 });

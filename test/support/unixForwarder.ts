@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import net from 'node:net';
+import { joinSockets } from './pipe.js';
 
 /**
  * Run inside a test network namespace: `node unixForwarder.js SOCKET HOST PORT`
@@ -14,16 +15,7 @@ if (!socketPath || !host || !port) {
 }
 fs.rmSync(socketPath, { force: true });
 const server = net.createServer((client) => {
-  const upstream = net.connect(Number(port), host);
-  // Ends travel through the pipes (HTTP answers are never cut short); errors tear both sides down.
-  const close = () => {
-    client.destroy();
-    upstream.destroy();
-  };
-  client.on('error', close);
-  upstream.on('error', close);
-  client.pipe(upstream);
-  upstream.pipe(client);
+  joinSockets(client, net.connect(Number(port), host));
 });
 server.listen(socketPath);
 process.on('SIGTERM', () => server.close(() => process.exit(0)));
