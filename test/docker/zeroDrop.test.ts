@@ -1,8 +1,7 @@
-import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { fileURLToPath } from 'node:url';
 import test from 'ava';
 import { IMAGE, startDockerEngine, type DockerEngine } from '../support/dockerEngine.js';
+import { underLoad as loadOn, type LoadResult } from '../support/engineHosts.js';
 import { eventually } from '../support/flowProxy.js';
 import { startFlowProxyIn, type NsFlowProxy } from '../support/nsFlowProxy.js';
 import { oneshotScript, runWeb } from '../support/webContainer.js';
@@ -14,8 +13,6 @@ import { oneshotScript, runWeb } from '../support/webContainer.js';
 let engine: DockerEngine;
 let proxy: NsFlowProxy;
 
-const LOADER = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'support', 'loadClient.js');
-
 test.before(async () => {
   engine = await startDockerEngine({ tag: 'zerodrop' });
   proxy = await startFlowProxyIn(engine);
@@ -26,33 +23,8 @@ test.after.always(async () => {
   await engine?.stop();
 });
 
-interface LoadResult {
-  total: number;
-  failed: number;
-  failures: Record<string, number>;
-  answers: Record<string, number>;
-}
-
 /** Runs `work` while 2 keep-alive and 2 close clients hit `route` through HAProxy; returns their counts. */
-async function underLoad(route: string, work: () => Promise<void>): Promise<LoadResult> {
-  const child = engine.spawnInside(process.execPath, [LOADER, '18000', route, '2', '2'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr?.on('data', (d: Buffer) => (out += d.toString()));
-  const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
-  await eventually(async () => out, (o) => o.includes('started'), 10_000);
-  await sleep(500);
-  try {
-    await work();
-    await sleep(500);
-  } finally {
-    child.kill('SIGTERM');
-    await exited;
-  }
-  const line = out.split('\n').find((l) => l.startsWith('{'));
-  if (!line) throw new Error(`the load client printed no result: ${out}`);
-  return JSON.parse(line) as LoadResult;
-}
+const underLoad = (route: string, work: () => Promise<void>): Promise<LoadResult> => loadOn(engine, 18000, route, work);
 
 interface DiscoveredService { ServiceName: string; Servers: unknown[] }
 

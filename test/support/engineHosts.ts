@@ -129,6 +129,10 @@ export async function underLoad(where: DockerEngine, httpPort: number, route: st
   const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
   const deadline = Date.now() + 10_000;
   while (!out.includes('started') && Date.now() < deadline && child.exitCode === null) await new Promise((r) => setTimeout(r, 25));
+  if (!out.includes('started')) {
+    child.kill('SIGTERM');
+    throw new Error(`the load client did not start: ${out}`);
+  }
   await new Promise((r) => setTimeout(r, 500));
   try {
     await work();
