@@ -218,6 +218,7 @@ export async function startProxy(options: ProxyOptions): Promise<Proxy> {
     metrics.quarantined.set(engine.quarantined.length);
   };
   dataPlane.process.onRecovered = (what) => metrics.haproxyRecoveries.inc({ what });
+  dataPlane.process.beforeRecover = () => engine.flushFiles();
   // A name that resolved late, or to another address, is rendered again.
   names.onChange = (host) => void engine.submit({ kind: 'refresh', reason: `server name ${host} resolved to a new address` }, 'dns');
   const storeKind = consul ? 'consul' : options.store ? 'custom' : 'file';
@@ -272,8 +273,14 @@ export async function startProxy(options: ProxyOptions): Promise<Proxy> {
     engine,
     parseContext: ctx,
     ...(settings.filterProxyInstanceName && { instanceFilter: settings.proxyInstanceName }),
-    liveConfigText: () => dataPlane.liveConfigText(),
-    liveMaps: () => dataPlane.liveMaps(),
+    liveConfigText: () => {
+      engine.flushFiles();
+      return dataPlane.liveConfigText();
+    },
+    liveMaps: () => {
+      engine.flushFiles();
+      return dataPlane.liveMaps();
+    },
     certs,
     crtListFile: dataPlane.files.crtList,
     metrics,

@@ -14,6 +14,9 @@ import type { Log } from './log.js';
 import type { ApplyKind, ConfigFiles, CustomTemplates, DataPlane } from './ports.js';
 import type { ResultCode } from './results.js';
 import { describeOps, runtimeDiff } from './runtimeDiff.js';
+import { buildIndex, commitPatch, planPatch, type LiveIndex, type PatchChange } from './patch.js';
+import { backendsFor } from '../render/backend.js';
+import type { ServiceSpec } from '../domain/spec.js';
 
 /**
  * The apply side of the reconciler: the model HAProxy runs, and how a new
@@ -36,6 +39,8 @@ export interface ApplierDeps {
   names?: { resolveAll(hosts: Iterable<string>): Promise<ReadonlyMap<string, string | undefined>> };
   /** ROUTE_CONFLICT=reject: a change that makes one of its routes another service's is refused. */
   routeConflict?: 'warn' | 'reject';
+  /** false: every change builds the whole model (no runtime patches); for tests that compare both paths. */
+  incremental?: boolean;
   log: Log;
   now: () => number;
 }
@@ -78,6 +83,8 @@ export class Applier {
   private current: LiveState | undefined;
   /** What render remembers between applies: an unchanged service is not rebuilt. */
   readonly memo = renderMemo();
+  /** What runtime patches keep about the live model (patch.ts); built when first needed after a full apply. */
+  private index: LiveIndex | undefined;
 
   constructor(private readonly deps: ApplierDeps) {}
 
@@ -158,14 +165,25 @@ export class Applier {
     return { error: 'could not build a valid configuration at start' };
   }
 
-  /** One try at making a state live, by the cheapest safe path. `changed`: the services this batch changed. */
-  async attempt(state: DesiredState, changed: ReadonlySet<string>, upserted: ReadonlySet<string>, opts: { rerender: boolean; reason: string }, persistence: Persistence): Promise<Attempt> {
-    const inputs = await this.prepare(state);
-    if (inputs.failures.size > 0) return { ok: false, culprits: inputs.failures, code: 'REJECTED' };
+  /**
+   * One try at making a state live, by the cheapest safe path. `changed`: the services this batch changed;
+   * `previous`: the state live now, when the change may be patched into the live model (patch.ts).
+   */
+  async attempt(state: DesiredState, changed: ReadonlySet<string>, upserted: ReadonlySet<string>, opts: { rerender: boolean; reason: string; previous?: DesiredState }, persistence: Persistence): Promise<Attempt> {
     let reason = opts.reason || (opts.rerender ? 'reload requested' : '');
     const live = this.current;
+    let runtimeRefused = false;
+    if (live && !opts.rerender && opts.previous && this.deps.incremental !== false) {
+      const patched = await this.patch(live, opts.previous, state, changed, persistence);
+      if (patched && 'fallback' in patched) {
+        reason = patched.fallback;
+        runtimeRefused = true;
+      } else if (patched) return patched;
+    }
+    const inputs = await this.prepare(state);
+    if (inputs.failures.size > 0) return { ok: false, culprits: inputs.failures, code: 'REJECTED' };
 
-    if (live && !opts.rerender) {
+    if (live && !opts.rerender && !runtimeRefused) {
       const sticky = this.model(state, live.layout, inputs);
       if (sticky.conflicts.size > 0) return { ok: false, culprits: sticky.conflicts, code: 'REJECTED' };
       const clashes = this.routeConflicts(sticky.model, upserted);
@@ -234,8 +252,62 @@ export class Applier {
     return { ok: true, kind: 'reload', reason: reason || 'configuration structure changed', commands: 0 };
   }
 
-  /** Reloads HAProxy with the files it has (the /reload endpoint without recreate). */
+  /**
+   * A change local to a few plain services, made to the live model directly (patch.ts): the state
+   * saved, then HAProxy's runtime API. Undefined when the change needs the whole model; `fallback`
+   * when HAProxy refused the operations (a reload follows).
+   */
+  private async patch(live: LiveState, previous: DesiredState, state: DesiredState, changed: ReadonlySet<string>, persistence: Persistence): Promise<Attempt | { fallback: string } | undefined> {
+    const specOf = (s: DesiredState, name: string) => (s.quarantine.has(name) ? undefined : s.registry.entries.get(name)?.spec);
+    const changes: PatchChange[] = [...changed].map((name) => ({ name, before: specOf(previous, name), after: specOf(state, name) }));
+    // In the order the whole model assigns spares in, so that both give the same layout.
+    changes.sort((a, b) => order(a.after ?? a.before, b.after ?? b.before));
+    const wanted = changes.flatMap((c) => (c.after ? [c.after] : []));
+    const addresses = this.deps.names && wanted.length > 0 ? await this.deps.names.resolveAll(namesToResolveFor(wanted, this.deps.settings, this.memo)) : undefined;
+    const index = this.liveIndex(previous);
+    const patch = planPatch(live.model, index, changes, { settings: this.deps.settings, memo: this.memo, routeOrder: this.deps.settings.routeOrder, ...(addresses && { addresses }) });
+    if (!patch) return undefined;
+    const failed = await persistence.save(state.registry);
+    if (failed) return { ok: false, fatal: failed.message, code: failed.code };
+    if (patch.ops.length === 0) {
+      commitPatch(live.model, index, patch);
+      return { ok: true, kind: 'none', reason: 'nothing to change in HAProxy', commands: 0 };
+    }
+    const result = await this.deps.dataPlane.runtime(patch.ops);
+    if (!result.ok) {
+      this.deps.log.warn({ message: result.message }, 'runtime update failed; reloading');
+      return { fallback: `runtime API refused a change (${result.message})` };
+    }
+    commitPatch(live.model, index, patch);
+    // Files are written after the callers are answered (flushFiles), before anything reads them.
+    this.current = { ...live, files: undefined };
+    return { ok: true, kind: 'runtime', reason: describeOps(patch.ops), commands: result.commands ?? 0 };
+  }
+
+  /** The patch index of the live model, built from the state it was made from when first needed. */
+  private liveIndex(state: DesiredState): LiveIndex {
+    const live = this.current as LiveState;
+    if (this.index) return this.index;
+    const canonicalOf = (key: string) => {
+      const name = key.slice(0, key.indexOf('\u0000'));
+      const spec = state.quarantine.has(name) ? undefined : state.registry.entries.get(name)?.spec;
+      return spec && spec.templateBePath === undefined ? backendsFor(spec, this.deps.settings, this.memo).find((s) => s.key === key)?.canonicalName : undefined;
+    };
+    this.index = buildIndex(live.model, canonicalOf, this.deps.settings, this.memo);
+    return this.index;
+  }
+
+  /**
+   * Whether the live backend names are ones a fresh render would not give (a spare hosting a service,
+   * a backend named after a port its service no longer uses, an emptied backend): consolidation's question.
+   */
+  namesDrifted(state: DesiredState): boolean {
+    return this.current !== undefined && this.liveIndex(state).drifted.size > 0;
+  }
+
+  /** Reloads HAProxy with the files it has (the /reload endpoint without recreate): they are written first if a runtime change left them behind. */
   reloadOnly(): ReturnType<DataPlane['reloadOnly']> {
+    this.flushFiles();
     return this.deps.dataPlane.reloadOnly();
   }
 
@@ -277,10 +349,20 @@ export class Applier {
 
   private commit(model: Model, files: ConfigFiles | undefined): void {
     this.current = { model, files, layout: model.layout, maps: model.maps };
+    this.index = undefined;
   }
 }
 
 export const MAX_ATTEMPTS = 12;
+
+/** The order buildModel sorts services in (aclName, then name). */
+function order(a: ServiceSpec | undefined, b: ServiceSpec | undefined): number {
+  return cmp(a?.aclName ?? '', b?.aclName ?? '') || cmp(a?.serviceName ?? '', b?.serviceName ?? '');
+}
+
+function cmp(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
 
 function messageOf(e: unknown): string {
   return e instanceof Error ? e.message : String(e);

@@ -70,7 +70,7 @@ function cmp(a: string, b: string): number {
 }
 
 /** The same backend under another name (a spare hosting a service), the same object across applies. */
-function renamed(view: BackendView, name: string, memo: RenderMemo): BackendView {
+export function renamed(view: BackendView, name: string, memo: RenderMemo): BackendView {
   let byName = memo.renamed.get(view);
   if (!byName) {
     byName = new Map<string, BackendView>();
@@ -84,7 +84,7 @@ function renamed(view: BackendView, name: string, memo: RenderMemo): BackendView
 }
 
 /** The backend without its owner and its dynamic servers: a removal waiting for the next reload. */
-function emptied(view: BackendView, memo: RenderMemo): BackendView {
+export function emptied(view: BackendView, memo: RenderMemo): BackendView {
   if (view.owner === undefined && (!view.dynamic || view.servers.length === 0)) return view;
   const hit = memo.emptied.get(view);
   if (hit) return hit;

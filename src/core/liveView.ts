@@ -1,14 +1,9 @@
-import type { Registry } from '../domain/registry.js';
-import { backendsFor } from '../render/backend.js';
-import type { RenderMemo } from '../render/memo.js';
-import { SPARE_PREFIX, type Layout, type Model } from '../render/model.js';
-import type { RenderSettings } from '../render/settings.js';
+import type { Layout, Model } from '../render/model.js';
 import type { ShadowedRoute } from '../render/routes.js';
 
 /**
  * Pure readings of a model: why a change needs a reload, which routes
- * collide, which servers serve which service, and whether the live backend
- * names are the ones a fresh render would give.
+ * collide, which servers serve which service.
  */
 
 /** A sentence on why the structure changed, from the live and the next (sticky) model. */
@@ -76,22 +71,4 @@ export function serversByService(layout: Layout): Map<string, Array<{ backend: s
     byService.set(view.owner, list);
   }
   return byService;
-}
-
-/**
- * Whether the live layout has backend names a fresh render would not give:
- * a spare hosting a service, a backend named after a port its service no
- * longer uses, an emptied backend left by a removal.
- */
-export function namesDrifted(layout: Layout, registry: Registry, quarantined: ReadonlySet<string>, settings: RenderSettings, memo?: RenderMemo): boolean {
-  const canonical = new Map<string, string>();
-  for (const e of registry.entries.values()) {
-    if (quarantined.has(e.name) || e.spec.templateBePath !== undefined) continue;
-    for (const slot of backendsFor(e.spec, settings, memo)) canonical.set(slot.key, slot.canonicalName);
-  }
-  for (const [name, { key, view }] of layout.backends) {
-    if (key !== undefined && canonical.has(key) && canonical.get(key) !== name) return true;
-    if (view.owner === undefined && !name.startsWith(SPARE_PREFIX)) return true;
-  }
-  return false;
 }

@@ -4,7 +4,7 @@ import type { Entry, Registry } from '../domain/registry.js';
 import type { Compiled } from '../render/render.js';
 import { Applier, MAX_ATTEMPTS, type ApplierDeps, type Attempt, type Persistence } from './applier.js';
 import { activeSpecs, applyCommands, EMPTY_DESIRED, initialDesired, quarantinedList, quarantineService, replicaStateOf, revertService, type Command, type DesiredState, type Quarantined, type ReducibleCommand } from './desired.js';
-import { namesDrifted, routeWarnings, serversByService, shadowedServices } from './liveView.js';
+import { routeWarnings, serversByService, shadowedServices } from './liveView.js';
 import { preview, type PreviewCommand, type PreviewOptions, type PreviewResult } from './preview.js';
 import type { ApplyKind, ApplyRecord, CommandResult, ConfigFiles, Store, StoredService, Tombstone } from './ports.js';
 import type { ResultCode } from './results.js';
@@ -33,6 +33,9 @@ export interface ReconcilerDeps extends Omit<ApplierDeps, 'now'> {
   wallClock?: () => number;
 }
 
+/** The longest the files on disk stay behind runtime changes. */
+export const FILES_AFTER_MS = 500;
+
 interface Pending {
   command: Command;
   changeId: string;
@@ -52,6 +55,7 @@ export class Reconciler {
   private started = false;
   private closed = false;
   private consolidation: NodeJS.Timeout | undefined;
+  private flushTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly deps: ReconcilerDeps) {
     this.now = deps.now ?? (() => performance.now());
@@ -88,13 +92,16 @@ export class Reconciler {
 
   /** The rendered config currently live. */
   get liveConfig(): ConfigFiles | undefined {
-    this.applier.flushFiles();
-    return this.applier.live?.files;
+    return this.applier.liveFiles();
   }
 
-  /** Writes the live model's files when a runtime change left them behind. */
+  /**
+   * Writes the live model's files when runtime changes left them behind (they are written at the
+   * latest FILES_AFTER_MS after such a change; anything that reads them calls this first). Not while
+   * an apply runs: that apply writes them when it ends.
+   */
   flushFiles(): void {
-    this.applier.flushFiles();
+    if (!this.running) this.applier.flushFiles();
   }
 
   /** The backends and servers that serve each service now, for health reports. */
@@ -123,9 +130,12 @@ export class Reconciler {
     return preview({ applier: this.applier, desired: this.desired, now: this.wallClock() }, command, options);
   }
 
-  /** No more scheduled work (the proxy is stopping). */
+  /** No more scheduled work (the proxy is stopping); the live files are written if they are behind. */
   close(): void {
     this.closed = true;
+    if (this.flushTimer) clearTimeout(this.flushTimer);
+    this.flushTimer = undefined;
+    this.flushFiles();
     if (this.consolidation) clearTimeout(this.consolidation);
     this.consolidation = undefined;
   }
@@ -165,7 +175,6 @@ export class Reconciler {
         this.queue = [];
         try {
           await this.process(batch);
-          this.applier.flushFiles();
         } catch (e) {
           this.deps.log.error({ err: e }, 'apply failed');
           const message = e instanceof Error ? e.message : String(e);
@@ -175,6 +184,22 @@ export class Reconciler {
     } finally {
       this.running = false;
     }
+    this.scheduleFlush();
+  }
+
+  /**
+   * Runtime changes leave the files behind: rendering every service's config after each change
+   * would make its cost grow with the number of services. They are written FILES_AFTER_MS after
+   * the change that left them behind, once for all the changes made meanwhile.
+   */
+  private scheduleFlush(): void {
+    if (this.flushTimer || this.applier.live?.files !== undefined || !this.applier.live) return;
+    this.flushTimer = setTimeout(() => {
+      this.flushTimer = undefined;
+      if (this.running) return; // the apply running now schedules the next write when it ends
+      this.applier.flushFiles();
+    }, FILES_AFTER_MS);
+    this.flushTimer.unref();
   }
 
   private async process(batch: Pending[]): Promise<void> {
@@ -203,7 +228,7 @@ export class Reconciler {
     } else {
       for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
         const upserted = new Set([...changed].filter(([, is]) => is.some((i) => commands[i]?.kind === 'upsert')).map(([name]) => name));
-        outcome = await this.applier.attempt(state, new Set(changed.keys()), upserted, { rerender: r.rerender || r.reloadOnly, reason: r.reason }, this.persistenceFor(state));
+        outcome = await this.applier.attempt(state, new Set(changed.keys()), upserted, { rerender: r.rerender || r.reloadOnly, reason: r.reason, previous: this.desired }, this.persistenceFor(state));
         if (outcome.ok || !('culprits' in outcome)) break;
         for (const [name, reason] of outcome.culprits) {
           if (fromCaller(name)) {
@@ -293,9 +318,9 @@ export class Reconciler {
     this.consolidation.unref();
   }
 
-  private namesDrifted(): boolean {
-    const live = this.applier.live;
-    return live !== undefined && namesDrifted(live.layout, this.desired.registry, new Set(this.desired.quarantine.keys()), this.deps.settings, this.applier.memo);
+  /** Whether live backend names are ones a fresh render would not give: what consolidation waits for. */
+  namesDrifted(): boolean {
+    return this.applier.namesDrifted(this.desired);
   }
 
   /** The specs that render now (for tests and tools). */

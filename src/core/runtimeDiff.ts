@@ -41,10 +41,16 @@ export function runtimeDiff(live: { layout: Layout; maps: Record<Lookup, MapEntr
     }
     for (const key of before.keys()) if (!after.has(key)) mapDels.push({ kind: 'delMap', lookup, key });
   }
-  return [...adds, ...moves, ...mapOps, ...mapDels, ...dels];
+  return orderOps(adds, moves, mapOps, mapDels, dels);
 }
 
-function serverOps(backend: string, before: BackendView | undefined, after: BackendView, adds: RuntimeOp[], moves: RuntimeOp[], dels: RuntimeOp[]): void {
+/** Servers are added first, routes change next, old servers go last: traffic never points at a missing server. */
+export function orderOps(adds: RuntimeOp[], moves: RuntimeOp[], mapSets: RuntimeOp[], mapDels: RuntimeOp[], serverDels: RuntimeOp[]): RuntimeOp[] {
+  return [...adds, ...moves, ...mapSets, ...mapDels, ...serverDels];
+}
+
+/** The server operations that turn one backend's dynamic servers into the next ones. */
+export function serverOps(backend: string, before: BackendView | undefined, after: BackendView, adds: RuntimeOp[], moves: RuntimeOp[], dels: RuntimeOp[]): void {
   const old = new Map<string, ServerView>((before?.servers ?? []).map((s) => [s.name, s]));
   const check = / check\b/.test(after.serverOptions);
   for (const s of after.servers) {

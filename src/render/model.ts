@@ -1,6 +1,6 @@
 // Long on purpose: the view model of the whole config (frontends, maps, backends, userlists, TCP, listens) is one function of the services; its parts are the helpers below.
 import type { Destination, ServiceSpec, User } from '../domain/spec.js';
-import { backendsFor, formatAddress, literalIp, namesToResolve, spareView, structureOf, withAddresses, type BackendSlot, type BackendView, type ServerView } from './backend.js';
+import { backendKey, backendsFor, formatAddress, literalIp, namesToResolve, spareView, structureOf, withAddresses, type BackendSlot, type BackendView, type ServerView } from './backend.js';
 import { hostCondition, pathCondition, planRoutes, LOOKUPS, type HostMatch, type Lookup, type MapEntry, type PathMatch, type RouteInput, type RoutingStep, type ShadowedRoute } from './routes.js';
 import { renderMemo, type RenderMemo } from './memo.js';
 import type { BindSpec, RenderSettings } from './settings.js';
@@ -125,6 +125,8 @@ export interface Model {
   conflicts: Map<string, string>;
   /** Routes no request reaches because an identical route of another service comes first. */
   shadowed: ShadowedRoute[];
+  /** The routes placed as rules rather than map entries (a runtime patch must not touch what they overlap). */
+  ruleRoutes: RouteInput[];
   /** Compares equal exactly when two configs differ only in maps and dynamic servers. */
   structure: string;
 }
@@ -260,7 +262,8 @@ export function buildModel(input: ModelInput, assign: AssignBackends = canonical
   };
   const keys = new Map([...names].map(([key, name]) => [name, key]));
   const layout: Layout = { order, backends: new Map(order.map((name) => [name, { key: keys.get(name), view: backends.get(name) as BackendView }])) };
-  return { view, layout, maps: plan.maps, routes: routeInputs, conflicts, shadowed: plan.shadowed, structure: `${input.certsKey ?? ''}|${structureKey(view, memo)}` };
+  const ruleRoutes = plan.steps.flatMap((step) => (step.kind === 'rule' ? [step.rule.route] : []));
+  return { view, layout, maps: plan.maps, routes: routeInputs, conflicts, shadowed: plan.shadowed, ruleRoutes, structure: `${input.certsKey ?? ''}|${structureKey(view, memo)}` };
 }
 
 /** The server names the model of these services needs resolved (see ModelInput.addresses). */
@@ -415,6 +418,23 @@ function httpRoutes(spec: ServiceSpec, d: Destination, plain: string | undefined
     }
   }
   return routes;
+}
+
+/**
+ * What one service adds to a model when all it adds is plain HTTP backends
+ * and routes: no userlist, redirect, TCP frontend, listen, custom template,
+ * default backend or port condition. That is the case the apply side can
+ * patch into the live model without building the whole model again
+ * (core/patch.ts); undefined for any other service.
+ */
+export function plainParts(spec: ServiceSpec, settings: RenderSettings, memo: RenderMemo): { slots: BackendSlot[]; routes: (nameOf: (key: string) => string | undefined) => RouteInput[] } | undefined {
+  if (spec.templateFePath !== undefined || spec.templateBePath !== undefined || spec.users.length > 0 || spec.usersDenyAll || spec.isDefaultBackend || spec.redirectWhenHttpProto || spec.redirectUnlessHttpsProto) return undefined;
+  for (const d of spec.destinations) {
+    if (d.reqMode !== 'http' || d.serviceGroup !== undefined || d.srcPort !== undefined || d.srcHttpsPort !== undefined || d.httpsPort !== undefined || d.redirectFromDomain.length > 0) return undefined;
+  }
+  const slots = backendsFor(spec, settings, memo);
+  if (slots.some((s) => s.view.mode !== 'http')) return undefined;
+  return { slots, routes: (nameOf) => spec.destinations.flatMap((d) => httpRoutes(spec, d, nameOf(backendKey(spec.serviceName, d.index, 'http')), undefined)) };
 }
 
 function frontRedirects(spec: ServiceSpec, d: Destination): FrontRuleView[] {

@@ -130,6 +130,24 @@ export function planRoutes(inputs: readonly RouteInput[], order: RouteOrder): Ro
   return { ...assemble(placed.entries, placed.rules), shadowed };
 }
 
+/**
+ * The map entries a route takes when the plan places it by its key alone
+ * (the default order, no extra condition, not a .well-known path); undefined
+ * when it needs a rule. Whether an entry of another service holds the same
+ * key, or a rule overlaps it, is for the caller to check.
+ */
+export function mapKeysOf(input: RouteInput, order: RouteOrder): Array<{ lookup: Lookup; key: string }> | undefined {
+  if (order !== 'specific' || !simple(input)) return undefined;
+  const keys: Array<{ lookup: Lookup; key: string }> = [];
+  for (const single of split(input)) {
+    const c = classify(single, 0, true);
+    if (c.tier === 0) return undefined;
+    const e = entry(c, 0);
+    keys.push({ lookup: e.lookup, key: e.key });
+  }
+  return keys;
+}
+
 /** The desired evaluation order: the first route in this list that matches a request must win. */
 export function orderRoutes(inputs: readonly RouteInput[], order: RouteOrder): RouteInput[] {
   return orderCandidates(inputs, order).map((c) => c.input);

@@ -49,6 +49,8 @@ export class HaproxyProcess {
   private recovering = false;
   /** Called when the data plane had to be brought back (worker or master lost). */
   onRecovered: (what: string) => void = () => {};
+  /** Called before a recovery loads the files from disk: runtime changes may have left them behind. */
+  beforeRecover: () => void = () => {};
 
   constructor(private readonly paths: HaproxyPaths, private readonly log: Logger, private readonly terminateOld = false) {}
 
@@ -267,6 +269,7 @@ export class HaproxyProcess {
     this.recovering = true;
     try {
       this.log.warn({ what }, 'HAProxy lost; bringing it back');
+      this.beforeRecover();
       if (what === 'no worker' && this.masterPid !== undefined && alive(this.masterPid)) {
         const r = await this.reload();
         if (!r.ok) throw new FlowError('HAPROXY_RECOVER', r.message);

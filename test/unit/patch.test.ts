@@ -1,0 +1,117 @@
+import test from 'ava';
+import fc from 'fast-check';
+import { silentLog } from '../../src/core/log.js';
+import { Reconciler, type Command } from '../../src/core/reconciler.js';
+import type { RuntimeOp } from '../../src/core/runtimeDiff.js';
+import type { ConfigFiles, RuntimeResult } from '../../src/core/ports.js';
+import { apiEntry, FakeDataPlane, MemoryStore, templates } from '../support/fakes.js';
+import { baseSettings } from '../support/render.js';
+
+// Runtime patches (src/core/patch.ts) against the whole model: the same commands, sent to a reconciler that
+// patches the live model and to one that builds every service's model each time, must give the same kind of
+// apply, the same runtime operations, the same files and the same consolidation decision, at every step.
+
+class RecordingDataPlane extends FakeDataPlane {
+  ops: RuntimeOp[][] = [];
+  override async runtime(ops: readonly RuntimeOp[]): Promise<RuntimeResult> {
+    this.ops.push([...ops]);
+    return super.runtime(ops);
+  }
+}
+
+async function reconciler(incremental: boolean) {
+  const dataPlane = new RecordingDataPlane();
+  const r = new Reconciler({ dataPlane, store: new MemoryStore(), settings: baseSettings({ spareBackends: 2 }), templates, certs: () => ({ hasCerts: false, key: '' }), log: silentLog, incremental });
+  await r.start([]);
+  return { r, dataPlane };
+}
+
+const NAMES = ['a', 'b', 'c', 'd', 'e'];
+/** Service shapes: plain ones the patch takes, and ones that share keys, need rules or change the structure. */
+const SHAPES: Array<(n: string) => string> = [
+  (n) => `servicePath=/${n}&port=80&outboundHostname=127.0.0.1`,
+  (n) => `servicePath=/${n}&port=80&outboundHostname=127.0.0.2`,
+  (n) => `servicePath=/${n},/${n}-alt&port=81&outboundHostname=127.0.0.1`,
+  (n) => `servicePath=/&serviceDomain=${n}.example.com&port=80&outboundHostname=127.0.0.1`,
+  (n) => `servicePath=/${n}&serviceDomain=${n}.example.com,www.${n}.example.com&port=80&outboundHostname=127.0.0.3`,
+  (n) => `servicePath=/${n}/exact&pathType=path&port=80&outboundHostname=127.0.0.1`,
+  () => 'servicePath=/shared&port=80&outboundHostname=127.0.0.1',
+  () => 'servicePath=/&port=80&outboundHostname=127.0.0.1',
+  (n) => `servicePath=/${n}&serviceHeader=X-V:1&port=80&outboundHostname=127.0.0.1`,
+  (n) => `servicePath=/.well-known/${n}&port=80&outboundHostname=127.0.0.1`,
+  (n) => `servicePath=/${n}&port=80&outboundHostname=127.0.0.1&timeoutServer=9`,
+  (n) => `servicePath=/${n}&port=80&outboundHostname=127.0.0.1&users=u:p`,
+  (n) => `servicePath=/${n}&port=80&outboundHostname=127.0.0.1&aclName=0${n}`,
+];
+
+type Step = { kind: 'upsert'; name: string; shape: number } | { kind: 'remove'; name: string } | { kind: 'batch'; steps: Array<{ name: string; shape: number }> };
+
+const stepArb: fc.Arbitrary<Step> = fc.oneof(
+  { weight: 6, arbitrary: fc.record({ kind: fc.constant('upsert' as const), name: fc.constantFrom(...NAMES), shape: fc.nat({ max: SHAPES.length - 1 }) }) },
+  { weight: 3, arbitrary: fc.record({ kind: fc.constant('remove' as const), name: fc.constantFrom(...NAMES) }) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant('batch' as const), steps: fc.array(fc.record({ name: fc.constantFrom(...NAMES), shape: fc.nat({ max: 7 }) }), { minLength: 2, maxLength: 3 }) }) },
+);
+
+function commandsOf(step: Step): Command[] {
+  const upsert = (name: string, shape: number): Command => ({ kind: 'upsert', entry: apiEntry(`serviceName=${name}&${(SHAPES[shape] as (n: string) => string)(name)}`) });
+  if (step.kind === 'upsert') return [upsert(step.name, step.shape)];
+  if (step.kind === 'remove') return [{ kind: 'remove', name: step.name }];
+  return step.steps.map((s) => upsert(s.name, s.shape));
+}
+
+/** Operations as a set per phase, the phases in order (within a phase the order carries no meaning). */
+function normalized(ops: readonly RuntimeOp[]): string[][] {
+  const phase = (o: RuntimeOp) => (o.kind === 'addServer' ? 0 : o.kind === 'moveServer' ? 1 : o.kind === 'setMap' ? 2 : o.kind === 'delMap' ? 3 : 4);
+  const phases: string[][] = [[], [], [], [], []];
+  let last = 0;
+  for (const o of ops) {
+    if (phase(o) < last) throw new Error(`operations out of order: ${JSON.stringify(ops)}`);
+    last = phase(o);
+    (phases[phase(o)] as string[]).push(JSON.stringify(o));
+  }
+  return phases.map((p) => p.sort());
+}
+
+function filesOf(files: ConfigFiles | undefined): { config: string; maps: Record<string, string> } {
+  return { config: files?.config ?? '', maps: { ...files?.maps } };
+}
+
+test('a patched live model gives the same applies, operations, files and consolidation as building the whole model, for any sequence', async (t) => {
+  let patched = 0;
+  await fc.assert(
+    fc.asyncProperty(fc.array(stepArb, { minLength: 1, maxLength: 25 }), async (steps) => {
+      const inc = await reconciler(true);
+      const full = await reconciler(false);
+      for (const step of steps) {
+        const commands = commandsOf(step);
+        const [a, b] = await Promise.all([inc.r.submitAll(commands), full.r.submitAll(commands)]);
+        const kinds = (rs: typeof a) => rs.map((x) => (x.ok ? x.apply?.kind : x.code));
+        if (JSON.stringify(kinds(a)) !== JSON.stringify(kinds(b))) throw new Error(`${JSON.stringify(step)}: ${JSON.stringify(kinds(a))} patched, ${JSON.stringify(kinds(b))} whole`);
+        const opsA = inc.dataPlane.ops.splice(0);
+        const opsB = full.dataPlane.ops.splice(0);
+        if (JSON.stringify(opsA.map(normalized)) !== JSON.stringify(opsB.map(normalized))) throw new Error(`${JSON.stringify(step)}: operations differ\n${JSON.stringify(opsA)}\n${JSON.stringify(opsB)}`);
+        if (a.some((x) => x.ok && x.apply?.kind === 'runtime')) patched++;
+        const fa = filesOf(inc.r.liveConfig);
+        const fb = filesOf(full.r.liveConfig);
+        if (fa.config !== fb.config) throw new Error(`${JSON.stringify(step)}: haproxy.cfg differs`);
+        if (JSON.stringify(fa.maps) !== JSON.stringify(fb.maps)) throw new Error(`${JSON.stringify(step)}: maps differ\n${JSON.stringify(fa.maps)}\n${JSON.stringify(fb.maps)}`);
+        if (inc.r.namesDrifted() !== full.r.namesDrifted()) throw new Error(`${JSON.stringify(step)}: consolidation differs`);
+      }
+      inc.r.close();
+      full.r.close();
+    }),
+    { numRuns: 150, seed: 17 },
+  );
+  t.true(patched > 100, `runtime applies were made by both paths (${patched})`);
+});
+
+test('a plain service added at 2,000 services is patched: the runtime API gets its server and its route, nothing else', async (t) => {
+  const { r, dataPlane } = await reconciler(true);
+  await r.submitAll(Array.from({ length: 2000 }, (_, i) => ({ kind: 'upsert', entry: apiEntry(`serviceName=s${i}&servicePath=/s${i}&port=80&outboundHostname=127.0.0.1`) }) as Command));
+  dataPlane.ops = [];
+  const result = await r.submit({ kind: 'upsert', entry: apiEntry('serviceName=fresh&servicePath=/fresh&port=80&outboundHostname=127.0.0.1') });
+  t.is(result.apply?.kind, 'runtime');
+  t.deepEqual(dataPlane.ops.flat().map((o) => o.kind), ['addServer', 'setMap']);
+  t.true(r.liveConfig?.maps['path_prefix.map']?.includes('/fresh '), 'the map file written from the patched model has the route');
+  r.close();
+});
