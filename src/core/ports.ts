@@ -104,9 +104,26 @@ export interface StoredState {
   removed?: Tombstone[];
 }
 
+/** What one apply changed in a stored state: the records written and dropped, the removals remembered and forgotten. */
+export interface StoredChanges {
+  version: number;
+  set: StoredService[];
+  /** Names of the records no longer stored. */
+  del: string[];
+  removed: Tombstone[];
+  /** Names of removals forgotten (past the horizon, or the service is back). */
+  forgotten: string[];
+}
+
 /** Where the registry survives restarts: a local file by default, Consul for clusters. */
 export interface Store {
   load(): Promise<StoredState | undefined>;
+  /**
+   * Saves only what changed since the last save, at a cost that does not grow with the number of
+   * services; `full` gives the whole state when the store wants it instead (compaction). Stores
+   * without it get the whole state through `save`.
+   */
+  saveChanges?(changes: StoredChanges, full: () => StoredState): Promise<void>;
   /**
    * Saves the full state. A shared store writes only what changed, with
    * check-and-set, and throws StoreConflictError when another replica

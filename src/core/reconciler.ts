@@ -8,7 +8,7 @@ import { routeWarnings, serversByService, shadowedServices } from './liveView.js
 import { preview, type PreviewCommand, type PreviewOptions, type PreviewResult } from './preview.js';
 import type { ApplyKind, ApplyRecord, CommandResult, ConfigFiles, Store, StoredService, Tombstone } from './ports.js';
 import type { ResultCode } from './results.js';
-import { toStored } from './storedState.js';
+import { noStoredChanges, storedChanges, toStored, type StoredSnapshot } from './storedState.js';
 import type { Model } from '../render/model.js';
 
 /**
@@ -49,6 +49,8 @@ export class Reconciler {
   private running = false;
   private applyCount = 0;
   private lastStored = '';
+  /** What the store holds, as last saved (for stores that take changes). */
+  private saved: StoredSnapshot | undefined;
   private readonly records: ApplyRecord[] = [];
   private readonly now: () => number;
   private readonly wallClock: () => number;
@@ -210,7 +212,10 @@ export class Reconciler {
     const r = applyCommands(this.desired, commands, this.wallClock());
     let state = r.next;
     // What a shared store just told us is already stored: not written back.
-    if (r.restored) this.lastStored = storedKey(state, r.restored, this.wallClock());
+    if (r.restored) {
+      this.lastStored = storedKey(state, r.restored, this.wallClock());
+      this.saved = { entries: r.restored.entries, tombstones: state.tombstones, unparsed: state.unparsed };
+    }
     const changed = new Map(r.changed);
     const fromCaller = (name: string) => (changed.get(name) ?? []).some((i) => commands[i]?.kind === 'upsert' || commands[i]?.kind === 'remove');
     const refused = new Map<string, { code: ResultCode; message: string }>();
@@ -280,13 +285,28 @@ export class Reconciler {
     };
   }
 
-  /** Saves the services the store keeps (API and env ones); discovery rebuilds its own at start. */
+  /**
+   * Saves the services the store keeps (API and env ones); discovery rebuilds its own at start.
+   * A store that takes changes gets what changed since the last save (its cost follows the change,
+   * not the number of services); others get the whole state when it differs from the last one saved.
+   */
   private async persist(state: DesiredState, registry: Registry, force: boolean): Promise<void> {
-    const stored = toStored(registry, state.tombstones, state.unparsed, this.wallClock());
+    const now = this.wallClock();
+    const store = this.deps.store;
+    const snapshot: StoredSnapshot = { entries: registry.entries, tombstones: state.tombstones, unparsed: state.unparsed };
+    if (store.saveChanges && this.saved && !force) {
+      const changes = storedChanges(this.saved, registry, state.tombstones, state.unparsed, now);
+      if (noStoredChanges(changes)) return;
+      await store.saveChanges(changes, () => toStored(registry, state.tombstones, state.unparsed, now));
+      this.saved = snapshot;
+      return;
+    }
+    const stored = toStored(registry, state.tombstones, state.unparsed, now);
     const key = JSON.stringify([stored.services, stored.removed]);
     if (!force && key === this.lastStored) return;
-    await this.deps.store.save(stored);
+    await store.save(stored);
     this.lastStored = key;
+    this.saved = snapshot;
   }
 
   private record(kind: ApplyKind, reason: string, ok: boolean, started: number, commands: number, changeIds: string[]): ApplyRecord {

@@ -2,7 +2,7 @@ import { describeIssues } from '../domain/errors.js';
 import { fromRecord } from '../domain/params.js';
 import type { ParseContext } from '../domain/parse.js';
 import type { Entry, Owner, Registry } from '../domain/registry.js';
-import type { StoredService, StoredState, Tombstone } from './ports.js';
+import type { StoredChanges, StoredService, StoredState, Tombstone } from './ports.js';
 import { toEntry } from '../domain/entry.js';
 
 /**
@@ -44,10 +44,60 @@ export function toStored(registry: Registry, tombstones: ReadonlyMap<string, num
     services: [...registry.entries.values()]
       .filter((e) => e.owner !== 'docker')
       .sort((a, b) => (a.name < b.name ? -1 : 1))
-      .map((e): StoredService => ({ owner: e.owner as 'api' | 'env', params: { ...e.params }, ...(e.stamp !== undefined && { stamp: e.stamp }) }))
+      .map(recordOf)
       .concat([...unparsed.entries()].filter(([name]) => !registry.entries.has(name)).map(([, s]) => s)),
     removed: liveTombstones(tombstones, now),
   };
+}
+
+function recordOf(e: Entry): StoredService {
+  return { owner: e.owner as 'api' | 'env', params: { ...e.params }, ...(e.stamp !== undefined && { stamp: e.stamp }) };
+}
+
+/** What a store holds, as last saved: the entries, removals and unparsed records it was saved from. */
+export interface StoredSnapshot {
+  entries: ReadonlyMap<string, Entry>;
+  tombstones: ReadonlyMap<string, number>;
+  unparsed: ReadonlyMap<string, StoredService>;
+}
+
+/**
+ * What changed in the stored state since `before`, found by identity (entries are immutable), so
+ * that saving one change costs a pass over the names and the encoding of that change only.
+ */
+export function storedChanges(before: StoredSnapshot, registry: Registry, tombstones: ReadonlyMap<string, number>, unparsed: ReadonlyMap<string, StoredService>, now: number): StoredChanges {
+  const stored = (s: StoredSnapshot, name: string): Entry | StoredService | undefined => {
+    const e = s.entries.get(name);
+    return e && e.owner !== 'docker' ? e : e ? undefined : s.unparsed.get(name);
+  };
+  const after: StoredSnapshot = { entries: registry.entries, tombstones, unparsed };
+  const changes: StoredChanges = { version: registry.version, set: [], del: [], removed: [], forgotten: [] };
+  const visit = (name: string) => {
+    const was = stored(before, name);
+    const is = stored(after, name);
+    if (was === is) return;
+    if (is === undefined) changes.del.push(name);
+    else changes.set.push('spec' in is ? recordOf(is) : is);
+  };
+  if (before.entries !== registry.entries || before.unparsed !== unparsed) {
+    const present = (name: string) => registry.entries.has(name) || unparsed.has(name);
+    for (const name of registry.entries.keys()) visit(name);
+    for (const name of unparsed.keys()) if (!registry.entries.has(name)) visit(name);
+    for (const name of before.entries.keys()) if (!present(name)) visit(name);
+    for (const name of before.unparsed.keys()) if (!present(name) && !before.entries.has(name)) visit(name);
+  }
+  const horizon = now - TOMBSTONE_HORIZON_MS;
+  for (const [name, stamp] of tombstones) if (stamp >= horizon && before.tombstones.get(name) !== stamp) changes.removed.push({ name, stamp });
+  for (const [name, stamp] of before.tombstones) {
+    const kept = tombstones.get(name);
+    if (stamp >= horizon && (kept === undefined || kept < horizon)) changes.forgotten.push(name);
+  }
+  return changes;
+}
+
+/** Nothing to write. */
+export function noStoredChanges(c: StoredChanges): boolean {
+  return c.set.length === 0 && c.del.length === 0 && c.removed.length === 0 && c.forgotten.length === 0;
 }
 
 /** Removals newer than the horizon, sorted by name. */
