@@ -258,6 +258,8 @@ export class Applier {
    * when HAProxy refused the operations (a reload follows).
    */
   private async patch(live: LiveState, previous: DesiredState, state: DesiredState, changed: ReadonlySet<string>, persistence: Persistence): Promise<Attempt | { fallback: string } | undefined> {
+    // New certificates are loaded by a reload only.
+    if (this.deps.certs().key !== live.model.certsKey) return undefined;
     const specOf = (s: DesiredState, name: string) => (s.quarantine.has(name) ? undefined : s.registry.entries.get(name)?.spec);
     const changes: PatchChange[] = [...changed].map((name) => ({ name, before: specOf(previous, name), after: specOf(state, name) }));
     // In the order the whole model assigns spares in, so that both give the same layout.

@@ -101,7 +101,13 @@ export function applyCommands(state: DesiredState, batch: readonly ReducibleComm
   const quarantine = new Map(state.quarantine);
   const horizon = now - TOMBSTONE_HORIZON_MS;
   const tombstones = new Map([...state.tombstones].filter(([, stamp]) => stamp >= horizon));
-  const unparsed = new Map(state.unparsed);
+  // Copied on the first change only: an unchanged map keeps its identity (the store diff relies on it).
+  let unparsed = state.unparsed as Map<string, StoredService>;
+  const dropUnparsed = (name: string) => {
+    if (!unparsed.has(name)) return;
+    if (unparsed === state.unparsed) unparsed = new Map(state.unparsed);
+    unparsed.delete(name);
+  };
   const synced = new Map(state.synced);
   let lastStamp = state.lastStamp;
   const see = (stamp: number) => (lastStamp = Math.max(lastStamp, stamp));
@@ -121,7 +127,7 @@ export function applyCommands(state: DesiredState, batch: readonly ReducibleComm
 
   for (const i of order) {
     const c = batch[i] as ReducibleCommand;
-    if (c.kind === 'upsert' || c.kind === 'remove') unparsed.delete(c.kind === 'upsert' ? c.entry.name : c.name);
+    if (c.kind === 'upsert' || c.kind === 'remove') dropUnparsed(c.kind === 'upsert' ? c.entry.name : c.name);
     if (c.kind === 'upsert') {
       const clash = draft.aclTakenBy(c.entry.spec.aclName, c.entry.name);
       if (clash !== undefined) {

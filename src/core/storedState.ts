@@ -4,6 +4,7 @@ import type { ParseContext } from '../domain/parse.js';
 import type { Entry, Owner, Registry } from '../domain/registry.js';
 import type { StoredChanges, StoredService, StoredState, Tombstone } from './ports.js';
 import { toEntry } from '../domain/entry.js';
+import { LayeredMap } from '../domain/layered.js';
 
 /**
  * Stored records and registry entries, both ways: what the store keeps, and
@@ -79,7 +80,10 @@ export function storedChanges(before: StoredSnapshot, registry: Registry, tombst
     if (is === undefined) changes.del.push(name);
     else changes.set.push('spec' in is ? recordOf(is) : is);
   };
-  if (before.entries !== registry.entries || before.unparsed !== unparsed) {
+  const changed = before.unparsed === unparsed ? LayeredMap.changedKeys(registry.entries, before.entries) : undefined;
+  if (changed) {
+    for (const name of changed) visit(name);
+  } else if (before.entries !== registry.entries || before.unparsed !== unparsed) {
     const present = (name: string) => registry.entries.has(name) || unparsed.has(name);
     for (const name of registry.entries.keys()) visit(name);
     for (const name of unparsed.keys()) if (!registry.entries.has(name)) visit(name);

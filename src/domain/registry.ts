@@ -1,3 +1,4 @@
+import { GONE, LayeredMap } from './layered.js';
 import type { ServiceSpec } from './spec.js';
 
 /** Who put a service in the registry: discovery removes only what it owns. */
@@ -29,53 +30,81 @@ export function registryOf(entries: Iterable<Entry>, version = 1): Registry {
 }
 
 /**
- * A mutable working copy for one batch of changes: one copy of the map per
- * batch instead of one per change, and an index of aclNames for the clash
- * check. `toRegistry()` ends it with a new immutable snapshot.
+ * A mutable working copy for one batch of changes: the changes are kept on
+ * top of the base registry, and `toRegistry()` ends the batch with a new
+ * immutable snapshot made of the base and those changes (layered.ts), so
+ * that a batch costs what it changes, not a copy of every service. An index
+ * of aclNames, kept the same way, answers the clash check.
  */
 export class Draft {
-  private readonly entries: Map<string, Entry>;
-  private readonly acl = new Map<string, string>();
-  private changed = false;
+  private readonly over = new Map<string, Entry | typeof GONE>();
+  private readonly aclOver = new Map<string, string | typeof GONE>();
+  private readonly baseAcl: ReadonlyMap<string, string>;
 
   constructor(private readonly base: Registry) {
-    this.entries = new Map(base.entries);
-    for (const e of this.entries.values()) this.acl.set(e.spec.aclName, e.name);
+    this.baseAcl = aclIndex(base);
   }
 
   get(name: string): Entry | undefined {
-    return this.entries.get(name);
+    const o = this.over.get(name);
+    if (o !== undefined) return o === GONE ? undefined : o;
+    return this.base.entries.get(name);
   }
 
+  /** The entries as they are now (changes of this batch included). */
   values(): IterableIterator<Entry> {
-    return this.entries.values();
+    return LayeredMap.on(this.base.entries, this.over).values();
   }
 
   /** The service other than `name` that already uses this aclName, if any. */
   aclTakenBy(aclName: string, name: string): string | undefined {
-    const owner = this.acl.get(aclName);
+    const owner = this.aclOwner(aclName);
     return owner !== undefined && owner !== name ? owner : undefined;
   }
 
   set(entry: Entry): void {
-    const before = this.entries.get(entry.name);
-    if (before && this.acl.get(before.spec.aclName) === entry.name) this.acl.delete(before.spec.aclName);
-    this.entries.set(entry.name, entry);
-    this.acl.set(entry.spec.aclName, entry.name);
-    this.changed = true;
+    const before = this.get(entry.name);
+    if (before && this.aclOwner(before.spec.aclName) === entry.name) this.aclOver.set(before.spec.aclName, GONE);
+    this.over.set(entry.name, entry);
+    this.aclOver.set(entry.spec.aclName, entry.name);
   }
 
   delete(name: string): void {
-    const before = this.entries.get(name);
+    const before = this.get(name);
     if (!before) return;
-    this.entries.delete(name);
-    if (this.acl.get(before.spec.aclName) === name) this.acl.delete(before.spec.aclName);
-    this.changed = true;
+    this.over.set(name, GONE);
+    if (this.aclOwner(before.spec.aclName) === name) this.aclOver.set(before.spec.aclName, GONE);
   }
 
   toRegistry(): Registry {
-    return this.changed ? { version: this.base.version + 1, entries: new Map(this.entries) } : this.base;
+    if (this.over.size === 0) return this.base;
+    const acl = LayeredMap.on(this.baseAcl, this.aclOver);
+    return withAcl({ version: this.base.version + 1, entries: LayeredMap.on(this.base.entries, this.over) }, acl);
   }
+
+  private aclOwner(aclName: string): string | undefined {
+    const o = this.aclOver.get(aclName);
+    if (o !== undefined) return o === GONE ? undefined : o;
+    return this.baseAcl.get(aclName);
+  }
+}
+
+/** Which service uses each aclName, kept with the registry it indexes (built once for a registry that has none). */
+const ACL = Symbol('acl');
+type Indexed = Registry & { [ACL]?: ReadonlyMap<string, string> };
+
+function aclIndex(registry: Registry): ReadonlyMap<string, string> {
+  const known = (registry as Indexed)[ACL];
+  if (known) return known;
+  const acl = new Map<string, string>();
+  for (const e of registry.entries.values()) acl.set(e.spec.aclName, e.name);
+  Object.defineProperty(registry, ACL, { value: acl, enumerable: false });
+  return acl;
+}
+
+function withAcl(registry: Registry, acl: ReadonlyMap<string, string>): Registry {
+  Object.defineProperty(registry, ACL, { value: acl, enumerable: false });
+  return registry;
 }
 
 export function upsert(registry: Registry, entry: Entry): Registry {

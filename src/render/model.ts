@@ -129,6 +129,8 @@ export interface Model {
   ruleRoutes: RouteInput[];
   /** Compares equal exactly when two configs differ only in maps and dynamic servers. */
   structure: string;
+  /** The certificates it was built with (ModelInput.certsKey): new ones need a reload. */
+  certsKey: string;
 }
 
 export interface ModelInput {
@@ -263,7 +265,7 @@ export function buildModel(input: ModelInput, assign: AssignBackends = canonical
   const keys = new Map([...names].map(([key, name]) => [name, key]));
   const layout: Layout = { order, backends: new Map(order.map((name) => [name, { key: keys.get(name), view: backends.get(name) as BackendView }])) };
   const ruleRoutes = plan.steps.flatMap((step) => (step.kind === 'rule' ? [step.rule.route] : []));
-  return { view, layout, maps: plan.maps, routes: routeInputs, conflicts, shadowed: plan.shadowed, ruleRoutes, structure: `${input.certsKey ?? ''}|${structureKey(view, memo)}` };
+  return { view, layout, maps: plan.maps, routes: routeInputs, conflicts, shadowed: plan.shadowed, ruleRoutes, certsKey: input.certsKey ?? '', structure: `${input.certsKey ?? ''}|${structureKey(view, memo)}` };
 }
 
 /** The server names the model of these services needs resolved (see ModelInput.addresses). */

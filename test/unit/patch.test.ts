@@ -19,9 +19,9 @@ class RecordingDataPlane extends FakeDataPlane {
   }
 }
 
-async function reconciler(incremental: boolean) {
+async function reconciler(incremental: boolean, certs = { key: '' }) {
   const dataPlane = new RecordingDataPlane();
-  const r = new Reconciler({ dataPlane, store: new MemoryStore(), settings: baseSettings({ spareBackends: 2 }), templates, certs: () => ({ hasCerts: false, key: '' }), log: silentLog, incremental });
+  const r = new Reconciler({ dataPlane, store: new MemoryStore(), settings: baseSettings({ spareBackends: 2 }), templates, certs: () => ({ hasCerts: certs.key !== '', key: certs.key }), log: silentLog, incremental });
   await r.start([]);
   return { r, dataPlane };
 }
@@ -44,10 +44,12 @@ const SHAPES: Array<(n: string) => string> = [
   (n) => `servicePath=/${n}&port=80&outboundHostname=127.0.0.1&aclName=0${n}`,
 ];
 
-type Step = { kind: 'upsert'; name: string; shape: number } | { kind: 'remove'; name: string } | { kind: 'batch'; steps: Array<{ name: string; shape: number }> };
+type Step = { kind: 'upsert'; name: string; shape: number; cert?: boolean } | { kind: 'remove'; name: string } | { kind: 'batch'; steps: Array<{ name: string; shape: number }> };
 
 const stepArb: fc.Arbitrary<Step> = fc.oneof(
   { weight: 6, arbitrary: fc.record({ kind: fc.constant('upsert' as const), name: fc.constantFrom(...NAMES), shape: fc.nat({ max: SHAPES.length - 1 }) }) },
+  // A service that brings a certificate (serviceCert): new certificates are loaded by a reload only.
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant('upsert' as const), name: fc.constantFrom(...NAMES), shape: fc.nat({ max: 2 }), cert: fc.constant(true) }) },
   { weight: 3, arbitrary: fc.record({ kind: fc.constant('remove' as const), name: fc.constantFrom(...NAMES) }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('batch' as const), steps: fc.array(fc.record({ name: fc.constantFrom(...NAMES), shape: fc.nat({ max: 7 }) }), { minLength: 2, maxLength: 3 }) }) },
 );
@@ -80,9 +82,11 @@ test('a patched live model gives the same applies, operations, files and consoli
   let patched = 0;
   await fc.assert(
     fc.asyncProperty(fc.array(stepArb, { minLength: 1, maxLength: 25 }), async (steps) => {
-      const inc = await reconciler(true);
-      const full = await reconciler(false);
+      const certs = { key: '' };
+      const inc = await reconciler(true, certs);
+      const full = await reconciler(false, certs);
       for (const step of steps) {
+        if (step.kind === 'upsert' && step.cert) certs.key = `${certs.key}+`;
         const commands = commandsOf(step);
         const [a, b] = await Promise.all([inc.r.submitAll(commands), full.r.submitAll(commands)]);
         const kinds = (rs: typeof a) => rs.map((x) => (x.ok ? x.apply?.kind : x.code));

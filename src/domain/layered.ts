@@ -1,0 +1,88 @@
+/** Marks a key a layer removes. */
+export const GONE: unique symbol = Symbol('gone');
+export type Layer<K, V> = ReadonlyMap<K, V | typeof GONE>;
+
+/** Layers on top of one plain map before they are flattened into a new one. */
+const MAX_DEPTH = 8;
+
+/**
+ * An immutable map made of a base map and the changes of one batch on top:
+ * making the next registry costs the changes, not a copy of every service.
+ * After a few layers the result is flattened into a plain Map (one copy per
+ * MAX_DEPTH batches), so that reads stay a few lookups. Iteration follows
+ * the base's order, then the keys a layer added, as a Map's would.
+ */
+export class LayeredMap<K, V> implements ReadonlyMap<K, V> {
+  private constructor(
+    private readonly base: ReadonlyMap<K, V>,
+    private readonly over: Layer<K, V>,
+    private readonly depth: number,
+    readonly size: number,
+  ) {}
+
+  /** `base` with `changes` on top (a value, or GONE for a removal). */
+  static on<K, V>(base: ReadonlyMap<K, V>, changes: Layer<K, V>): ReadonlyMap<K, V> {
+    if (changes.size === 0) return base;
+    let size = base.size;
+    for (const [k, v] of changes) {
+      const had = base.has(k);
+      if (v === GONE) size -= had ? 1 : 0;
+      else size += had ? 0 : 1;
+    }
+    const depth = base instanceof LayeredMap ? base.depth + 1 : 1;
+    const layered = new LayeredMap(base, new Map(changes), depth, size);
+    return depth >= MAX_DEPTH || changes.size * 4 > size ? new Map(layered) : layered;
+  }
+
+  /**
+   * The keys that may differ between `map` and `since` when `map` was layered on top of it (a few
+   * batches later); undefined when it was not (flattened since, or another map): compare them all.
+   */
+  static changedKeys<K, V>(map: ReadonlyMap<K, V>, since: ReadonlyMap<K, V>): Set<K> | undefined {
+    const keys = new Set<K>();
+    let m: ReadonlyMap<K, V> = map;
+    while (m !== since) {
+      if (!(m instanceof LayeredMap)) return undefined;
+      for (const k of m.over.keys()) keys.add(k);
+      m = m.base;
+    }
+    return keys;
+  }
+
+  get(key: K): V | undefined {
+    const o = this.over.get(key);
+    if (o !== undefined) return o === GONE ? undefined : o;
+    return this.base.get(key);
+  }
+
+  has(key: K): boolean {
+    const o = this.over.get(key);
+    if (o !== undefined) return o !== GONE;
+    return this.base.has(key);
+  }
+
+  *entries(): MapIterator<[K, V]> {
+    for (const [k, v] of this.base) {
+      const o = this.over.get(k);
+      if (o === undefined) yield [k, v];
+      else if (o !== GONE) yield [k, o];
+    }
+    for (const [k, o] of this.over) if (o !== GONE && !this.base.has(k)) yield [k, o];
+  }
+
+  *keys(): MapIterator<K> {
+    for (const [k] of this.entries()) yield k;
+  }
+
+  *values(): MapIterator<V> {
+    for (const [, v] of this.entries()) yield v;
+  }
+
+  [Symbol.iterator](): MapIterator<[K, V]> {
+    return this.entries();
+  }
+
+  forEach(fn: (value: V, key: K, map: ReadonlyMap<K, V>) => void): void {
+    for (const [k, v] of this.entries()) fn(v, k, this);
+  }
+}
