@@ -350,7 +350,7 @@ export async function startProxy(options: ProxyOptions): Promise<Proxy> {
         server.closeAllConnections();
       });
       stopped.abort();
-      engine.close();
+      await engine.close();
       await acme?.shared.close?.();
       await discovery?.stop();
       await dataPlane.stop(settings.stopGraceMs);

@@ -4,6 +4,7 @@ import { renderMemo } from '../render/memo.js';
 import { buildModel, namesToResolveFor, type Layout, type Model } from '../render/model.js';
 import { keepLiveNames } from './layout.js';
 import type { Compiled } from '../render/render.js';
+import type { BackendView } from '../render/backend.js';
 import type { RenderSettings } from '../render/settings.js';
 import type { Lookup, MapEntry } from '../render/routes.js';
 import { attribute, attributeReloadFailure } from './attribution.js';
@@ -51,6 +52,10 @@ export interface LiveState {
   files: ConfigFiles | undefined;
   layout: Layout;
   maps: Record<Lookup, MapEntry[]>;
+  /** The templates its files were rendered with. */
+  templates: Compiled;
+  /** The backend views HAProxy read from a config file (at the last start or reload); runtime changes add none. */
+  parsed: ReadonlySet<BackendView>;
 }
 
 /** Inputs of a model besides the desired state: custom template output and the addresses of server names. */
@@ -159,7 +164,7 @@ export class Applier {
         const r = await this.deps.dataPlane.commit(rendered.files);
         if (!r.ok) return { error: `could not reload the adopted HAProxy: ${r.message}` };
       }
-      this.commit(model, rendered.files);
+      this.commit(model, rendered.files, true);
       return { state: s, how };
     }
     return { error: 'could not build a valid configuration at start' };
@@ -217,16 +222,19 @@ export class Applier {
     phase('model');
     const rendered = renderFiles(this.deps.templates, canonical.model);
     phase('render');
+    // What HAProxy checks: everything but the backends it runs already, unchanged (see checkedPart).
+    const checked = live && live.templates === this.deps.templates ? checkedPart(canonical.model, live.parsed) : canonical.model;
+    const candidate = checked === canonical.model ? rendered : renderFiles(this.deps.templates, checked);
     let check;
     try {
-      check = await this.deps.dataPlane.check(rendered.files);
+      check = await this.deps.dataPlane.check(candidate.files);
       phase('check');
     } catch (e) {
       return { ok: false, fatal: `could not write the candidate configuration, nothing was changed: ${messageOf(e)}`, code: diskCode(e) };
     }
     if (!check.ok) {
       const suspects = [...changed].filter((n) => state.registry.entries.has(n) && !state.quarantine.has(n));
-      const culprits = await attribute(check.alerts, rendered, canonical.model, suspects.length > 0 ? suspects : [...activeSpecs(state).keys()], (without) => this.valid(state, without));
+      const culprits = await attribute(check.alerts, candidate, checked, suspects.length > 0 ? suspects : [...activeSpecs(state).keys()], (without) => this.valid(state, without));
       if (culprits.size > 0) return { ok: false, culprits, code: 'REJECTED' };
       return { ok: false, fatal: `HAProxy rejected the configuration: ${check.alerts.map((a) => a.message).join(' ')}`, code: 'HAPROXY' };
     }
@@ -247,7 +255,7 @@ export class Applier {
       if (culprits.size > 0) return { ok: false, culprits, code: 'REJECTED' };
       return { ok: false, fatal: `HAProxy reload failed: ${reload.message}`, code: 'HAPROXY' };
     }
-    this.commit(canonical.model, rendered.files);
+    this.commit(canonical.model, rendered.files, true);
     this.deps.log.debug({ phases: phase.done() }, 'reload phases (ms)');
     return { ok: true, kind: 'reload', reason: reason || 'configuration structure changed', commands: 0 };
   }
@@ -349,13 +357,34 @@ export class Applier {
     return (await this.deps.dataPlane.check(renderFiles(this.deps.templates, m).files)).ok;
   }
 
-  private commit(model: Model, files: ConfigFiles | undefined): void {
-    this.current = { model, files, layout: model.layout, maps: model.maps };
+  /** Makes a model live; `parsed`: HAProxy read its files (a start or a reload), not runtime commands. */
+  private commit(model: Model, files: ConfigFiles | undefined, parsed = false): void {
+    const read = parsed ? new Set(model.view.backends) : this.current?.parsed ?? new Set<BackendView>();
+    this.current = { model, files, layout: model.layout, maps: model.maps, templates: this.deps.templates, parsed: read };
     this.index = undefined;
   }
 }
 
 export const MAX_ATTEMPTS = 12;
+
+/**
+ * The part of a new model `haproxy -c` must see: every section but the
+ * backends HAProxy read already in exactly this form (the same view, so the
+ * same text, under the same templates), except those a frontend names
+ * (default_backend, TCP use_backend). HAProxy parsing its whole config twice
+ * per reload (check, then reload) is most of a reload's cost at 10,000
+ * services; the reload itself still reads the whole file, and a failure
+ * there leaves the old workers serving and the previous files restored.
+ */
+export function checkedPart(next: Model, running: ReadonlySet<BackendView>): Model {
+  const named = new Set<string>([next.view.http.defaultBackend]);
+  for (const f of next.view.tcpFrontends) {
+    if (f.defaultBackend !== undefined) named.add(f.defaultBackend);
+    for (const r of f.rules) named.add(r.backend);
+  }
+  const backends = next.view.backends.filter((b) => !running.has(b) || named.has(b.name));
+  return backends.length === next.view.backends.length ? next : { ...next, view: { ...next.view, backends } };
+}
 
 /** The order buildModel sorts services in (aclName, then name). */
 function order(a: ServiceSpec | undefined, b: ServiceSpec | undefined): number {

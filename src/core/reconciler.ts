@@ -132,14 +132,21 @@ export class Reconciler {
     return preview({ applier: this.applier, desired: this.desired, now: this.wallClock() }, command, options);
   }
 
-  /** No more scheduled work (the proxy is stopping); the live files are written if they are behind. */
-  close(): void {
+  /**
+   * No more scheduled work (the proxy is stopping). The live files are written if they are behind,
+   * and a store that takes changes (a journal) gets the whole state once: a clean stop leaves one
+   * self-contained state file.
+   */
+  async close(): Promise<void> {
     this.closed = true;
     if (this.flushTimer) clearTimeout(this.flushTimer);
     this.flushTimer = undefined;
-    this.flushFiles();
     if (this.consolidation) clearTimeout(this.consolidation);
     this.consolidation = undefined;
+    this.flushFiles();
+    if (this.started && !this.running && this.deps.store.saveChanges) {
+      await this.persist(this.desired, this.desired.registry, true).catch((e: unknown) => this.deps.log.warn({ err: e instanceof Error ? e.message : String(e) }, 'could not write the whole state at stop; the journal holds it'));
+    }
   }
 
   /**

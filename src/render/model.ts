@@ -341,7 +341,7 @@ export interface Assignment {
 export type AssignBackends = (slots: readonly BackendSlot[], settings: RenderSettings, memo: RenderMemo) => Assignment;
 
 /** Every backend under its canonical name, sorted, then the spare backends new plain services can take at run time. */
-export function canonicalBackends(slots: readonly BackendSlot[], settings: RenderSettings): Assignment {
+export function canonicalBackends(slots: readonly BackendSlot[], settings: RenderSettings, memo: RenderMemo = renderMemo()): Assignment {
   const names = new Map<string, string>();
   const backends = new Map<string, BackendView>();
   for (const s of slots) {
@@ -353,10 +353,19 @@ export function canonicalBackends(slots: readonly BackendSlot[], settings: Rende
   const order = [...backends.keys()].sort(cmp);
   for (let i = 1; i <= spares; i++) {
     const name = `${SPARE_PREFIX}${i}`;
-    backends.set(name, spareView(name, settings));
+    backends.set(name, spareOf(name, settings, memo));
     order.push(name);
   }
   return { names, backends, order };
+}
+
+/** The spare backend of this name, the same object across applies (so its rendered text is reused). */
+function spareOf(name: string, settings: RenderSettings, memo: RenderMemo): BackendView {
+  const hit = memo.spares.get(name);
+  if (hit && hit.settings === settings) return hit.view;
+  const view = spareView(name, settings);
+  memo.spares.set(name, { settings, view });
+  return view;
 }
 
 function hostMatches(spec: ServiceSpec, d: Destination): HostMatch[] {
