@@ -177,18 +177,20 @@ export class Applier {
   async attempt(state: DesiredState, changed: ReadonlySet<string>, upserted: ReadonlySet<string>, opts: { rerender: boolean; reason: string; previous?: DesiredState }, persistence: Persistence): Promise<Attempt> {
     let reason = opts.reason || (opts.rerender ? 'reload requested' : '');
     const live = this.current;
-    let runtimeRefused = false;
+    // A patch that cannot be made says why a reload is needed (HAProxy refused its operations, or the
+    // structure certainly changes): the sticky model below would only say the same.
+    let reloadNeeded = false;
     if (live && !opts.rerender && opts.previous && this.deps.incremental !== false) {
       const patched = await this.patch(live, opts.previous, state, changed, persistence);
-      if (patched && 'fallback' in patched) {
-        reason = patched.fallback;
-        runtimeRefused = true;
+      if (patched && 'reload' in patched) {
+        reason ||= patched.reload;
+        reloadNeeded = true;
       } else if (patched) return patched;
     }
     const inputs = await this.prepare(state);
     if (inputs.failures.size > 0) return { ok: false, culprits: inputs.failures, code: 'REJECTED' };
 
-    if (live && !opts.rerender && !runtimeRefused) {
+    if (live && !opts.rerender && !reloadNeeded) {
       const sticky = this.model(state, live.layout, inputs);
       if (sticky.conflicts.size > 0) return { ok: false, culprits: sticky.conflicts, code: 'REJECTED' };
       const clashes = this.routeConflicts(sticky.model, upserted);
@@ -262,10 +264,10 @@ export class Applier {
 
   /**
    * A change local to a few plain services, made to the live model directly (patch.ts): the state
-   * saved, then HAProxy's runtime API. Undefined when the change needs the whole model; `fallback`
-   * when HAProxy refused the operations (a reload follows).
+   * saved, then HAProxy's runtime API. Undefined when the change needs the whole model; `reload`
+   * with why when it certainly needs a reload, or HAProxy refused the operations.
    */
-  private async patch(live: LiveState, previous: DesiredState, state: DesiredState, changed: ReadonlySet<string>, persistence: Persistence): Promise<Attempt | { fallback: string } | undefined> {
+  private async patch(live: LiveState, previous: DesiredState, state: DesiredState, changed: ReadonlySet<string>, persistence: Persistence): Promise<Attempt | { reload: string } | undefined> {
     // New certificates are loaded by a reload only.
     if (this.deps.certs().key !== live.model.certsKey) return undefined;
     const specOf = (s: DesiredState, name: string) => (s.quarantine.has(name) ? undefined : s.registry.entries.get(name)?.spec);
@@ -276,7 +278,7 @@ export class Applier {
     const addresses = this.deps.names && wanted.length > 0 ? await this.deps.names.resolveAll(namesToResolveFor(wanted, this.deps.settings, this.memo)) : undefined;
     const index = this.liveIndex(previous);
     const patch = planPatch(live.model, index, changes, { settings: this.deps.settings, memo: this.memo, routeOrder: this.deps.settings.routeOrder, ...(addresses && { addresses }) });
-    if (!patch) return undefined;
+    if (!patch || 'reload' in patch) return patch;
     const failed = await persistence.save(state.registry);
     if (failed) return { ok: false, fatal: failed.message, code: failed.code };
     if (patch.ops.length === 0) {
@@ -286,7 +288,7 @@ export class Applier {
     const result = await this.deps.dataPlane.runtime(patch.ops);
     if (!result.ok) {
       this.deps.log.warn({ message: result.message }, 'runtime update failed; reloading');
-      return { fallback: `runtime API refused a change (${result.message})` };
+      return { reload: `runtime API refused a change (${result.message})` };
     }
     commitPatch(live.model, index, patch);
     // Files are written after the callers are answered (flushFiles), before anything reads them.

@@ -79,8 +79,12 @@ export function buildIndex(model: Model, canonicalOf: (key: string) => string | 
   return index;
 }
 
-/** The patch that makes these changes live, or undefined when they need the whole model. */
-export function planPatch(model: Model, index: LiveIndex, changes: readonly PatchChange[], ctx: PatchContext): Patch | undefined {
+/**
+ * The patch that makes these changes live; `reload` when they certainly change the structure (a
+ * backend's options, or a new backend and no free spare), with why; undefined when the whole model
+ * must decide.
+ */
+export function planPatch(model: Model, index: LiveIndex, changes: readonly PatchChange[], ctx: PatchContext): Patch | { reload: string } | undefined {
   const { memo } = ctx;
   const free = [...index.free];
   const patch: Patch = { ops: [], backends: [], free, sets: [], dels: [], owners: new Set(), routes: [] };
@@ -121,11 +125,13 @@ export function planPatch(model: Model, index: LiveIndex, changes: readonly Patc
   for (const parts of assigned) {
     for (const slot of parts.slots) {
       const view = ctx.addresses ? withAddresses(slot.view, ctx.addresses, memo) : slot.view;
-      const name = index.byKey.get(slot.key) ?? (structureOf(view, memo) === index.spare ? free.shift() : undefined);
-      if (name === undefined) return undefined;
+      const known = index.byKey.get(slot.key);
+      const name = known ?? (structureOf(view, memo) === index.spare ? free.shift() : undefined);
+      if (name === undefined) return { reload: `new backend for ${view.owner ?? slot.key} (no free spare fits)` };
       const live = model.layout.backends.get(name)?.view;
       const next = name === view.name ? view : renamed(view, name, memo);
-      if (!live || structureOf(next, memo) !== structureOf(live, memo)) return undefined;
+      if (!live) return undefined;
+      if (structureOf(next, memo) !== structureOf(live, memo)) return { reload: `options of ${view.owner ?? name} changed (backend ${name})` };
       names.set(slot.key, name);
       patch.backends.push({ name, key: slot.key, view: next, canonical: slot.canonicalName });
     }
