@@ -15,6 +15,17 @@
  *
  *   node dist/bench/churn.js
  *   BENCH_CHANGES=300 BENCH_API_SERVICES=200 BENCH_DOCKER_SERVICES=50 BENCH_SEED=42 node dist/bench/churn.js
+ *
+ * Long mode (BENCH_LONG_MINUTES): the control plane's memory under churn for
+ * that long, on a real flow-proxy (`node dist/src/main.js`) started with
+ * BENCH_LONG_SERVICES (10,000) stored services. Changes go through the API at
+ * BENCH_LONG_RATE a second (new plain services, removals, route changes,
+ * server moves, and 1% option changes, which reload); the control plane's RSS
+ * is sampled every 5 s. Reports RSS when ready, after the first 5 minutes, at
+ * the end and at most, and its trend (MB per hour, least squares after the
+ * first 5 minutes).
+ *
+ *   BENCH_LONG_MINUTES=60 node dist/bench/churn.js
  */
 import fs from 'node:fs';
 import http from 'node:http';
@@ -34,7 +45,7 @@ import { freePort } from '../test/support/ports.js';
 import { request } from '../test/support/http.js';
 import { runBench, progress, track } from './support/cleanup.js';
 import { startFastBackend, type FastBackend } from './support/backend.js';
-import { plainServices, type Params } from './support/proxy.js';
+import { apiAgent, plainServices, startBenchProxy, type Params } from './support/proxy.js';
 import { envInt, median, prng, table } from './support/stats.js';
 
 const CHANGES = envInt('BENCH_CHANGES', 300);
@@ -257,7 +268,102 @@ async function phase(name: string, withTraffic: boolean, pool: FastBackend[]): P
   return { phase: name, outcomes, trafficRequests, trafficFailures, failureKinds: Object.fromEntries(failureKinds), audit };
 }
 
+const LONG_MINUTES = envInt('BENCH_LONG_MINUTES', 0);
+
+/** Least-squares slope of y over x. */
+function slope(points: ReadonlyArray<[number, number]>): number {
+  const n = points.length;
+  if (n < 2) return Number.NaN;
+  const mx = points.reduce((a, [x]) => a + x, 0) / n;
+  const my = points.reduce((a, [, y]) => a + y, 0) / n;
+  const num = points.reduce((a, [x, y]) => a + (x - mx) * (y - my), 0);
+  const den = points.reduce((a, [x]) => a + (x - mx) ** 2, 0);
+  return den === 0 ? 0 : num / den;
+}
+
+async function longChurn(): Promise<void> {
+  const services = envInt('BENCH_LONG_SERVICES', 10_000);
+  const rate = envInt('BENCH_LONG_RATE', 10);
+  const backends = await Promise.all([startFastBackend('a'), startFastBackend('b')]);
+  const [a, b] = backends as [FastBackend, FastBackend];
+  const proxy = await startBenchProxy({ services: plainServices(services, a.port), env: { LOG_LEVEL: 'warn' } });
+  const agent = apiAgent();
+  const random = prng(SEED);
+  const rssNow = () => proxy.memory()?.rssMb ?? Number.NaN;
+  const samples: Array<[number, number]> = [[0, rssNow()]];
+  const started = performance.now();
+  const minutes = () => (performance.now() - started) / 60_000;
+  const added: string[] = [];
+  const kinds = new Map<string, number>();
+  let failed = 0;
+  let changes = 0;
+  let seq = 0;
+  progress(`long churn: ${services} services, ${rate} changes/s for ${LONG_MINUTES} min; ready in ${proxy.startMs.toFixed(0)} ms at ${samples[0]?.[1].toFixed(0)} MB`);
+  const sampler = setInterval(() => samples.push([minutes(), rssNow()]), 5000);
+  const reporter = setInterval(() => progress(`${minutes().toFixed(1)} min: ${changes} changes, ${failed} failed, RSS ${rssNow().toFixed(0)} MB`), 60_000);
+  try {
+    while (minutes() < LONG_MINUTES) {
+      const tick = performance.now();
+      const roll = random();
+      const svc = `svc${String(Math.floor(random() * services)).padStart(Math.max(5, String(services).length), '0')}`;
+      const port = String((random() < 0.5 ? a : b).port);
+      let r;
+      if (roll < 0.3 || added.length === 0) {
+        const name = `new${seq++}`;
+        added.push(name);
+        r = await proxy.api('reconfigure', { serviceName: name, servicePath: `/${name}`, port, outboundHostname: '127.0.0.1' }, { agent });
+        kinds.set('new plain service', (kinds.get('new plain service') ?? 0) + 1);
+      } else if (roll < 0.6) {
+        const name = added.splice(Math.floor(random() * added.length), 1)[0] as string;
+        r = await proxy.api('remove', { serviceName: name }, { agent });
+        kinds.set('remove', (kinds.get('remove') ?? 0) + 1);
+      } else if (roll < 0.8) {
+        r = await proxy.api('reconfigure', { serviceName: svc, servicePath: `/${svc}`, port, outboundHostname: '127.0.0.1' }, { agent });
+        kinds.set('server moved', (kinds.get('server moved') ?? 0) + 1);
+      } else if (roll < 0.99) {
+        r = await proxy.api('reconfigure', { serviceName: svc, servicePath: `/${svc},/${svc}-v${seq++ % 3}`, port: String(a.port), outboundHostname: '127.0.0.1' }, { agent });
+        kinds.set('route change', (kinds.get('route change') ?? 0) + 1);
+      } else {
+        r = await proxy.api('reconfigure', { serviceName: svc, servicePath: `/${svc}`, port: String(a.port), outboundHostname: '127.0.0.1', timeoutServer: String(10 + (seq++ % 20)) }, { agent });
+        kinds.set('option change', (kinds.get('option change') ?? 0) + 1);
+      }
+      changes++;
+      if (r.status !== 200) failed++;
+      const wait = 1000 / rate - (performance.now() - tick);
+      if (wait > 0) await sleep(wait);
+    }
+  } finally {
+    clearInterval(sampler);
+    clearInterval(reporter);
+    samples.push([minutes(), rssNow()]);
+    agent.destroy();
+    await proxy.stop();
+    await Promise.all(backends.map((x) => x.close()));
+  }
+  const after5 = samples.filter(([m]) => m >= Math.min(5, LONG_MINUTES / 2));
+  const figures = {
+    services,
+    minutes: Number(minutes().toFixed(1)),
+    changes,
+    failed,
+    kinds: Object.fromEntries(kinds),
+    readyRssMb: Number(samples[0]?.[1].toFixed(1)),
+    rssAfter5MinMb: Number(after5[0]?.[1].toFixed(1)),
+    endRssMb: Number(samples[samples.length - 1]?.[1].toFixed(1)),
+    maxRssMb: Number(Math.max(...samples.map(([, y]) => y)).toFixed(1)),
+    trendMbPerHour: Number((slope(after5) * 60).toFixed(1)),
+  };
+  console.log(`# Long churn (${new Date().toISOString()}, ${os.cpus().length} vCPU, load avg ${os.loadavg().map((x) => x.toFixed(2)).join(' ')})`);
+  console.log(table(['services', 'minutes', 'changes', 'failed', 'RSS ready (MB)', 'RSS after 5 min', 'RSS at end', 'RSS max', 'trend after 5 min (MB/h)'], [[figures.services, figures.minutes, figures.changes, figures.failed, figures.readyRssMb, figures.rssAfter5MinMb, figures.endRssMb, figures.maxRssMb, figures.trendMbPerHour]]));
+  console.log(`changes by kind: ${[...kinds].map(([k, n]) => `${k} ${n}`).join(', ')}`);
+  console.log(`\nRESULT ${JSON.stringify({ bench: 'churn-long', at: new Date().toISOString(), seed: SEED, ...figures, samples: samples.map(([m, y]) => [Number(m.toFixed(2)), Number(y.toFixed(1))]) })}`);
+}
+
 runBench('churn', async () => {
+  if (LONG_MINUTES > 0) {
+    await longChurn();
+    return;
+  }
   const pool = await Promise.all(Array.from({ length: POOL }, (_, i) => startFastBackend(`b${i}`)));
   const phases: PhaseResult[] = [];
   progress(`checks only: ${CHANGES} changes on ${API_SERVICES} API + ${DOCKER_SERVICES} docker services`);

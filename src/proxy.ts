@@ -207,16 +207,17 @@ export async function startProxy(options: ProxyOptions): Promise<Proxy> {
     log,
     onApply: (record) => {
       metrics.recordApply(record);
-      refreshGauges();
       acme?.manager.wantedChanged();
     },
   });
+  // Counted when scraped: counting every service after each apply would make a change's cost grow with their number.
   const refreshGauges = () => {
     const owners = { api: 0, env: 0, docker: 0 };
     for (const e of engine.registry.entries.values()) owners[e.owner]++;
     for (const [owner, n] of Object.entries(owners)) metrics.services.set({ owner }, n);
     metrics.quarantined.set(engine.quarantined.length);
   };
+  metrics.beforeScrape = refreshGauges;
   dataPlane.process.onRecovered = (what) => metrics.haproxyRecoveries.inc({ what });
   dataPlane.process.beforeRecover = () => engine.flushFiles();
   // A name that resolved late, or to another address, is rendered again.

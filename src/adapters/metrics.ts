@@ -6,6 +6,15 @@ const LATENCY_BUCKETS = [0.005, 0.01, 0.02, 0.05, 0.1, 0.15, 0.25, 0.5, 1, 2, 5,
 /** flow-proxy's own Prometheus metrics, in a registry of their own (no global state). */
 export class Metrics {
   readonly registry = new Registry();
+  /** Brings the gauges that count services up to date; called at each scrape instead of after each apply. */
+  beforeScrape: () => void = () => {};
+
+  /** The metrics in Prometheus' text format. */
+  scrape(): Promise<string> {
+    this.beforeScrape();
+    return this.registry.metrics();
+  }
+
   readonly apiCalls = new Counter({
     name: 'flowproxy_api_requests_total',
     help: 'Calls of the docker-flow-proxy API by endpoint and outcome (ok, rejected, error, unauthorized).',

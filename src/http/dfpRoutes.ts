@@ -306,7 +306,7 @@ export function dfpRoutes(deps: DfpRouteDeps): (app: Koa<AppState>) => void {
     }
     deps.metrics.ready.set(deps.ready() ? 1 : 0);
     ctx.type = deps.metrics.registry.contentType;
-    ctx.body = await deps.metrics.registry.metrics();
+    ctx.body = await deps.metrics.scrape();
   });
   root.get('/ping', (ctx) => {
     ctx.body = { Status: 'OK', Message: '' };
