@@ -7,6 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { isLiveHaproxy, readPidFile, signal, waitGone } from '../../src/adapters/haproxy/pids.js';
 import { masterShowProc } from '../../src/adapters/haproxy/process.js';
+import { NODE_ARGS } from '../../src/nodeArgs.js';
 import { FileStore } from '../../src/adapters/store/fileStore.js';
 import { request, type RequestOptions, type Response } from '../../test/support/http.js';
 import { flowProxyEnv, waitForApi } from '../../test/support/flowProxy.js';
@@ -95,7 +96,7 @@ export async function startBenchProxy(options: ProxyOptions = {}): Promise<Bench
   const env = { ...flowProxyEnv({ apiPort, httpPort, dataDir }), DISCOVERY: 'none', LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'info', ...options.env };
   const started = performance.now();
   const profile = process.env.BENCH_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_CPU_PROF] : [];
-  const child = spawn(process.execPath, [...profile, ...(options.nodeArgs ?? []), MAIN], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [...NODE_ARGS, ...profile, ...(options.nodeArgs ?? []), MAIN], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   // Keep only the tail of the output: long runs log a lot.
   let out = '';
   const keep = (d: Buffer) => {

@@ -82,27 +82,27 @@ const EMPTY_HEADERS: HeaderRules = { addReq: [], setReq: [], delReq: [], addRes:
 export function backendsFor(spec: ServiceSpec, settings: RenderSettings, memo: RenderMemo = renderMemo()): BackendSlot[] {
   const cached = memo.slots.get(spec);
   if (cached && cached.settings === settings) return cached.slots;
-  const slots = computeSlots(spec, settings);
+  const slots = computeSlots(spec, settings, memo);
   memo.slots.set(spec, { settings, slots });
   return slots;
 }
 
-function computeSlots(spec: ServiceSpec, settings: RenderSettings): BackendSlot[] {
+function computeSlots(spec: ServiceSpec, settings: RenderSettings, memo: RenderMemo): BackendSlot[] {
   const slots: BackendSlot[] = [];
   for (const d of spec.destinations) {
     if (d.reqMode === 'http') {
-      if (d.port !== undefined) slots.push(slot(spec, d, 'http', settings));
-      if (d.httpsPort !== undefined) slots.push(slot(spec, d, 'https', settings));
+      if (d.port !== undefined) slots.push(slot(spec, d, 'http', settings, memo));
+      if (d.httpsPort !== undefined) slots.push(slot(spec, d, 'https', settings, memo));
     } else if (d.serviceGroup === undefined && d.port !== undefined) {
-      slots.push(slot(spec, d, 'tcp', settings));
+      slots.push(slot(spec, d, 'tcp', settings, memo));
     }
   }
   return slots;
 }
 
-function slot(spec: ServiceSpec, d: Destination, variant: Variant, settings: RenderSettings): BackendSlot {
+function slot(spec: ServiceSpec, d: Destination, variant: Variant, settings: RenderSettings, memo: RenderMemo): BackendSlot {
   const name = canonicalBackendName(spec, d, variant);
-  return { key: backendKey(spec.serviceName, d.index, variant), canonicalName: name, view: backendView(spec, d, variant, name, settings) };
+  return { key: backendKey(spec.serviceName, d.index, variant), canonicalName: name, view: backendView(spec, d, variant, name, settings, memo) };
 }
 
 export { formatAddress };
@@ -147,6 +147,13 @@ function usesResolvers(view: BackendView): boolean {
  * renders it). Remembered per view and addresses, so unchanged backends
  * keep their rendered text.
  */
+function intern(memo: RenderMemo, text: string): string {
+  const known = memo.strings.get(text);
+  if (known !== undefined) return known;
+  memo.strings.set(text, text);
+  return text;
+}
+
 export function withAddresses(view: BackendView, addresses: ReadonlyMap<string, string | undefined>, memo: RenderMemo = renderMemo()): BackendView {
   const names = namesToResolve(view);
   if (names.length === 0) return view;
@@ -174,7 +181,7 @@ export function serverName(identity: string): string {
   return `s-${crypto.createHash('sha1').update(identity).digest('hex').slice(0, 10)}`;
 }
 
-function backendView(spec: ServiceSpec, d: Destination, variant: Variant, name: string, settings: RenderSettings): BackendView {
+function backendView(spec: ServiceSpec, d: Destination, variant: Variant, name: string, settings: RenderSettings, memo: RenderMemo): BackendView {
   const http = variant !== 'tcp';
   const sticky = spec.sessionType === 'sticky-server';
   const port = (variant === 'https' ? d.httpsPort : d.port) as number;
@@ -225,8 +232,9 @@ function backendView(spec: ServiceSpec, d: Destination, variant: Variant, name: 
     ...(d.checkHttpPath !== undefined && { httpCheck: d.checkHttpPath }),
     ...(d.retries !== undefined && { retries: d.retries }),
     ...(d.retryOn !== undefined && { retryOn: d.retryOn.join(' ') }),
-    ...(http && { l7RetryMethods: retryMethods.join(' ') }),
-    serverOptions: options,
+    ...(http && { l7RetryMethods: intern(memo, retryMethods.join(' ')) }),
+    // The same few option strings serve thousands of backends: one copy each.
+    serverOptions: intern(memo, options),
     servers,
     ...(dns && {
       serverTemplate: {

@@ -20,10 +20,12 @@ export interface RenderMemo {
   readonly renamed: WeakMap<BackendView, Map<string, BackendView>>;
   /** A view with its owner and dynamic servers taken away (a removal waiting for a reload). */
   readonly emptied: WeakMap<BackendView, BackendView>;
+  /** One copy of each option string backends share (server options, retry methods). */
+  readonly strings: Map<string, string>;
   /** The spare backends, by name, for the settings they were built with. */
   readonly spares: Map<string, { settings: RenderSettings; view: BackendView }>;
 }
 
 export function renderMemo(): RenderMemo {
-  return { slots: new WeakMap(), resolved: new WeakMap(), structure: new WeakMap(), renamed: new WeakMap(), emptied: new WeakMap(), spares: new Map() };
+  return { slots: new WeakMap(), resolved: new WeakMap(), structure: new WeakMap(), renamed: new WeakMap(), emptied: new WeakMap(), spares: new Map(), strings: new Map() };
 }

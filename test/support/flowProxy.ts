@@ -6,6 +6,7 @@ import { freePort } from './ports.js';
 import { request, type RequestOptions, type Response } from './http.js';
 import { tempDir } from './tmp.js';
 import { isLiveHaproxy, readPidFile, signal, waitGone } from '../../src/adapters/haproxy/pids.js';
+import { NODE_ARGS } from '../../src/nodeArgs.js';
 
 /** The build the tests run from (dist/ for a developer's build, .test-build/ under `npm test`). */
 export const BUILD = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -54,8 +55,8 @@ export async function startFlowProxy(options: StartOptions = {}): Promise<FlowPr
   const env = { ...flowProxyEnv({ apiPort, httpPort, dataDir }), LOG_LEVEL: 'info', SPARE_BACKENDS: '8', ...options.env };
   const [command, ...prefix] = options.wrap ?? [];
   const child = command
-    ? spawn(command, [...prefix, process.execPath, MAIN], { env, stdio: ['ignore', 'pipe', 'pipe'] })
-    : spawn(process.execPath, [MAIN], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    ? spawn(command, [...prefix, process.execPath, ...NODE_ARGS, MAIN], { env, stdio: ['ignore', 'pipe', 'pipe'] })
+    : spawn(process.execPath, [...NODE_ARGS, MAIN], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   const address = options.address ?? '127.0.0.1';
   let out = '';
   child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
