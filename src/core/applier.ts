@@ -21,10 +21,13 @@ import type { ServiceSpec } from '../domain/spec.js';
 
 /**
  * The apply side of the reconciler: the model HAProxy runs, and how a new
- * desired state becomes live by the cheapest safe path. If only map entries
- * and dynamic servers differ from the live layout, HAProxy's runtime API;
- * else a fresh render, `haproxy -c`, the state saved, the files swapped and
- * a seamless reload. A refused config names its culprits; it never goes live.
+ * desired state becomes live by the cheapest safe path. A change local to
+ * plain services, patched into the live model (patch.ts) and sent through
+ * HAProxy's runtime API; else, if only map entries and dynamic servers
+ * differ from the live layout, the runtime API too; else a fresh render,
+ * `haproxy -c` of what HAProxy has not read yet, the state saved, the files
+ * swapped and a seamless reload. A refused config names its culprits; it
+ * never goes live.
  */
 
 export type { ApplyKind };
@@ -56,6 +59,8 @@ export interface LiveState {
   templates: Compiled;
   /** The backend views HAProxy read from a config file (at the last start or reload); runtime changes add none. */
   parsed: ReadonlySet<BackendView>;
+  /** Rendered from scratch (a start or a reload): every backend has its canonical name. */
+  canonical: boolean;
 }
 
 /** Inputs of a model besides the desired state: custom template output and the addresses of server names. */
@@ -205,7 +210,7 @@ export class Applier {
         }
         const result = await this.deps.dataPlane.runtime(ops);
         if (result.ok) {
-          // Files are written after the callers are answered (flushFiles), before the next apply.
+          // The files follow within FILES_AFTER_MS (reconciler.ts), and before anything reads them.
           this.commit(sticky.model, undefined);
           return { ok: true, kind: 'runtime', reason: describeOps(ops), commands: result.commands ?? 0 };
         }
@@ -291,7 +296,7 @@ export class Applier {
       return { reload: `runtime API refused a change (${result.message})` };
     }
     commitPatch(live.model, index, patch);
-    // Files are written after the callers are answered (flushFiles), before anything reads them.
+    // The files follow within FILES_AFTER_MS (reconciler.ts), and before anything reads them.
     this.current = { ...live, files: undefined };
     return { ok: true, kind: 'runtime', reason: describeOps(patch.ops), commands: result.commands ?? 0 };
   }
@@ -314,7 +319,10 @@ export class Applier {
    * a backend named after a port its service no longer uses, an emptied backend): consolidation's question.
    */
   namesDrifted(state: DesiredState): boolean {
-    return this.current !== undefined && this.liveIndex(state).drifted.size > 0;
+    const live = this.current;
+    // A canonical render gives every backend its canonical name: nothing to look at until a change.
+    if (!live || (live.canonical && !this.index)) return false;
+    return this.liveIndex(state).drifted.size > 0;
   }
 
   /** Reloads HAProxy with the files it has (the /reload endpoint without recreate): they are written first if a runtime change left them behind. */
@@ -362,7 +370,7 @@ export class Applier {
   /** Makes a model live; `parsed`: HAProxy read its files (a start or a reload), not runtime commands. */
   private commit(model: Model, files: ConfigFiles | undefined, parsed = false): void {
     const read = parsed ? new Set(model.view.backends) : this.current?.parsed ?? new Set<BackendView>();
-    this.current = { model, files, layout: model.layout, maps: model.maps, templates: this.deps.templates, parsed: read };
+    this.current = { model, files, layout: model.layout, maps: model.maps, templates: this.deps.templates, parsed: read, canonical: parsed };
     this.index = undefined;
   }
 }

@@ -90,7 +90,7 @@ export const SETTINGS = {
   // API and files
   PORT: { group: API, default: '8080', doc: 'API port.', parse: int(8080, 0, 65535) },
   IP: { group: API, default: '0.0.0.0', doc: 'API bind address.', parse: pattern('0.0.0.0', /^[0-9.]+$|^[0-9a-fA-F:]+$/, 'must be an IP address') },
-  DATA_DIR: { group: API, default: './data', doc: 'State (state.json and its backup) and the generated HAProxy files.', parse: dir('./data') },
+  DATA_DIR: { group: API, default: './data', doc: 'State (state.json, its backup and the journal of changes since) and the generated HAProxy files.', parse: dir('./data') },
   HAPROXY_BIN: { group: API, default: 'haproxy from PATH', doc: 'The HAProxy binary (2.6 or newer).', parse: text() },
   PATH: { group: API, default: "(the environment's)", doc: 'Where HAPROXY_BIN is looked up.', parse: text() },
   API_TOKEN: {

@@ -45,7 +45,9 @@ export function carryOverServerState(saved: string, configured: ConfiguredServer
   const out = ['1', `# ${header.join(' ')}`];
   for (const line of lines.slice(1)) {
     if (line.startsWith('#') || line.trim() === '') continue;
-    const f = line.trim().split(/\s+/);
+    // HAProxy separates the fields with one space; anything else is read the slow way.
+    let f = line.split(' ');
+    if (f.length !== header.length) f = line.trim().split(/\s+/);
     if (f.length !== header.length) continue;
     const admin = Number(f[at.admin]);
     if (!Number.isInteger(admin) || (admin & FORCED_ADMIN) !== 0) continue;
