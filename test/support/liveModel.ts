@@ -12,7 +12,7 @@ import http from 'node:http';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import fc from 'fast-check';
-import { dockerSync, type DockerContainer } from '../../src/core/dockerSync.js';
+import { dockerSync, type DockerContainer } from '../../src/adapters/docker/labels.js';
 import { silentLog } from '../../src/core/log.js';
 import { parseContext, startProxy, type Proxy } from '../../src/proxy.js';
 import { loadSettings } from '../../src/settings.js';

@@ -1,6 +1,6 @@
 import test from 'ava';
-import { chooseAddress, LOCAL_ENGINE, type EngineHost, type SharedNetwork } from '../../src/core/containerAddress.js';
-import { dockerSync, type DockerContainer, type DockerSyncOptions } from '../../src/core/dockerSync.js';
+import { chooseAddress, LOCAL_ENGINE, type EngineHost, type SharedNetwork } from '../../src/adapters/docker/containerAddress.js';
+import { dockerSync, type DockerContainer, type DockerSyncOptions } from '../../src/adapters/docker/labels.js';
 import type { ParseContext } from '../../src/domain/parse.js';
 
 const remote: EngineHost = { name: 'b', address: '10.200.1.2', addressFrom: 'tcp host', local: false };

@@ -1,6 +1,6 @@
 import test from 'ava';
 import { merge, tag } from '../../src/adapters/docker/engineStates.js';
-import type { DockerContainer, DockerState } from '../../src/core/dockerSync.js';
+import type { DockerContainer, DockerState } from '../../src/adapters/docker/labels.js';
 
 const box = (id: string, name = 'web-1'): DockerContainer => ({ id, name, labels: {}, state: 'running', health: 'none', networkMode: 'host', networks: [], ports: [], created: 1 });
 const listing = (...ids: string[]): DockerState => ({ containers: ids.map((id) => box(id)), services: [{ id: `svc-${ids[0]}`, name: 's', labels: {}, mode: 'global', hostNetwork: false }] });

@@ -1,6 +1,6 @@
 import test from 'ava';
 import { ContainerLifecycle, type LifecycleEvent } from '../../src/adapters/docker/lifecycle.js';
-import { dockerSync, type DockerContainer, type DockerState } from '../../src/core/dockerSync.js';
+import { dockerSync, type DockerContainer, type DockerState } from '../../src/adapters/docker/labels.js';
 import { parseCtx } from '../support/render.js';
 
 const web = (id: string, port: number, over: Partial<DockerContainer> = {}): DockerContainer => ({

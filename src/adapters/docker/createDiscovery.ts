@@ -1,4 +1,4 @@
-import { dockerSync } from '../../core/dockerSync.js';
+import { dockerSync } from './labels.js';
 import type { CommandResult } from '../../core/ports.js';
 import type { Log } from '../../core/log.js';
 import type { ParseContext } from '../../domain/parse.js';

@@ -1,5 +1,5 @@
 import { backoffDelay, sleepUnlessAborted as sleep, type BackoffPolicy } from '../../core/backoff.js';
-import type { DockerState, DockerSyncResult, Origin, Skipped } from '../../core/dockerSync.js';
+import type { DockerState, DockerSyncResult, Origin, Skipped } from './labels.js';
 import type { CommandResult } from '../../core/ports.js';
 import type { Log } from '../../core/log.js';
 import type { Entry } from '../../domain/registry.js';

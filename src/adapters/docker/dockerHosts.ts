@@ -1,5 +1,5 @@
 import path from 'node:path';
-import type { AddressFrom } from '../../core/containerAddress.js';
+import type { AddressFrom } from './containerAddress.js';
 import { checkHost } from '../../domain/values.js';
 import { parseDockerHost, type DockerEndpoint } from './dockerHost.js';
 

@@ -1,5 +1,5 @@
-import type { EngineHost } from '../../core/containerAddress.js';
-import type { DockerState } from '../../core/dockerSync.js';
+import type { EngineHost } from './containerAddress.js';
+import type { DockerState } from './labels.js';
 import type { TlsMode } from './dockerHosts.js';
 
 /** An engine's state: never reached yet, its events stream open (and its last read good), or not. */

@@ -1,7 +1,7 @@
 import type Docker from 'dockerode';
 import { backoffDelay, sleepUnlessAborted as sleep, type BackoffPolicy } from '../../core/backoff.js';
-import type { EngineHost } from '../../core/containerAddress.js';
-import type { DockerState } from '../../core/dockerSync.js';
+import type { EngineHost } from './containerAddress.js';
+import type { DockerState } from './labels.js';
 import type { Log } from '../../core/log.js';
 import { FlowError } from '../../domain/errors.js';
 import { isLoopback, type EngineSpec } from './dockerHosts.js';

@@ -1,4 +1,4 @@
-import type { DockerContainer, DockerState } from '../../core/dockerSync.js';
+import type { DockerContainer, DockerState } from './labels.js';
 
 /** A Docker event as lifecycle tracking needs it. */
 export interface LifecycleEvent {

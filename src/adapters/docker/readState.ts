@@ -1,5 +1,5 @@
 import type Docker from 'dockerode';
-import type { DockerContainer, DockerState, DockerSwarmService } from '../../core/dockerSync.js';
+import type { DockerContainer, DockerState, DockerSwarmService } from './labels.js';
 import { FlowError } from '../../domain/errors.js';
 
 export interface ReadOptions {

@@ -1,4 +1,4 @@
-import type { DockerState } from '../../core/dockerSync.js';
+import type { DockerState } from './labels.js';
 import type { DockerEvent } from './events.js';
 
 /** What a source tells the discovery loop while it follows Docker. */

@@ -1,9 +1,9 @@
-import { describeIssues } from '../domain/errors.js';
-import { fromLabels, type RawResult } from '../domain/params.js';
-import type { ParseContext } from '../domain/parse.js';
-import type { Entry } from '../domain/registry.js';
-import type { ServerAddr, ServiceSpec } from '../domain/spec.js';
-import { toEntry } from '../domain/entry.js';
+import { describeIssues } from '../../domain/errors.js';
+import { fromLabels, type RawResult } from '../../domain/params.js';
+import type { ParseContext } from '../../domain/parse.js';
+import type { Entry } from '../../domain/registry.js';
+import type { ServerAddr, ServiceSpec } from '../../domain/spec.js';
+import { toEntry } from '../../domain/entry.js';
 import { chooseAddress, LOCAL_ENGINE, type AddressChoice, type EngineHost, type SharedNetwork } from './containerAddress.js';
 
 /**

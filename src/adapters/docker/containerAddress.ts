@@ -1,6 +1,6 @@
-import type { ServerAddr } from '../domain/spec.js';
-import { checkHost } from '../domain/values.js';
-import type { DockerContainer } from './dockerSync.js';
+import type { ServerAddr } from '../../domain/spec.js';
+import { checkHost } from '../../domain/values.js';
+import type { DockerContainer } from './labels.js';
 
 /** Where an engine's host address came from: `address=` of its DOCKER_HOSTS entry, the tcp:// host, or the proxy's own host. */
 export type AddressFrom = 'address' | 'tcp host' | 'local';

@@ -1,5 +1,5 @@
 import test from 'ava';
-import { dockerSync, type DockerContainer, type DockerState, type DockerSwarmService, type DockerSyncOptions } from '../../src/core/dockerSync.js';
+import { dockerSync, type DockerContainer, type DockerState, type DockerSwarmService, type DockerSyncOptions } from '../../src/adapters/docker/labels.js';
 import type { ParseContext } from '../../src/domain/parse.js';
 import { backoffDelay } from '../../src/core/backoff.js';
 import { isRelevant, parseEvent } from '../../src/adapters/docker/events.js';
