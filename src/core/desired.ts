@@ -1,3 +1,4 @@
+import { GONE, LayeredMap } from '../domain/layered.js';
 import { Draft, EMPTY_REGISTRY, registryOf, remove, sameEntry, upsert, type Entry, type Owner, type Registry } from '../domain/registry.js';
 import type { ServiceSpec } from '../domain/spec.js';
 import type { StoredService, Tombstone } from './ports.js';
@@ -56,9 +57,14 @@ export interface DesiredState {
   readonly synced: ReadonlyMap<Owner, readonly Entry[]>;
   /** The latest write stamp seen or given. */
   readonly lastStamp: number;
+  /** When removals past the horizon were last dropped (once per SWEEP_EVERY_MS: a pass over all of them). */
+  readonly swept: number;
 }
 
-export const EMPTY_DESIRED: DesiredState = { registry: EMPTY_REGISTRY, quarantine: new Map(), tombstones: new Map(), unparsed: new Map(), synced: new Map(), lastStamp: 0 };
+/** How often removals past the horizon are looked for; in between, a batch costs only the removals it changes. */
+export const SWEEP_EVERY_MS = 3600 * 1000;
+
+export const EMPTY_DESIRED: DesiredState = { registry: EMPTY_REGISTRY, quarantine: new Map(), tombstones: new Map(), unparsed: new Map(), synced: new Map(), lastStamp: 0, swept: Number.NEGATIVE_INFINITY };
 
 /** The state a start restores: stored and environment entries, records that no longer parse, remembered removals. */
 export function initialDesired(entries: readonly Entry[], invalid: ReadonlyArray<Quarantined & { stored: StoredService }>, removed: readonly Tombstone[]): DesiredState {
@@ -70,6 +76,7 @@ export function initialDesired(entries: readonly Entry[], invalid: ReadonlyArray
     unparsed: new Map(invalid.map((q) => [q.name, q.stored])),
     synced: new Map(),
     lastStamp: Math.max(0, ...stamps),
+    swept: Number.NEGATIVE_INFINITY,
   };
 }
 
@@ -100,7 +107,20 @@ export function applyCommands(state: DesiredState, batch: readonly ReducibleComm
   const draft = new Draft(state.registry);
   const quarantine = new Map(state.quarantine);
   const horizon = now - TOMBSTONE_HORIZON_MS;
-  const tombstones = new Map([...state.tombstones].filter(([, stamp]) => stamp >= horizon));
+  const sweep = now - state.swept >= SWEEP_EVERY_MS;
+  const removals = sweep ? new Map([...state.tombstones].filter(([, stamp]) => stamp >= horizon)) : state.tombstones;
+  // This batch's removals on top of the others (layered.ts), so that a batch costs what it changes.
+  const layer = new Map<string, number | typeof GONE>();
+  const tombstones = {
+    get: (name: string) => {
+      const o = layer.get(name);
+      return o === undefined ? removals.get(name) : o === GONE ? undefined : o;
+    },
+    set: (name: string, stamp: number) => void layer.set(name, stamp),
+    delete: (name: string) => {
+      if (tombstones.get(name) !== undefined) layer.set(name, GONE);
+    },
+  };
   // Copied on the first change only: an unchanged map keeps its identity (the store diff relies on it).
   let unparsed = state.unparsed as Map<string, StoredService>;
   const dropUnparsed = (name: string) => {
@@ -225,7 +245,7 @@ export function applyCommands(state: DesiredState, batch: readonly ReducibleComm
       r.reason = c.reason;
     }
   }
-  r.next = { registry: draft.toRegistry(), quarantine, tombstones, unparsed, synced, lastStamp };
+  r.next = { registry: draft.toRegistry(), quarantine, tombstones: LayeredMap.on(removals, layer), unparsed, synced, lastStamp, swept: sweep ? now : state.swept };
   return r;
 }
 

@@ -91,11 +91,16 @@ export function storedChanges(before: StoredSnapshot, registry: Registry, tombst
     for (const name of before.unparsed.keys()) if (!present(name) && !before.entries.has(name)) visit(name);
   }
   const horizon = now - TOMBSTONE_HORIZON_MS;
-  for (const [name, stamp] of tombstones) if (stamp >= horizon && before.tombstones.get(name) !== stamp) changes.removed.push({ name, stamp });
-  for (const [name, stamp] of before.tombstones) {
-    const kept = tombstones.get(name);
-    if (stamp >= horizon && (kept === undefined || kept < horizon)) changes.forgotten.push(name);
-  }
+  const removal = (name: string) => {
+    const was = before.tombstones.get(name);
+    const is = tombstones.get(name);
+    const live = (stamp: number | undefined) => stamp !== undefined && stamp >= horizon;
+    if (live(is) && is !== was) changes.removed.push({ name, stamp: is as number });
+    else if (!live(is) && live(was)) changes.forgotten.push(name);
+  };
+  const removals = LayeredMap.changedKeys(tombstones, before.tombstones);
+  if (removals) for (const name of removals) removal(name);
+  else if (tombstones !== before.tombstones) for (const name of new Set([...tombstones.keys(), ...before.tombstones.keys()])) removal(name);
   return changes;
 }
 

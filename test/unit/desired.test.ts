@@ -1,5 +1,5 @@
 import test from 'ava';
-import { applyCommands, EMPTY_DESIRED, initialDesired, quarantineService, replicaStateOf, revertService, type DesiredState, type ReducibleCommand } from '../../src/core/desired.js';
+import { applyCommands, EMPTY_DESIRED, initialDesired, quarantineService, replicaStateOf, revertService, SWEEP_EVERY_MS, type DesiredState, type ReducibleCommand } from '../../src/core/desired.js';
 import { TOMBSTONE_HORIZON_MS } from '../../src/core/storedState.js';
 import type { Entry } from '../../src/domain/registry.js';
 import { apiEntry } from '../support/fakes.js';
@@ -129,4 +129,15 @@ test('removals older than the horizon are forgotten; replicas exchange the rest'
   const r = reduce(s, { kind: 'reload', recreate: false });
   t.deepEqual([...r.next.tombstones.keys()], ['recent']);
   t.deepEqual(replicaStateOf(r.next, NOW).removed, [{ name: 'recent', stamp: NOW - 10 }]);
+});
+
+test('removals past the horizon are dropped by an hourly sweep, not at every batch; replicas never get them', (t) => {
+  const at = NOW + TOMBSTONE_HORIZON_MS;
+  const state: DesiredState = { ...EMPTY_DESIRED, tombstones: new Map([['old', at - TOMBSTONE_HORIZON_MS - 1], ['recent', at - 10]]), swept: at - 60_000 };
+  const soon = applyCommands(state, [{ kind: 'reload', recreate: false }], at).next;
+  t.deepEqual([...soon.tombstones.keys()], ['old', 'recent'], 'kept until the next sweep');
+  t.deepEqual(replicaStateOf(soon, at).removed, [{ name: 'recent', stamp: at - 10 }]);
+  const hourLater = applyCommands(soon, [{ kind: 'reload', recreate: false }], at + SWEEP_EVERY_MS).next;
+  t.deepEqual([...hourLater.tombstones.keys()], ['recent']);
+  t.is(hourLater.swept, at + SWEEP_EVERY_MS);
 });
