@@ -227,21 +227,21 @@ export class Applier {
     const clashes = this.routeConflicts(canonical.model, upserted);
     if (clashes.size > 0) return { ok: false, culprits: clashes, code: 'ROUTE_CONFLICT' };
     phase('model');
+    // What HAProxy checks: everything but the backends it runs already, unchanged (see checkedPart). The
+    // whole config is rendered while `haproxy -c` reads that part.
+    const checked = live && live.templates === this.deps.templates ? checkedPart(canonical.model, live.parsed) : canonical.model;
+    const candidate = checked === canonical.model ? undefined : renderFiles(this.deps.templates, checked);
+    const checkOf = (files: ConfigFiles) => this.deps.dataPlane.check(files).then((result) => ({ result }), (error: unknown) => ({ error }));
+    const early = candidate && checkOf(candidate.files);
     const rendered = renderFiles(this.deps.templates, canonical.model);
     phase('render');
-    // What HAProxy checks: everything but the backends it runs already, unchanged (see checkedPart).
-    const checked = live && live.templates === this.deps.templates ? checkedPart(canonical.model, live.parsed) : canonical.model;
-    const candidate = checked === canonical.model ? rendered : renderFiles(this.deps.templates, checked);
-    let check;
-    try {
-      check = await this.deps.dataPlane.check(candidate.files);
-      phase('check');
-    } catch (e) {
-      return { ok: false, fatal: `could not write the candidate configuration, nothing was changed: ${messageOf(e)}`, code: diskCode(e) };
-    }
+    const outcome = await (early ?? checkOf(rendered.files));
+    if ('error' in outcome) return { ok: false, fatal: `could not write the candidate configuration, nothing was changed: ${messageOf(outcome.error)}`, code: diskCode(outcome.error) };
+    const check = outcome.result;
+    phase('check');
     if (!check.ok) {
       const suspects = [...changed].filter((n) => state.registry.entries.has(n) && !state.quarantine.has(n));
-      const culprits = await attribute(check.alerts, candidate, checked, suspects.length > 0 ? suspects : [...activeSpecs(state).keys()], (without) => this.valid(state, without));
+      const culprits = await attribute(check.alerts, candidate ?? rendered, checked, suspects.length > 0 ? suspects : [...activeSpecs(state).keys()], (without) => this.valid(state, without));
       if (culprits.size > 0) return { ok: false, culprits, code: 'REJECTED' };
       return { ok: false, fatal: `HAProxy rejected the configuration: ${check.alerts.map((a) => a.message).join(' ')}`, code: 'HAPROXY' };
     }
