@@ -180,7 +180,13 @@ export async function startProxy(options: ProxyOptions): Promise<Proxy> {
     return { hasCerts: text.split('\n').some((l) => l.trim() !== '' && !l.trim().startsWith('#')), key: text };
   };
   const certState = () => (settings.crtListPath !== undefined ? operatorList(settings.crtListPath) : { hasCerts: certs.list().length > 0, key: certs.key() });
-  const metrics = new Metrics();
+  // Counted when scraped (the engine is made below).
+  const metrics = new Metrics((m) => {
+    const owners = { api: 0, env: 0, docker: 0 };
+    for (const e of engine.registry.entries.values()) owners[e.owner]++;
+    for (const [owner, n] of Object.entries(owners)) m.services.set({ owner }, n);
+    m.quarantined.set(engine.quarantined.length);
+  });
   // Automatic HTTPS: issued certificates are in the crt-list from the first start; new ones join at run time.
   acme = await setupAcme({
     settings,
@@ -210,14 +216,6 @@ export async function startProxy(options: ProxyOptions): Promise<Proxy> {
       acme?.manager.wantedChanged();
     },
   });
-  // Counted when scraped: counting every service after each apply would make a change's cost grow with their number.
-  const refreshGauges = () => {
-    const owners = { api: 0, env: 0, docker: 0 };
-    for (const e of engine.registry.entries.values()) owners[e.owner]++;
-    for (const [owner, n] of Object.entries(owners)) metrics.services.set({ owner }, n);
-    metrics.quarantined.set(engine.quarantined.length);
-  };
-  metrics.beforeScrape = refreshGauges;
   dataPlane.process.onRecovered = (what) => metrics.haproxyRecoveries.inc({ what });
   dataPlane.process.beforeRecover = () => engine.flushFiles();
   // A name that resolved late, or to another address, is rendered again.

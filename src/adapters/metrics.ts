@@ -6,12 +6,10 @@ const LATENCY_BUCKETS = [0.005, 0.01, 0.02, 0.05, 0.1, 0.15, 0.25, 0.5, 1, 2, 5,
 /** flow-proxy's own Prometheus metrics, in a registry of their own (no global state). */
 export class Metrics {
   readonly registry = new Registry();
-  /** Brings the gauges that count services up to date; called at each scrape instead of after each apply. */
-  beforeScrape: () => void = () => {};
 
   /** The metrics in Prometheus' text format. */
   scrape(): Promise<string> {
-    this.beforeScrape();
+    this.countServices(this);
     return this.registry.metrics();
   }
 
@@ -50,7 +48,11 @@ export class Metrics {
   readonly haproxyRecoveries = new Counter({ name: 'flowproxy_haproxy_recoveries_total', help: 'Times a lost HAProxy worker or master was brought back.', labelNames: ['what'] as const, registers: [this.registry] });
   readonly ready = new Gauge({ name: 'flowproxy_ready', help: '1 once the stored and discovered routes are live.', registers: [this.registry] });
 
-  constructor() {
+  /**
+   * `countServices` brings the gauges that count services up to date; it is called at each scrape:
+   * counting after each apply would make a change's cost grow with the number of services.
+   */
+  constructor(private readonly countServices: (metrics: Metrics) => void = () => {}) {
     collectDefaultMetrics({ register: this.registry, prefix: 'flowproxy_' });
   }
 

@@ -95,6 +95,8 @@ export class Applier {
   readonly memo = renderMemo();
   /** What runtime patches keep about the live model (patch.ts); built when first needed after a full apply. */
   private index: LiveIndex | undefined;
+  /** Commits (and starts) writing the live files right now. */
+  private committing = 0;
 
   constructor(private readonly deps: ApplierDeps) {}
 
@@ -164,9 +166,9 @@ export class Applier {
         for (const [name, reason] of culprits) s = quarantine(name, reason);
         continue;
       }
-      const how = await this.deps.dataPlane.start(rendered.files);
+      const how = await this.writing(() => this.deps.dataPlane.start(rendered.files));
       if (how === 'adopted') {
-        const r = await this.deps.dataPlane.commit(rendered.files);
+        const r = await this.writing(() => this.deps.dataPlane.commit(rendered.files));
         if (!r.ok) return { error: `could not reload the adopted HAProxy: ${r.message}` };
       }
       this.commit(model, rendered.files, true);
@@ -250,7 +252,7 @@ export class Applier {
     phase('persist');
     let reload;
     try {
-      reload = await this.deps.dataPlane.commit(rendered.files);
+      reload = await this.writing(() => this.deps.dataPlane.commit(rendered.files));
       phase('reload');
     } catch (e) {
       await persistence.restore();
@@ -287,7 +289,7 @@ export class Applier {
     const failed = await persistence.save(state.registry);
     if (failed) return { ok: false, fatal: failed.message, code: failed.code };
     if (patch.ops.length === 0) {
-      commitPatch(live.model, index, patch);
+      this.commitPatched(live, commitPatch(live.model, index, patch), live.files);
       return { ok: true, kind: 'none', reason: 'nothing to change in HAProxy', commands: 0 };
     }
     const result = await this.deps.dataPlane.runtime(patch.ops);
@@ -295,9 +297,8 @@ export class Applier {
       this.deps.log.warn({ message: result.message }, 'runtime update failed; reloading');
       return { reload: `runtime API refused a change (${result.message})` };
     }
-    commitPatch(live.model, index, patch);
     // The files follow within FILES_AFTER_MS (reconciler.ts), and before anything reads them.
-    this.current = { ...live, files: undefined };
+    this.commitPatched(live, commitPatch(live.model, index, patch), undefined);
     return { ok: true, kind: 'runtime', reason: describeOps(patch.ops), commands: result.commands ?? 0 };
   }
 
@@ -326,8 +327,8 @@ export class Applier {
   }
 
   /** Reloads HAProxy with the files it has (the /reload endpoint without recreate): they are written first if a runtime change left them behind. */
-  reloadOnly(): ReturnType<DataPlane['reloadOnly']> {
-    this.flushFiles();
+  async reloadOnly(): ReturnType<DataPlane['reloadOnly']> {
+    if (!this.flushFiles()) return { ok: false, message: 'the live configuration files could not be written; HAProxy was not reloaded', durationMs: 0 };
     return this.deps.dataPlane.reloadOnly();
   }
 
@@ -339,18 +340,22 @@ export class Applier {
   /**
    * Writes the files of the live model when a runtime change left them
    * behind, so that any later reload (ours, or the supervisor's after a lost
-   * worker) loads exactly what runs.
+   * worker) loads exactly what runs. True when the files on disk are the live ones.
    */
-  flushFiles(): void {
+  flushFiles(): boolean {
     const live = this.current;
-    if (!live || live.files) return;
+    if (!live || live.files) return true;
+    // A commit in flight writes its own files (and copies these as the previous ones): not now.
+    if (this.committing > 0) return false;
     const rendered = renderFiles(this.deps.templates, live.model);
     try {
       this.deps.dataPlane.writeLive(rendered.files);
       this.current = { ...live, files: rendered.files };
+      return true;
     } catch (e) {
       // HAProxy runs the right config already; the files are written again after the next apply.
       this.deps.log.error({ err: e }, 'could not write the live configuration files');
+      return false;
     }
   }
 
@@ -367,6 +372,21 @@ export class Applier {
     return (await this.deps.dataPlane.check(renderFiles(this.deps.templates, m).files)).ok;
   }
 
+  /** Runs a data-plane call that writes the live files; flushFiles waits for the next chance meanwhile. */
+  private async writing<T>(call: () => Promise<T>): Promise<T> {
+    this.committing++;
+    try {
+      return await call();
+    } finally {
+      this.committing--;
+    }
+  }
+
+  /** Makes a patched model live; the patch index goes on with it. */
+  private commitPatched(live: LiveState, model: Model, files: ConfigFiles | undefined): void {
+    this.current = { ...live, model, files, layout: model.layout, maps: model.maps, canonical: false };
+  }
+
   /** Makes a model live; `parsed`: HAProxy read its files (a start or a reload), not runtime commands. */
   private commit(model: Model, files: ConfigFiles | undefined, parsed = false): void {
     const read = parsed ? new Set(model.view.backends) : this.current?.parsed ?? new Set<BackendView>();
@@ -381,12 +401,15 @@ export const MAX_ATTEMPTS = 12;
  * The part of a new model `haproxy -c` must see: every section but the
  * backends HAProxy read already in exactly this form (the same view, so the
  * same text, under the same templates), except those a frontend names
- * (default_backend, TCP use_backend). HAProxy parsing its whole config twice
+ * (default_backend, TCP use_backend); with a custom template anywhere, the
+ * whole config. HAProxy parsing its whole config twice
  * per reload (check, then reload) is most of a reload's cost at 10,000
  * services; the reload itself still reads the whole file, and a failure
  * there leaves the old workers serving and the previous files restored.
  */
 export function checkedPart(next: Model, running: ReadonlySet<BackendView>): Model {
+  // A custom template (templateFePath, templateBePath) may name any backend, or be named by any: all of it.
+  if (next.view.http.customFrontends.length > 0 || next.view.customBackends.length > 0) return next;
   const named = new Set<string>([next.view.http.defaultBackend]);
   for (const f of next.view.tcpFrontends) {
     if (f.defaultBackend !== undefined) named.add(f.defaultBackend);

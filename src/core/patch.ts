@@ -1,4 +1,5 @@
 // Long on purpose: planning a patch and committing it must agree on every index they share; they read best side by side.
+import { LayeredMap } from '../domain/layered.js';
 import type { ServiceSpec } from '../domain/spec.js';
 import { spareView, structureOf, withAddresses, type BackendView } from '../render/backend.js';
 import type { RenderMemo } from '../render/memo.js';
@@ -45,6 +46,7 @@ export interface PatchChange {
   after?: ServiceSpec;
 }
 
+/** What a patch changes: the runtime operations, then what the live model and its index become once HAProxy took them. */
 export interface Patch {
   ops: RuntimeOp[];
   backends: Array<{ name: string; key?: string; view: BackendView; canonical?: string; oldKey?: string }>;
@@ -55,6 +57,7 @@ export interface Patch {
   routes: RouteInput[];
 }
 
+/** What planning a patch reads besides the live model: the settings and memo render uses, resolved names, the route order. */
 export interface PatchContext {
   settings: RenderSettings;
   memo: RenderMemo;
@@ -133,7 +136,10 @@ export function planPatch(model: Model, index: LiveIndex, changes: readonly Patc
       if (!live) return undefined;
       if (structureOf(next, memo) !== structureOf(live, memo)) return { reload: `options of ${view.owner ?? name} changed (backend ${name})` };
       names.set(slot.key, name);
-      patch.backends.push({ name, key: slot.key, view: next, canonical: slot.canonicalName });
+      // A backend emptied by this batch and taken again by it is one change: from its live view to the new one.
+      const emptiedHere = patch.backends.findIndex((b) => b.name === name);
+      const oldKey = emptiedHere >= 0 ? patch.backends.splice(emptiedHere, 1)[0]?.oldKey : undefined;
+      patch.backends.push({ name, key: slot.key, view: next, canonical: slot.canonicalName, ...(oldKey !== undefined && { oldKey }) });
     }
     for (const route of parts.routes((key) => names.get(key))) {
       if (!collect(route, newEntries, ctx.routeOrder, model.ruleRoutes)) return undefined;
@@ -164,22 +170,38 @@ export function planPatch(model: Model, index: LiveIndex, changes: readonly Patc
   return patch;
 }
 
-/** Makes a patch part of the live model and its index (after HAProxy took its operations). */
-export function commitPatch(model: Model, index: LiveIndex, patch: Patch): void {
+/**
+ * The live model with a patch made part of it (after HAProxy took its operations), and the index
+ * kept up to date. The model given is left as it is: a dry run or an explanation that read it keeps
+ * a consistent view. The layout is layered (layered.ts) and only the map lists the patch touches
+ * are copied, so this costs the patch, not the services.
+ */
+export function commitPatch(model: Model, index: LiveIndex, patch: Patch): Model {
   for (const b of patch.backends) {
     if (b.oldKey !== undefined && index.byKey.get(b.oldKey) === b.name) index.byKey.delete(b.oldKey);
   }
+  const layout = new Map<string, { key?: string; view: BackendView }>();
+  const backends = [...model.view.backends];
   for (const b of patch.backends) {
-    model.layout.backends.set(b.name, { key: b.key, view: b.view });
-    model.view.backends[index.position.get(b.name) as number] = b.view;
+    layout.set(b.name, { ...(b.key !== undefined && { key: b.key }), view: b.view });
+    backends[index.position.get(b.name) as number] = b.view;
     if (b.key !== undefined) index.byKey.set(b.key, b.name);
     if (drifts(b.name, b.view, b.canonical)) index.drifted.add(b.name);
     else index.drifted.delete(b.name);
   }
   index.free = patch.free;
-  for (const d of patch.dels) remove(model.maps[d.lookup], d.key);
-  for (const s of patch.sets) put(model.maps[s.lookup], s.entry);
-  model.routes = [...model.routes.filter((r) => !patch.owners.has(r.owner)), ...patch.routes];
+  const maps = { ...model.maps };
+  const touched = new Set<Lookup>([...patch.dels.map((d) => d.lookup), ...patch.sets.map((x) => x.lookup)]);
+  for (const lookup of touched) maps[lookup] = [...model.maps[lookup]];
+  for (const d of patch.dels) remove(maps[d.lookup], d.key);
+  for (const x of patch.sets) put(maps[x.lookup], x.entry);
+  return {
+    ...model,
+    view: { ...model.view, backends },
+    layout: { order: model.layout.order, backends: LayeredMap.on(model.layout.backends, layout) },
+    maps,
+    routes: [...model.routes.filter((r) => !patch.owners.has(r.owner)), ...patch.routes],
+  };
 }
 
 /** The map entries of a route, unless it needs a rule, overlaps one, or repeats a key of the same batch. */

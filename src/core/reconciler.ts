@@ -99,11 +99,11 @@ export class Reconciler {
 
   /**
    * Writes the live model's files when runtime changes left them behind (they are written at the
-   * latest FILES_AFTER_MS after such a change; anything that reads them calls this first). Not while
-   * an apply runs: that apply writes them when it ends.
+   * latest FILES_AFTER_MS after such a change; anything that reads them calls this first). True
+   * when the files on disk are the live ones; false while a reload writes its own, or on a failure.
    */
-  flushFiles(): void {
-    if (!this.running) this.applier.flushFiles();
+  flushFiles(): boolean {
+    return this.applier.flushFiles();
   }
 
   /** The backends and servers that serve each service now, for health reports. */
@@ -184,6 +184,8 @@ export class Reconciler {
         this.queue = [];
         try {
           await this.process(batch);
+          // Under steady churn the queue never empties: the files follow each batch, not the end of the churn.
+          this.scheduleFlush();
         } catch (e) {
           this.deps.log.error({ err: e }, 'apply failed');
           const message = e instanceof Error ? e.message : String(e);
@@ -205,8 +207,8 @@ export class Reconciler {
     if (this.flushTimer || this.applier.live?.files !== undefined || !this.applier.live) return;
     this.flushTimer = setTimeout(() => {
       this.flushTimer = undefined;
-      if (this.running) return; // the apply running now schedules the next write when it ends
-      this.applier.flushFiles();
+      // Between two steps of an apply the live model is whole; a reload writing its own files makes this wait.
+      if (!this.applier.flushFiles()) this.scheduleFlush();
     }, FILES_AFTER_MS);
     this.flushTimer.unref();
   }

@@ -10,7 +10,9 @@ const MAX_DEPTH = 8;
  * making the next registry costs the changes, not a copy of every service.
  * After a few layers the result is flattened into a plain Map (one copy per
  * MAX_DEPTH batches), so that reads stay a few lookups. Iteration follows
- * the base's order, then the keys a layer added, as a Map's would.
+ * the base's order, then the keys a layer added; unlike a Map, a key removed
+ * and set again in one batch keeps its place (nothing that reads these maps
+ * depends on their order: they sort).
  */
 export class LayeredMap<K, V> implements ReadonlyMap<K, V> {
   private constructor(

@@ -140,13 +140,7 @@ function usesResolvers(view: BackendView): boolean {
   return view.serverTemplate !== undefined || / resolvers /.test(view.serverOptions);
 }
 
-/**
- * The view with its server names replaced by the addresses flow-proxy
- * resolved; a name that did not resolve stays, with `init-addr last,none`
- * (the address saved at the last reload, else none until a late answer
- * renders it). Remembered per view and addresses, so unchanged backends
- * keep their rendered text.
- */
+/** One copy of a string many views share (memo.strings). */
 function intern(memo: RenderMemo, text: string): string {
   const known = memo.strings.get(text);
   if (known !== undefined) return known;
@@ -154,6 +148,13 @@ function intern(memo: RenderMemo, text: string): string {
   return text;
 }
 
+/**
+ * The view with its server names replaced by the addresses flow-proxy
+ * resolved; a name that did not resolve stays, with `init-addr last,none`
+ * (the address saved at the last reload, else none until a late answer
+ * renders it). Remembered per view and addresses, so unchanged backends
+ * keep their rendered text.
+ */
 export function withAddresses(view: BackendView, addresses: ReadonlyMap<string, string | undefined>, memo: RenderMemo = renderMemo()): BackendView {
   const names = namesToResolve(view);
   if (names.length === 0) return view;

@@ -113,7 +113,7 @@ export interface ConfigView {
 /** Which backend serves what in a rendered config; kept to plan runtime-only applies. */
 export interface Layout {
   order: string[];
-  backends: Map<string, { key?: string; view: BackendView }>;
+  backends: ReadonlyMap<string, { key?: string; view: BackendView }>;
 }
 
 export interface Model {

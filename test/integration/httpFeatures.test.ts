@@ -249,6 +249,18 @@ test.serial('backends: sessionType=sticky-server sets a cookie and keeps the cli
   t.is(answeredBy(again), 'a');
 });
 
+test.serial('custom templates: a reload for another service is checked with the backend a custom frontend names (it is not left out of the check)', async (t) => {
+  fs.writeFileSync(path.join(templates, 'fe-only.hbs'), '{{#each ServiceDest}}    use_backend {{BackendName}} if { path_beg {{ServicePath.[0]}} }\n{{/each}}');
+  t.is((await add('custom-fe', { servicePath: '/custom-fe', templateFePath: path.join(templates, 'fe-only.hbs') })).status, 200);
+  t.is((await add('plain-next', { servicePath: '/plain-next' })).status, 200);
+  // An option change of the other service: a reload, with the custom service unchanged.
+  const r = await add('plain-next', { servicePath: '/plain-next', timeoutServer: '9' });
+  t.is(r.status, 200, r.body);
+  t.is((r.json.Applied as { Kind: string }).Kind, 'reload');
+  t.is(answeredBy(await proxy.get('/custom-fe/x')), 'a');
+  for (const name of ['custom-fe', 'plain-next']) t.is((await proxy.api('remove', { serviceName: name })).status, 200);
+});
+
 test.serial('custom templates: templateFePath/templateBePath with userDef; listed, removable and rolled back', async (t) => {
   fs.writeFileSync(path.join(templates, 'fe.hbs'), '{{#each ServiceDest}}    use_backend {{BackendName}} if { path_beg {{ServicePath.[0]}} }\n{{/each}}');
   fs.writeFileSync(

@@ -105,5 +105,40 @@ test('the reconciler saves one change as one journal line holding that service a
   t.deepEqual(lines.map((l) => [l.change.set.map((s) => s.params.serviceName), l.change.del, l.change.removed.map((x) => x.name)]), [[['fresh'], [], []], [[], ['s7'], ['s7']]]);
   const loaded = await new FileStore(d).load();
   t.deepEqual(loaded?.services.map((s) => s.params.serviceName).sort(), [...r.registry.entries.keys()].sort());
-  r.close();
+  await r.close();
+});
+
+test('a damaged first journal line is cut (kept aside), so the changes appended after it survive the next load', async (t) => {
+  const d = dir();
+  const store = new FileStore(d);
+  await store.save({ version: 1, services: [record('a')] });
+  fs.writeFileSync(path.join(d, 'state.journal'), '{"base":"torn');
+  const reader = new FileStore(d);
+  t.deepEqual(names(await reader.load()), ['a:80']);
+  await reader.saveChanges(change({ set: [record('b')] }), never);
+  t.deepEqual(names(await new FileStore(d).load()), ['a:80', 'b:80']);
+  t.true(fs.readdirSync(d).some((f) => f.startsWith('state.journal.cut-')), 'the damaged journal is kept aside');
+});
+
+test('a journal line the file size limit cuts short is refused, not acknowledged, and leaves no trace', async (t) => {
+  const d = dir();
+  await new FileStore(d).save({ version: 1, services: [record('a')] });
+  const module = new URL('../../src/adapters/store/fileStore.js', import.meta.url).pathname;
+  // In a child limited to 8 KiB files: a small change fits, a 20 KB one does not.
+  const script = `
+    const { FileStore } = await import(${JSON.stringify(module)});
+    const s = new FileStore(${JSON.stringify(d)}); await s.load();
+    const rec = (n, extra) => ({ owner: 'api', params: { serviceName: n, servicePath: '/' + n, port: '80', ...extra } });
+    const ch = (r) => ({ version: 2, set: [r], del: [], removed: [], forgotten: [] });
+    await s.saveChanges(ch(rec('b')), () => { throw new Error('no full write'); });
+    let refused = false;
+    try { await s.saveChanges(ch(rec('big', { userDef: 'x'.repeat(20000) })), () => { throw new Error('no full write'); }); } catch { refused = true; }
+    console.log(JSON.stringify({ refused }));`;
+  const { execFileSync } = await import('node:child_process');
+  const out = execFileSync('bash', ['-c', `ulimit -f 8; exec "${process.execPath}" --input-type=module -e "$0"`, script], { encoding: 'utf8' });
+  t.deepEqual(JSON.parse(out.trim()), { refused: true });
+  const store = new FileStore(d);
+  t.deepEqual(names(await store.load()), ['a:80', 'b:80'], 'the refused change is not in the state');
+  await store.saveChanges(change({ set: [record('c')] }), never);
+  t.deepEqual(names(await new FileStore(d).load()), ['a:80', 'b:80', 'c:80'], 'a later change follows the last good line');
 });

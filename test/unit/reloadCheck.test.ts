@@ -35,7 +35,7 @@ test('an option change is checked with the frontends and its own backend, not th
   t.deepEqual(backends(checked), ['_fp_no_route', 's7-be80_0'], 'only the changed backend besides the built-in one');
   t.regex(checked.config, /frontend /, 'the frontends are checked every time');
   t.true(backends(dataPlane.committed as ConfigFiles).length > 50, 'the reload gets the whole config');
-  r.close();
+  await r.close();
 });
 
 test('a backend HAProxy refuses is still found by the check, and the change refused with nothing live changed', async (t) => {
@@ -46,7 +46,7 @@ test('a backend HAProxy refuses is still found by the check, and the change refu
   t.false(result.ok);
   t.is(result.ok ? '' : result.code, 'REJECTED');
   t.is(dataPlane.committed, before, 'nothing was reloaded');
-  r.close();
+  await r.close();
 });
 
 test('after runtime changes, the backends they touched are checked at the next reload: HAProxy has not read them from a file', async (t) => {
@@ -58,5 +58,5 @@ test('after runtime changes, the backends they touched are checked at the next r
   t.true(checked.includes('s3-be80_0'));
   t.true(checked.includes('fresh-be80_0'), 'the service added at run time is in the check');
   t.false(checked.includes('s4-be80_0'));
-  r.close();
+  await r.close();
 });

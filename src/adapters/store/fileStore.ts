@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { FlowError } from '../../domain/errors.js';
 import type { Store, StoredChanges, StoredState } from '../../core/ports.js';
-import { writeFileAtomic } from '../fsAtomic.js';
+import { syncDir, writeFileAtomic } from '../fsAtomic.js';
 
 const FORMAT = 'flow-proxy/1';
 
@@ -112,9 +112,13 @@ export class FileStore implements Store {
       applied++;
       good += Buffer.byteLength(raw) + 1;
     }
+    // A damaged tail, or lines written on top of another state file, are cut off (kept aside), so
+    // that the next line appended follows a good one.
+    if (good < Buffer.byteLength(text)) {
+      fs.copyFileSync(this.journal, `${this.journal}.cut-${Date.now()}`);
+      fs.truncateSync(this.journal, good);
+    }
     if (applied === 0) return state;
-    // A damaged tail is cut off, so that the next line appended follows a good one.
-    if (good < Buffer.byteLength(text)) fs.truncateSync(this.journal, good);
     this.journalLines = applied;
     this.journalBytes = good;
     const list = [...removed.values()].sort((a, b) => (a.name < b.name ? -1 : 1));
@@ -127,24 +131,31 @@ export class FileStore implements Store {
       await this.save(full());
       return;
     }
-    const text = `${JSON.stringify({ base: this.base, change: changes, sha256: sha256Hex(JSON.stringify(changes)) })}\n`;
+    const line = Buffer.from(`${JSON.stringify({ base: this.base, change: changes, sha256: sha256Hex(JSON.stringify(changes)) })}\n`);
+    const created = this.journalBytes === 0;
     const fd = fs.openSync(this.journal, 'a', 0o600);
     try {
-      fs.writeSync(fd, text);
+      // A write may take only part of the line (a file size limit): the rest follows, or the write fails.
+      for (let done = 0; done < line.length;) {
+        const n = fs.writeSync(fd, line, done, line.length - done);
+        if (n <= 0) throw new FlowError('STORE_WRITE', `the state journal ${this.journal} took no more bytes`);
+        done += n;
+      }
       fs.fsyncSync(fd);
     } catch (e) {
       // Disk full or the like: what was written of this line goes, the journal ends with the last good line.
       try {
         fs.ftruncateSync(fd, this.journalBytes);
-      } catch {
-        // a damaged last line is cut at the next load
+      } catch (cut) {
+        this.log?.warn({ file: this.journal, err: cut instanceof Error ? cut.message : String(cut) }, 'could not cut a partly written journal line; the next load drops it');
       }
       throw e;
     } finally {
       fs.closeSync(fd);
     }
+    if (created) syncDir(path.dirname(this.journal));
     this.journalLines++;
-    this.journalBytes += Buffer.byteLength(text);
+    this.journalBytes += line.length;
   }
 
   async save(state: StoredState): Promise<void> {
