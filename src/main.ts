@@ -37,7 +37,15 @@ async function main(): Promise<void> {
     process.stderr.write(`flow-proxy: ${message}\n`);
     process.exit(1);
   }
+  // A signal sent to the process group (Ctrl-C at a terminal, a supervisor stopping `npm start`) reaches
+  // node twice, once from npm: the second must not cut the stop short and leave HAProxy running.
+  let stopping = false;
   const shutdown = (signal: string) => {
+    if (stopping) {
+      log.info({ signal }, 'already stopping');
+      return;
+    }
+    stopping = true;
     log.info({ signal }, 'stopping');
     proxy.stop().then(
       () => process.exit(0),
@@ -47,8 +55,8 @@ async function main(): Promise<void> {
       },
     );
   };
-  process.once('SIGTERM', () => shutdown('SIGTERM'));
-  process.once('SIGINT', () => shutdown('SIGINT'));
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
 }
 
 void main();

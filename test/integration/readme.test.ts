@@ -4,6 +4,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import test from 'ava';
+import { isLiveHaproxy, readPidFile, signal } from '../../src/adapters/haproxy/pids.js';
 import { startBackend } from '../support/backend.js';
 import { ROOT } from '../support/flowProxy.js';
 import { request } from '../support/http.js';
@@ -59,8 +60,13 @@ test('a new user following the README gets a routed request', async (t) => {
     t.regex(stdout, /"backend":"readme"/);
     t.is(backend.seen.at(-1)?.url, '/web/');
   } finally {
+    // As Ctrl-C or a supervisor would: the whole process group, so node hears it from npm too.
     process.kill(-(child.pid as number), 'SIGTERM');
     await new Promise((resolve) => child.on('exit', resolve));
     await backend.close();
   }
+  const master = readPidFile(path.join(dataDir, 'haproxy', 'run', 'haproxy.pid'));
+  const left = master !== undefined && isLiveHaproxy(master);
+  if (left) signal(master, 'SIGTERM');
+  t.false(left, `HAProxy (${master}) is still running after npm start stopped:\n${out.slice(-2000)}`);
 });
