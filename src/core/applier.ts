@@ -1,7 +1,7 @@
 // Long on purpose: the safe apply (runtime or reload, check before swap, save, restore on failure, attribution) reads as one sequence.
 import type { Registry } from '../domain/registry.js';
 import { renderMemo } from '../render/memo.js';
-import { buildModel, namesToResolveFor, type Layout, type Model } from '../render/model.js';
+import { buildModel, namesToResolveFor, restructured, type Layout, type Model } from '../render/model.js';
 import { keepLiveNames } from './layout.js';
 import type { Compiled } from '../render/render.js';
 import type { BackendView } from '../render/backend.js';
@@ -187,17 +187,19 @@ export class Applier {
     // A patch that cannot be made says why a reload is needed (HAProxy refused its operations, or the
     // structure certainly changes): the sticky model below would only say the same.
     let reloadNeeded = false;
+    let prebuilt: Model | undefined;
     if (live && !opts.rerender && opts.previous && this.deps.incremental !== false) {
       const patched = await this.patch(live, opts.previous, state, changed, persistence);
       if (patched && 'reload' in patched) {
         reason ||= patched.reload;
         reloadNeeded = true;
+        prebuilt = patched.canonical;
       } else if (patched) return patched;
     }
-    const inputs = await this.prepare(state);
-    if (inputs.failures.size > 0) return { ok: false, culprits: inputs.failures, code: 'REJECTED' };
+    const inputs = prebuilt ? undefined : await this.prepare(state);
+    if (inputs && inputs.failures.size > 0) return { ok: false, culprits: inputs.failures, code: 'REJECTED' };
 
-    if (live && !opts.rerender && !reloadNeeded) {
+    if (live && inputs && !opts.rerender && !reloadNeeded) {
       const sticky = this.model(state, live.layout, inputs);
       if (sticky.conflicts.size > 0) return { ok: false, culprits: sticky.conflicts, code: 'REJECTED' };
       const clashes = this.routeConflicts(sticky.model, upserted);
@@ -224,7 +226,7 @@ export class Applier {
     }
 
     const phase = phases(this.deps.now);
-    const canonical = this.model(state, undefined, inputs);
+    const canonical = prebuilt ? { model: prebuilt, conflicts: new Map<string, string>() } : this.model(state, undefined, inputs as Prepared);
     if (canonical.conflicts.size > 0) return { ok: false, culprits: canonical.conflicts, code: 'REJECTED' };
     const clashes = this.routeConflicts(canonical.model, upserted);
     if (clashes.size > 0) return { ok: false, culprits: clashes, code: 'ROUTE_CONFLICT' };
@@ -235,7 +237,7 @@ export class Applier {
     const candidate = checked === canonical.model ? undefined : renderFiles(this.deps.templates, checked);
     const checkOf = (files: ConfigFiles) => this.deps.dataPlane.check(files).then((result) => ({ result }), (error: unknown) => ({ error }));
     const early = candidate && checkOf(candidate.files);
-    const rendered = renderFiles(this.deps.templates, canonical.model);
+    const rendered = renderFiles(this.deps.templates, canonical.model, candidate === undefined);
     phase('render');
     const outcome = await (early ?? checkOf(rendered.files));
     if ('error' in outcome) return { ok: false, fatal: `could not write the candidate configuration, nothing was changed: ${messageOf(outcome.error)}`, code: diskCode(outcome.error) };
@@ -264,7 +266,10 @@ export class Applier {
       if (culprits.size > 0) return { ok: false, culprits, code: 'REJECTED' };
       return { ok: false, fatal: `HAProxy reload failed: ${reload.message}`, code: 'HAPROXY' };
     }
+    // A reload patch keeps every backend's name: the patch index still holds.
+    const index = prebuilt ? this.index : undefined;
     this.commit(canonical.model, rendered.files, true);
+    this.index = index;
     this.deps.log.debug({ phases: phase.done() }, 'reload phases (ms)');
     return { ok: true, kind: 'reload', reason: reason || 'configuration structure changed', commands: 0 };
   }
@@ -272,9 +277,10 @@ export class Applier {
   /**
    * A change local to a few plain services, made to the live model directly (patch.ts): the state
    * saved, then HAProxy's runtime API. Undefined when the change needs the whole model; `reload`
-   * with why when it certainly needs a reload, or HAProxy refused the operations.
+   * with why when it certainly needs a reload, or HAProxy refused the operations, and with the
+   * canonical model to reload with when the live one is canonical and only backends' options change.
    */
-  private async patch(live: LiveState, previous: DesiredState, state: DesiredState, changed: ReadonlySet<string>, persistence: Persistence): Promise<Attempt | { reload: string } | undefined> {
+  private async patch(live: LiveState, previous: DesiredState, state: DesiredState, changed: ReadonlySet<string>, persistence: Persistence): Promise<Attempt | { reload: string; canonical?: Model } | undefined> {
     // New certificates are loaded by a reload only.
     if (this.deps.certs().key !== live.model.certsKey) return undefined;
     const specOf = (s: DesiredState, name: string) => (s.quarantine.has(name) ? undefined : s.registry.entries.get(name)?.spec);
@@ -285,7 +291,15 @@ export class Applier {
     const addresses = this.deps.names && wanted.length > 0 ? await this.deps.names.resolveAll(namesToResolveFor(wanted, this.deps.settings, this.memo)) : undefined;
     const index = this.liveIndex(previous);
     const patch = planPatch(live.model, index, changes, { settings: this.deps.settings, memo: this.memo, routeOrder: this.deps.settings.routeOrder, ...(addresses && { addresses }) });
-    if (!patch || 'reload' in patch) return patch;
+    if (!patch) return undefined;
+    if ('reload' in patch) {
+      // Options changed on a canonical config: the canonical model is the live one with those backends replaced.
+      const view = live.model.view;
+      const same = live.canonical && view.http.customFrontends.length === 0 && view.customBackends.length === 0
+        ? planPatch(live.model, index, changes, { settings: this.deps.settings, memo: this.memo, routeOrder: this.deps.settings.routeOrder, reload: true, ...(addresses && { addresses }) })
+        : undefined;
+      return same && !('reload' in same) ? { ...patch, canonical: restructured(commitPatch(live.model, index, same), this.memo) } : patch;
+    }
     const failed = await persistence.save(state.registry);
     if (failed) return { ok: false, fatal: failed.message, code: failed.code };
     if (patch.ops.length === 0) {
@@ -347,7 +361,7 @@ export class Applier {
     if (!live || live.files) return true;
     // A commit in flight writes its own files (and copies these as the previous ones): not now.
     if (this.committing > 0) return false;
-    const rendered = renderFiles(this.deps.templates, live.model);
+    const rendered = renderFiles(this.deps.templates, live.model, false);
     try {
       this.deps.dataPlane.writeLive(rendered.files);
       this.current = { ...live, files: rendered.files };
@@ -363,7 +377,7 @@ export class Applier {
   liveFiles(): ConfigFiles | undefined {
     const live = this.current;
     if (!live) return undefined;
-    return live.files ?? renderFiles(this.deps.templates, live.model).files;
+    return live.files ?? renderFiles(this.deps.templates, live.model, false).files;
   }
 
   /** Does HAProxy accept the config of this state without these services? (for group testing) */

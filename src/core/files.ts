@@ -10,9 +10,9 @@ export interface RenderedFiles {
   owners: Rendered['owners'];
 }
 
-/** Renders haproxy.cfg and the map files of a model. */
-export function renderFiles(compiled: Compiled, model: Model): RenderedFiles {
-  const rendered = renderConfig(compiled, model.view);
+/** Renders haproxy.cfg and the map files of a model; `owners: false` when no check will blame its lines. */
+export function renderFiles(compiled: Compiled, model: Model, owners = true): RenderedFiles {
+  const rendered = renderConfig(compiled, model.view, owners);
   const maps: Record<string, string> = {};
   for (const lookup of LOOKUPS) {
     maps[mapFileName(lookup)] = model.maps[lookup].map((e) => `${e.key} ${e.backend}\n`).join('');

@@ -64,6 +64,11 @@ export interface PatchContext {
   /** Addresses of server names, when flow-proxy resolves them. */
   addresses?: ReadonlyMap<string, string | undefined>;
   routeOrder: RouteOrder;
+  /**
+   * The live model is canonical and a reload follows: backends may change their options, as long as
+   * every backend keeps its (canonical) name and none comes or goes; the result is the canonical model.
+   */
+  reload?: boolean;
 }
 
 /** The index of a model just made live; `canonicalOf` gives the name a fresh render gives a slot key. */
@@ -114,6 +119,7 @@ export function planPatch(model: Model, index: LiveIndex, changes: readonly Patc
       const kept = new Set(after?.slots.map((s) => s.key) ?? []);
       for (const slot of before.slots) {
         if (kept.has(slot.key)) continue;
+        if (ctx.reload) return undefined; // a backend that goes changes the canonical order and spares
         const backend = index.byKey.get(slot.key) as string;
         const live = model.layout.backends.get(backend)?.view as BackendView;
         const view = emptied(live, memo);
@@ -129,12 +135,13 @@ export function planPatch(model: Model, index: LiveIndex, changes: readonly Patc
     for (const slot of parts.slots) {
       const view = ctx.addresses ? withAddresses(slot.view, ctx.addresses, memo) : slot.view;
       const known = index.byKey.get(slot.key);
+      if (ctx.reload && known !== slot.canonicalName) return undefined; // a new backend, or one under another name
       const name = known ?? (structureOf(view, memo) === index.spare ? free.shift() : undefined);
       if (name === undefined) return { reload: `new backend for ${view.owner ?? slot.key} (no free spare fits)` };
       const live = model.layout.backends.get(name)?.view;
       const next = name === view.name ? view : renamed(view, name, memo);
       if (!live) return undefined;
-      if (structureOf(next, memo) !== structureOf(live, memo)) return { reload: `options of ${view.owner ?? name} changed (backend ${name})` };
+      if (!ctx.reload && structureOf(next, memo) !== structureOf(live, memo)) return { reload: `options of ${view.owner ?? name} changed (backend ${name})` };
       names.set(slot.key, name);
       // A backend emptied by this batch and taken again by it is one change: from its live view to the new one.
       const emptiedHere = patch.backends.findIndex((b) => b.name === name);

@@ -71,10 +71,17 @@ export interface Rendered {
   owners: ReadonlyArray<readonly string[] | undefined>;
 }
 
-/** Renders the view and turns ownership markers into a line → owners table. */
-export function renderConfig(compiled: Compiled, view: ConfigView): Rendered {
-  return stripMarkers(compiled(view));
+/**
+ * Renders the view and turns ownership markers into a line → owners table; without `owners` (files
+ * no check will blame lines of) the markers are only taken out, which costs a fraction at 10,000 services.
+ */
+export function renderConfig(compiled: Compiled, view: ConfigView, owners = true): Rendered {
+  const raw = compiled(view);
+  return owners ? stripMarkers(raw) : { text: raw.replace(MARKER_LINES, ''), owners: [] };
 }
+
+/** Every ownership marker line, with its line break. */
+const MARKER_LINES = new RegExp(`^${MARK}[^\n]*\n`, 'gm');
 
 export function stripMarkers(raw: string): Rendered {
   const lines = raw.split('\n');
