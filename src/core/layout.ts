@@ -69,17 +69,17 @@ function cmp(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
-/** The same backend under another name (a spare hosting a service), the same object across applies. */
+/**
+ * The same backend under another name (a spare hosting a service), the same object across applies
+ * (a view is renamed to one name at a time). It shares the original's structure text: a name is
+ * not part of the structure.
+ */
 export function renamed(view: BackendView, name: string, memo: RenderMemo): BackendView {
-  let byName = memo.renamed.get(view);
-  if (!byName) {
-    byName = new Map<string, BackendView>();
-    memo.renamed.set(view, byName);
-  }
-  const hit = byName.get(name);
-  if (hit) return hit;
+  const hit = memo.renamed.get(view);
+  if (hit?.name === name) return hit;
   const copy = { ...view, name };
-  byName.set(name, copy);
+  memo.renamed.set(view, copy);
+  memo.structure.set(copy, structureOf(view, memo));
   return copy;
 }
 
@@ -91,5 +91,7 @@ export function emptied(view: BackendView, memo: RenderMemo): BackendView {
   const { owner: _owner, ...rest } = view;
   const copy = { ...rest, servers: view.dynamic ? [] : view.servers };
   memo.emptied.set(view, copy);
+  // Neither the owner nor dynamic servers are part of the structure.
+  memo.structure.set(copy, structureOf(view, memo));
   return copy;
 }

@@ -17,7 +17,7 @@ export interface RenderMemo {
   /** The reload-only part of a view (structureOf). */
   readonly structure: WeakMap<BackendView, string>;
   /** A view under another name (a spare hosting a service). */
-  readonly renamed: WeakMap<BackendView, Map<string, BackendView>>;
+  readonly renamed: WeakMap<BackendView, BackendView>;
   /** A view with its owner and dynamic servers taken away (a removal waiting for a reload). */
   readonly emptied: WeakMap<BackendView, BackendView>;
   /** One copy of each option string backends share (server options, retry methods). */
