@@ -140,10 +140,14 @@ function usesResolvers(view: BackendView): boolean {
   return view.serverTemplate !== undefined || / resolvers /.test(view.serverOptions);
 }
 
+/** Distinct strings kept for sharing; past this many the table starts over, so that it never grows without end. */
+const INTERNED = 4096;
+
 /** One copy of a string many views share (memo.strings). */
 function intern(memo: RenderMemo, text: string): string {
   const known = memo.strings.get(text);
   if (known !== undefined) return known;
+  if (memo.strings.size >= INTERNED) memo.strings.clear();
   memo.strings.set(text, text);
   return text;
 }
@@ -307,7 +311,8 @@ export function spareView(name: string, settings: RenderSettings): BackendView {
 export function structureOf(view: BackendView, memo: RenderMemo = renderMemo()): string {
   const hit = memo.structure.get(view);
   if (hit !== undefined) return hit;
-  const text = structureText(view);
+  // Most backends have the same structure: one copy of each text, not one per backend.
+  const text = intern(memo, structureText(view));
   memo.structure.set(view, text);
   return text;
 }
