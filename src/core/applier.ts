@@ -18,6 +18,7 @@ import { describeOps, runtimeDiff } from './runtimeDiff.js';
 import { buildIndex, commitPatch, planPatch, type LiveIndex, type PatchChange } from './patch.js';
 import { backendsFor } from '../render/backend.js';
 import type { ServiceSpec } from '../domain/spec.js';
+import { cmp } from '../domain/values.js';
 
 /**
  * The apply side of the reconciler: the model HAProxy runs, and how a new
@@ -290,13 +291,14 @@ export class Applier {
     const wanted = changes.flatMap((c) => (c.after ? [c.after] : []));
     const addresses = this.deps.names && wanted.length > 0 ? await this.deps.names.resolveAll(namesToResolveFor(wanted, this.deps.settings, this.memo)) : undefined;
     const index = this.liveIndex(previous);
-    const patch = planPatch(live.model, index, changes, { settings: this.deps.settings, memo: this.memo, routeOrder: this.deps.settings.routeOrder, ...(addresses && { addresses }) });
+    const ctx = { settings: this.deps.settings, memo: this.memo, routeOrder: this.deps.settings.routeOrder, ...(addresses && { addresses }) };
+    const patch = planPatch(live.model, index, changes, ctx);
     if (!patch) return undefined;
     if ('reload' in patch) {
       // Options changed on a canonical config: the canonical model is the live one with those backends replaced.
       const view = live.model.view;
       const same = live.canonical && view.http.customFrontends.length === 0 && view.customBackends.length === 0
-        ? planPatch(live.model, index, changes, { settings: this.deps.settings, memo: this.memo, routeOrder: this.deps.settings.routeOrder, reload: true, ...(addresses && { addresses }) })
+        ? planPatch(live.model, index, changes, { ...ctx, reload: true })
         : undefined;
       return same && !('reload' in same) ? { ...patch, canonical: restructured(commitPatch(live.model, index, same), this.memo) } : patch;
     }
@@ -438,9 +440,6 @@ function order(a: ServiceSpec | undefined, b: ServiceSpec | undefined): number {
   return cmp(a?.aclName ?? '', b?.aclName ?? '') || cmp(a?.serviceName ?? '', b?.serviceName ?? '');
 }
 
-function cmp(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
-}
 
 function messageOf(e: unknown): string {
   return e instanceof Error ? e.message : String(e);

@@ -1,6 +1,7 @@
 import { spareView, structureOf, type BackendView } from '../render/backend.js';
 import type { RenderMemo } from '../render/memo.js';
 import { SPARE_PREFIX, type AssignBackends, type Layout } from '../render/model.js';
+import { cmp } from '../domain/values.js';
 
 /**
  * The runtime side of backend naming. With the live layout, known backends
@@ -32,8 +33,7 @@ export function keepLiveNames(previous: Layout): AssignBackends {
         byKey.delete(key);
       }
     }
-    const spareNumber = (n: string) => (n.startsWith(SPARE_PREFIX) ? Number(n.slice(SPARE_PREFIX.length)) : Number.MAX_SAFE_INTEGER);
-    free.sort((a, b) => spareNumber(a) - spareNumber(b) || cmp(a, b));
+    free.sort(freeOrder);
     const order = [...previous.order];
     const known = new Set(order);
     const taken = new Set<string>(byKey.values());
@@ -65,8 +65,13 @@ export function keepLiveNames(previous: Layout): AssignBackends {
   };
 }
 
-function cmp(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
+/** The order free backends are taken in: spares by number, then any other emptied backend by name. */
+export function freeOrder(a: string, b: string): number {
+  return spareNumber(a) - spareNumber(b) || cmp(a, b);
+}
+
+function spareNumber(name: string): number {
+  return name.startsWith(SPARE_PREFIX) ? Number(name.slice(SPARE_PREFIX.length)) : Number.MAX_SAFE_INTEGER;
 }
 
 /**

@@ -6,7 +6,7 @@ import type { RenderMemo } from '../render/memo.js';
 import { plainParts, SPARE_PREFIX, type Model } from '../render/model.js';
 import { mapKeysOf, overlaps, type Lookup, type MapEntry, type RouteInput, type RouteOrder } from '../render/routes.js';
 import type { RenderSettings } from '../render/settings.js';
-import { emptied, renamed } from './layout.js';
+import { emptied, freeOrder, renamed } from './layout.js';
 import { orderOps, serverOps, type RuntimeOp } from './runtimeDiff.js';
 
 /**
@@ -228,23 +228,11 @@ function drifts(name: string, view: BackendView, canonical: string | undefined):
   return (canonical !== undefined && canonical !== name) || (view.owner === undefined && !name.startsWith(SPARE_PREFIX));
 }
 
-function spareNumber(name: string): number {
-  return name.startsWith(SPARE_PREFIX) ? Number(name.slice(SPARE_PREFIX.length)) : Number.MAX_SAFE_INTEGER;
-}
-
-function freeOrder(a: string, b: string): number {
-  return spareNumber(a) - spareNumber(b) || cmp(a, b);
-}
-
 function insertFree(free: string[], name: string): void {
   if (free.includes(name)) return;
   let i = 0;
   while (i < free.length && freeOrder(free[i] as string, name) < 0) i++;
   free.splice(i, 0, name);
-}
-
-function cmp(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
 }
 
 /** Position of the first entry whose key is not below `key` (map entries are sorted by key). */

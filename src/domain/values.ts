@@ -144,3 +144,8 @@ export const RETRY_ON: ReadonlySet<string> = new Set(['conn-failure', 'empty-res
 export function formatAddress(host: string, port: number): string {
   return host.includes(':') ? `[${host.replace(/^\[|\]$/g, '')}]:${port}` : `${host}:${port}`;
 }
+
+/** Plain string order (code units), the one every sorted list of the config uses. */
+export function cmp(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}

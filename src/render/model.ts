@@ -1,6 +1,7 @@
 // Long on purpose: the view model of the whole config (frontends, maps, backends, userlists, TCP, listens) is one function of the services; its parts are the helpers below.
 import crypto from 'node:crypto';
 import type { Destination, ServiceSpec, User } from '../domain/spec.js';
+import { cmp } from '../domain/values.js';
 import { backendKey, backendsFor, formatAddress, literalIp, namesToResolve, spareView, structureOf, withAddresses, type BackendSlot, type BackendView, type ServerView } from './backend.js';
 import { hostCondition, pathCondition, planRoutes, LOOKUPS, type HostMatch, type Lookup, type MapEntry, type PathMatch, type RouteInput, type RoutingStep, type ShadowedRoute } from './routes.js';
 import { renderMemo, type RenderMemo } from './memo.js';
@@ -292,9 +293,6 @@ function backendsForNames(spec: ServiceSpec, settings: RenderSettings): Array<[s
   return backendsFor(spec, settings).map((b) => [b.key, b.canonicalName]);
 }
 
-function cmp(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
-}
 
 /**
  * Everything but owners and dynamic servers: two views with equal keys render configs a reload would

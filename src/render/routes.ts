@@ -1,4 +1,6 @@
 // Long on purpose: docker-flow-proxy's route order and HAProxy's map semantics are one algorithm; the pieces only make sense together.
+import { cmp } from '../domain/values.js';
+
 /**
  * Route planning: turns HTTP destinations into map entries and rules while
  * keeping docker-flow-proxy's evaluation order (.well-known first, root last,
@@ -232,9 +234,6 @@ function compareAcl(a: Candidate, b: Candidate): number {
   );
 }
 
-function cmp(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
-}
 
 function entry(c: Candidate, rank: number): Entry {
   const { host, path } = c.input;
