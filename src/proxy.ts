@@ -237,6 +237,7 @@ export async function startProxy(options: ProxyOptions): Promise<Proxy> {
       problems: settings.docker.problems,
       notifyLabel: settings.notifyLabel,
       ...(settings.dockerNetwork !== undefined && { network: settings.dockerNetwork }),
+      swarmRouting: settings.swarmRouting,
       parseContext: ctx,
       log,
       apply: (list, changeIds) => engine.submit({ kind: 'sync', owner: 'docker', entries: list }, changeIds.length > 0 ? changeIds.join(',') : 'docker-sync'),

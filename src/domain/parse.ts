@@ -43,7 +43,7 @@ const OLD_MODES: Readonly<Record<string, { mode: string | undefined; message: st
  * Parameters other tools put beside docker-flow-proxy's (docker-flow-monitor, docker-flow-letsencrypt,
  * docker-flow-swarm-listener, discovery's own labels): accepted without a word.
  */
-const FOREIGN = /^(letsencrypt\.|scrape|alert|nodeinfo$|shortname$|notify$|network$|xforwardedproto$|servicenameprefix$)/;
+const FOREIGN = /^(letsencrypt\.|scrape|alert|nodeinfo$|shortname$|notify$|network$|swarmrouting$|xforwardedproto$|servicenameprefix$)/;
 const REDIRECT_CODES = new Set([301, 302, 303, 307, 308]);
 const BALANCE = /^(roundrobin|static-rr|leastconn|first|source|random)$/;
 const MIME = /^[A-Za-z0-9!#$&^_.+-]+\/[A-Za-z0-9!#$&^_.+*-]+( [A-Za-z0-9!#$&^_.+-]+\/[A-Za-z0-9!#$&^_.+*-]+)*$/;

@@ -51,6 +51,7 @@ export function discoveryRoutes(deps: DiscoveryRouteDeps): (app: Koa<AppState>) 
           From: s.from,
           Servers: s.servers.map((x) => {
             const chosen = s.addresses?.find((a) => a.server.id === x.id);
+            const task = s.tasks?.find((k) => k.task === x.id);
             return {
               Host: x.host,
               Port: x.port ?? null,
@@ -61,8 +62,10 @@ export function discoveryRoutes(deps: DiscoveryRouteDeps): (app: Koa<AppState>) 
                 Rule: chosen.rule,
                 Why: chosen.why,
               }),
+              ...(task && { Task: task.task, Rule: 'swarm-task', Why: `the task's address on network "${task.network}"` }),
             };
           }),
+          ...(s.kind === 'service' && { Routing: s.tasks !== undefined ? 'tasks' : s.servers.length > 0 ? 'host-network' : 'vip' }),
           State: state,
           ...(state === 'shadowed' && entry && { Reason: `a service of the same name from ${entry.owner} wins` }),
           ...(state === 'quarantined' && { Reason: reason }),

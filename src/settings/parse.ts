@@ -120,6 +120,7 @@ function toSettings(r: Parsed, ctx: z.RefinementCtx, host: SettingsHost): Settin
     docker: { engines: [], multiple: false, problems: [] },
     notifyLabel: r.DF_NOTIFY_LABEL,
     ...(r.DOCKER_NETWORK !== undefined && { dockerNetwork: r.DOCKER_NETWORK }),
+    swarmRouting: r.SWARM_ROUTING,
     ...(r.CFG_TEMPLATE_PATH !== undefined && { mainTemplatePath: r.CFG_TEMPLATE_PATH }),
     ...(r.CRT_LIST_PATH !== undefined && { crtListPath: r.CRT_LIST_PATH }),
     debugErrorsOnly: r.DEBUG_ERRORS_ONLY,

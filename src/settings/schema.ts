@@ -268,6 +268,11 @@ export const SETTINGS = {
   DOCKER_CERT_PATH: { group: DOCKER, default: '$HOME/.docker', doc: 'Directory with ca.pem, cert.pem and key.pem for TLS engines (certs= of an entry wins).', parse: pattern(undefined, /^\/[A-Za-z0-9_.\/@+-]*$/, 'must be an absolute directory path') },
   HOME: { group: DOCKER, default: "(the environment's)", doc: 'Where DOCKER_CERT_PATH defaults to ($HOME/.docker).', parse: text() },
   DF_NOTIFY_LABEL: { group: DOCKER, default: 'com.df.notify', doc: 'Only containers and services with this label set to true are routed.', parse: pattern('com.df.notify', /^[A-Za-z0-9][A-Za-z0-9._/-]{0,127}$/, 'must be a label name such as com.df.notify') },
+  SWARM_ROUTING: {
+    group: DOCKER, default: 'vip',
+    doc: "Swarm services go to their virtual IP (vip: Docker balances) or to each running task's address (tasks: drained by flow-proxy on deploys and crashes; the proxy must share the tasks' network). com.df.swarmRouting overrides it per service.",
+    parse: oneOf(['vip', 'tasks'], 'vip', 'must be vip or tasks'),
+  },
   DOCKER_NETWORK: { group: DOCKER, default: '', doc: 'The network flow-proxy shares with containers (their IP on it is used).', parse: pattern(undefined, /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/, 'must be a Docker network name') },
 
   // Replicas and stores

@@ -59,6 +59,8 @@ export interface Settings {
   notifyLabel: string;
   /** DOCKER_NETWORK: the network the proxy shares with containers (their IP there is used). */
   dockerNetwork?: string;
+  /** SWARM_ROUTING: swarm services go to their VIP or to their tasks (com.df.swarmRouting per service). */
+  swarmRouting: 'vip' | 'tasks';
   /** CFG_TEMPLATE_PATH: a main template file replacing the built-in haproxy.cfg.hbs. */
   mainTemplatePath?: string;
   /** CRT_LIST_PATH: a crt-list of the operator's; flow-proxy does not write one. */

@@ -153,19 +153,7 @@ export async function startDockerEngine(options: EngineOptions): Promise<DockerE
     spawnInside(command, args, spawnOptions = {}) {
       return spawn('nsenter', [`--net=${netns}`, command, ...args], spawnOptions);
     },
-    async forward(port) {
-      const known = forwarders.get(port);
-      if (known) return known.socket;
-      const sock = path.join(dir, `fwd-${port}.sock`);
-      const child = engine.spawnInside(process.execPath, [FORWARDER, sock, '127.0.0.1', String(port)], { stdio: 'ignore' });
-      forwarders.set(port, { child, socket: sock });
-      const deadline = Date.now() + 10_000;
-      while (!fs.existsSync(sock)) {
-        if (child.exitCode !== null || Date.now() > deadline) throw new Error(`the forwarder to port ${port} did not start`);
-        await sleep(10);
-      }
-      return sock;
-    },
+    forward: (port) => startForwarder(engine.spawnInside, dir, port, forwarders),
     async restartDaemon() {
       await stopDaemon(dir, daemon);
       await startDaemon();
@@ -195,6 +183,63 @@ export async function startDockerEngine(options: EngineOptions): Promise<DockerE
     throw e;
   }
   return engine;
+}
+
+/** A unix socket `<dir>/fwd-<port>.sock` that reaches 127.0.0.1:port where `spawnInside` runs (one per port). */
+async function startForwarder(spawnInside: DockerEngine['spawnInside'], dir: string, port: number, forwarders: Map<number, { child: ChildProcess; socket: string }>): Promise<string> {
+  const known = forwarders.get(port);
+  if (known) return known.socket;
+  const sock = path.join(dir, `fwd-${port}.sock`);
+  const child = spawnInside(process.execPath, [FORWARDER, sock, '127.0.0.1', String(port)], { stdio: 'ignore' });
+  forwarders.set(port, { child, socket: sock });
+  const deadline = Date.now() + 10_000;
+  while (!fs.existsSync(sock)) {
+    if (child.exitCode !== null || Date.now() > deadline) throw new Error(`the forwarder to port ${port} did not start`);
+    await sleep(10);
+  }
+  return sock;
+}
+
+/**
+ * The network namespace of a container of `engine` attached to `network`
+ * (an overlay): what runs there (flow-proxy, load clients) reaches swarm
+ * tasks at their own addresses, as a proxy deployed on that network does.
+ * The container only sleeps; the processes are the test's, with the host's
+ * files. stop() kills every process in that namespace, then the container;
+ * so does the engine's stop, and the test process's exit.
+ */
+export async function containerNamespace(engine: DockerEngine, name: string, network: string): Promise<DockerEngine> {
+  await engine.docker(['run', '-d', '--name', name, '--network', network, IMAGE, 'sleep', '1000000']);
+  const pid = Number(await engine.docker(['inspect', '--format', '{{.State.Pid}}', name]));
+  const netns = `/proc/${pid}/ns/net`;
+  const inode = fs.readlinkSync(netns);
+  const dir = fs.mkdtempSync(path.join(engine.dir, `${name}-`));
+  const forwarders = new Map<number, { child: ChildProcess; socket: string }>();
+  const killAll = () => {
+    for (const other of fs.readdirSync('/proc')) {
+      if (!/^\d+$/.test(other) || Number(other) === pid || Number(other) === process.pid) continue;
+      try {
+        if (fs.readlinkSync(`/proc/${other}/ns/net`) === inode) process.kill(Number(other), 'SIGKILL');
+      } catch {
+        // gone, or not ours to read
+      }
+    }
+  };
+  process.once('exit', killAll);
+  const spawnInside: DockerEngine['spawnInside'] = (command, args, options = {}) => spawn('nsenter', [`--net=${netns}`, command, ...args], options);
+  const view: DockerEngine = {
+    ...engine,
+    dir,
+    netns,
+    spawnInside,
+    forward: (port) => startForwarder(spawnInside, dir, port, forwarders),
+    async stop() {
+      killAll();
+      process.removeListener('exit', killAll);
+      await engine.docker(['rm', '-f', name]).catch(() => undefined);
+    },
+  };
+  return view;
 }
 
 /** A tiny image from the static busybox (sh, httpd, wget, sleep, nc) and oneshot-http. */

@@ -118,11 +118,11 @@ const LOADER = path.join(path.dirname(new URL(import.meta.url).pathname), 'loadC
 
 /**
  * Runs `work` while `keepAlive` keep-alive and `close` Connection: close
- * clients (test/support/loadClient.ts, inside `where`'s namespace) send GETs
+ * clients (test/support/loadClient.ts, inside `where`'s namespace) send GETs (or POSTs)
  * for `route` to HAProxy's port; returns their counts.
  */
-export async function underLoad(where: DockerEngine, httpPort: number, route: string, work: () => Promise<void>, clients = { keepAlive: 2, close: 2 }): Promise<LoadResult> {
-  const child = where.spawnInside(process.execPath, [LOADER, String(httpPort), route, String(clients.keepAlive), String(clients.close)], { stdio: ['ignore', 'pipe', 'pipe'] });
+export async function underLoad(where: DockerEngine, httpPort: number, route: string, work: () => Promise<void>, clients: { keepAlive: number; close: number; method?: 'GET' | 'POST' } = { keepAlive: 2, close: 2 }): Promise<LoadResult> {
+  const child = where.spawnInside(process.execPath, [LOADER, String(httpPort), route, String(clients.keepAlive), String(clients.close), clients.method ?? 'GET'], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr?.on('data', (d: Buffer) => (out += d.toString()));

@@ -1,13 +1,15 @@
 /**
  * A load generator run as its own process (inside a test's network
  * namespace): keep-alive clients and `Connection: close` clients send GETs
- * to one URL until SIGTERM, then print one JSON line with the counts.
+ * (or POSTs with a small body, which a proxy must not replay) to one URL
+ * until SIGTERM, then print one JSON line with the counts.
  *
- *   node loadClient.js <port> <path> <keepAliveClients> <closeClients>
+ *   node loadClient.js <port> <path> <keepAliveClients> <closeClients> [GET|POST]
  */
 import http from 'node:http';
 
-const [portArg, path = '/', keepArg = '2', closeArg = '2'] = process.argv.slice(2);
+const [portArg, path = '/', keepArg = '2', closeArg = '2', method = 'GET'] = process.argv.slice(2);
+const BODY = 'order=1';
 const port = Number(portArg);
 let running = true;
 const counts = { total: 0, failed: 0, failures: {} as Record<string, number>, answers: {} as Record<string, number> };
@@ -21,7 +23,8 @@ function fail(kind: string): void {
 function once(agent: http.Agent | false): Promise<void> {
   const started = performance.now();
   return new Promise<void>((resolve) => {
-    const req = http.get({ host: '127.0.0.1', port, path, agent, headers: agent ? {} : { Connection: 'close' }, timeout: 10_000 }, (res) => {
+    const headers: http.OutgoingHttpHeaders = { ...(agent ? {} : { Connection: 'close' }), ...(method === 'POST' && { 'Content-Type': 'application/x-www-form-urlencoded', 'Content-Length': BODY.length }) };
+    const req = http.request({ host: '127.0.0.1', port, path, method, agent, headers, timeout: 10_000 }, (res) => {
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (d: string) => (body += d));
@@ -43,6 +46,7 @@ function once(agent: http.Agent | false): Promise<void> {
       fail(e.code ?? e.message);
       resolve();
     });
+    req.end(method === 'POST' ? BODY : undefined);
   }).then(() => void latencies.push(performance.now() - started));
 }
 

@@ -1,5 +1,5 @@
 import test from 'ava';
-import { dockerSync, type DockerContainer, type DockerState, type DockerSwarmService, type DockerSyncOptions } from '../../src/adapters/docker/labels.js';
+import { dockerSync, type DockerContainer, type DockerState, type DockerSwarmService, type DockerSyncOptions, type DockerTask } from '../../src/adapters/docker/labels.js';
 import type { ParseContext } from '../../src/domain/parse.js';
 import { backoffDelay } from '../../src/core/backoff.js';
 import { isRelevant, parseEvent } from '../../src/adapters/docker/events.js';
@@ -31,6 +31,13 @@ function service(name: string, labels: Record<string, string>, more: Partial<Doc
 }
 
 const web = { 'com.df.servicePath': '/web', 'com.df.port': '8080' };
+
+/** A task of a service routed to its tasks, running on overlay network "edge" unless told otherwise. */
+function task(id: string, ip: string, more: Partial<DockerTask> = {}): DockerTask {
+  return { id, state: 'running', containerId: `${id}-cid`, addresses: [{ network: 'edge', ip }], ...more };
+}
+const api = { 'com.df.servicePath': '/api', 'com.df.port': '80' };
+const toTasks = { ...api, 'com.df.swarmRouting': 'tasks' };
 
 interface Expected {
   /** name -> servers as "host[:port]" (undefined: no servers set, the VIP) */
@@ -161,6 +168,45 @@ const cases: Array<[string, DockerState, Expected, Partial<DockerSyncOptions>?]>
   ['a name used by a swarm service is not taken by containers',
     { containers: [container('c', { ...web, 'com.df.serviceName': 'api' })], services: [service('api', { 'com.df.servicePath': '/api', 'com.df.port': '80' })] },
     { entries: { api: undefined }, skipped: { c: /already used by swarm service "api"/ } }],
+  ['swarmRouting=tasks: each running task is a server at its address, sorted by task id; no resolvers, no VIP name',
+    { containers: [], services: [service('api', toTasks, { replicas: 3, tasks: [task('t3', '10.0.1.7'), task('t1', '10.0.1.5'), task('t2', '10.0.1.6', { state: 'starting' })] })] },
+    { entries: { api: ['10.0.1.5', '10.0.1.7'] }, params: { api: { checkResolvers: undefined, outboundHostname: undefined, replicas: '3' } } }],
+  ['swarmRouting=tasks: a task that is exiting or unhealthy (its container said so) is not a server',
+    { containers: [], services: [service('api', toTasks, { tasks: [task('t1', '10.0.1.5', { state: 'exiting' }), task('t2', '10.0.1.6'), task('t3', '10.0.1.8', { state: 'unhealthy' })] })] },
+    { entries: { api: ['10.0.1.6'] } }],
+  ['SWARM_ROUTING=tasks is the default for services without the label; com.df.swarmRouting=vip keeps one on its VIP',
+    { containers: [], services: [service('api', api, { tasks: [task('t1', '10.0.1.5')] }), service('old', { ...api, 'com.df.servicePath': '/old', 'com.df.swarmRouting': 'vip' })] },
+    { entries: { api: ['10.0.1.5'], old: undefined }, params: { old: { checkResolvers: 'true' } } }, { swarmRouting: 'tasks' }],
+  ['SWARM_ROUTING=tasks leaves a service with its own outboundHostname or discoveryType as it asked',
+    { containers: [], services: [service('dns', { ...api, 'com.df.discoveryType': 'DNS' }, { tasks: [task('t1', '10.0.1.5')] }), service('named', { ...api, 'com.df.servicePath': '/n', 'com.df.outboundHostname': 'elsewhere' }, { tasks: [] })] },
+    { entries: { dns: undefined, named: undefined }, params: { dns: { discoveryType: 'DNS' }, named: { outboundHostname: 'elsewhere' } } }, { swarmRouting: 'tasks' }],
+  ['swarmRouting=tasks with outboundHostname is a contradiction, skipped with the reason',
+    { containers: [], services: [service('api', { ...toTasks, 'com.df.outboundHostname': 'x' }, { tasks: [task('t1', '10.0.1.5')] })] },
+    { entries: {}, skipped: { api: /swarmRouting=tasks .*cannot be combined with outboundHostname/ } }],
+  ['a bad com.df.swarmRouting is skipped with the value',
+    { containers: [], services: [service('api', { ...api, 'com.df.swarmRouting': 'ipvs' })] },
+    { entries: {}, skipped: { api: /com.df.swarmRouting "ipvs" must be vip or tasks/ } }],
+  ['swarmRouting=tasks with no running task yet: no entry, and the reason',
+    { containers: [], services: [service('api', toTasks, { tasks: [task('t1', '10.0.1.5', { state: 'preparing' })] })] },
+    { entries: {}, skipped: { api: /none of its tasks is running/ } }],
+  ['tasks on several networks: com.df.network (or DOCKER_NETWORK) picks the one the proxy shares',
+    { containers: [], services: [
+      service('api', { ...toTasks, 'com.df.network': 'edge' }, { tasks: [task('t1', '10.0.1.5', { addresses: [{ network: 'back', ip: '10.9.0.5' }, { network: 'edge', ip: '10.0.1.5' }] })] }),
+      service('b', { ...toTasks, 'com.df.servicePath': '/b' }, { tasks: [task('t2', '10.0.2.5', { addresses: [{ network: 'back', ip: '10.9.0.6' }, { network: 'front', ip: '10.0.2.5' }] })] }),
+    ] },
+    { entries: { api: ['10.0.1.5'], b: ['10.0.2.5'] } }, { network: 'front' }],
+  ['tasks on several networks and none named: skipped, naming the networks',
+    { containers: [], services: [service('api', toTasks, { tasks: [task('t1', '10.0.1.5', { addresses: [{ network: 'back', ip: '10.9.0.5' }, { network: 'edge', ip: '10.0.1.5' }] })] })] },
+    { entries: {}, skipped: { api: /several networks \(back, edge\); name the proxy's with com.df.network/ } }],
+  ['tasks not on the named network, or with an address that is not an IP: skipped with the reason',
+    { containers: [], services: [
+      service('api', { ...toTasks, 'com.df.network': 'front' }, { tasks: [task('t1', '10.0.1.5')] }),
+      service('b', { ...toTasks, 'com.df.servicePath': '/b' }, { tasks: [task('t2', '10.0.0.1\n  server x 1.2.3.4')] }),
+    ] },
+    { entries: {}, skipped: { api: /not attached to network "front" \(com.df.network\); attached: edge/, b: /not an IP address/ } }],
+  ['a host-network service stays on 127.0.0.1 whatever the routing',
+    { containers: [], services: [service('h', { ...api, 'com.df.servicePath': '/h' }, { hostNetwork: true, tasks: [task('t1', '10.0.1.5')] })] },
+    { entries: { h: ['127.0.0.1'] } }, { swarmRouting: 'tasks' }],
 ];
 
 for (const [title, state, expected, opts] of cases) {
@@ -215,10 +261,14 @@ const events: Array<[string, boolean]> = [
   ['{"Type":"network","Action":"connect","Actor":{"ID":"n","Attributes":{"container":"a"}}}', true],
   ['{"Type":"image","Action":"pull","Actor":{"ID":"i","Attributes":{}}}', false],
   ['not json', true],
+  // A task container carries its service's id, not its labels: it counts for services routed to their tasks only.
+  ['{"Type":"container","Action":"kill","Actor":{"ID":"c","Attributes":{"com.docker.swarm.service.id":"routed","signal":"15"}}}', true],
+  ['{"Type":"container","Action":"kill","Actor":{"ID":"c","Attributes":{"com.docker.swarm.service.id":"on-vip","signal":"15"}}}', false],
+  ['{"Type":"container","Action":"exec_die","Actor":{"ID":"c","Attributes":{"com.docker.swarm.service.id":"routed"}}}', false],
 ];
 for (const [line, relevant] of events) {
   test(`event ${line.slice(0, 60)} ${relevant ? 'asks for' : 'does not ask for'} a resync`, (t) => {
-    t.is(isRelevant(parseEvent(line), 'com.df.notify'), relevant);
+    t.is(isRelevant(parseEvent(line), 'com.df.notify', new Set(['routed'])), relevant);
   });
 }
 

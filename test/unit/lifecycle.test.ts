@@ -77,3 +77,40 @@ test('events of other types, and ones that change nothing, say so', (t) => {
   t.false(life.note(ev('pause', 'a')), 'already out');
   t.true(life.note(ev('unpause', 'a')));
 });
+
+// Swarm services routed to their tasks: the task containers' events drain the tasks.
+const taskState = (states: Record<string, string> = {}): DockerState => ({
+  containers: [],
+  services: [{
+    id: 'sid', name: 'api', mode: 'replicated', replicas: 3, hostNetwork: false,
+    labels: { 'com.df.notify': 'true', 'com.df.servicePath': '/api', 'com.df.port': '80', 'com.df.swarmRouting': 'tasks' },
+    tasks: ['t1', 't2', 't3'].map((id, i) => ({ id, state: states[id] ?? 'running', containerId: `${id}-c`, addresses: [{ network: 'edge', ip: `10.0.1.${i + 5}` }] })),
+  }],
+});
+
+function taskServers(life: ContainerLifecycle, state: DockerState): string[] {
+  const { entries } = dockerSync(life.apply(state), { notifyLabel: 'com.df.notify', parseContext: parseCtx });
+  return (entries.find((e) => e.name === 'api')?.spec.servers ?? []).map((s) => s.id as string).sort();
+}
+
+test('a task container killed (docker service update, a crash) takes its task out although swarm still lists it running', (t) => {
+  const life = new ContainerLifecycle();
+  t.deepEqual(taskServers(life, taskState()), ['t1', 't2', 't3']);
+  t.true(life.note(ev('kill', 't2-c', { signal: '15', 'com.docker.swarm.service.id': 'sid' })));
+  t.deepEqual(taskServers(life, taskState()), ['t1', 't3']);
+  t.deepEqual(taskServers(life, taskState()), ['t1', 't3'], 'a later stale list does not bring it back');
+  // Once swarm no longer lists the task, its note is forgotten.
+  const gone = taskState();
+  const [svc] = gone.services;
+  const without: DockerState = { containers: [], services: [{ ...(svc as NonNullable<typeof svc>), tasks: (svc?.tasks ?? []).filter((x) => x.id !== 't2') }] };
+  t.deepEqual(taskServers(life, without), ['t1', 't3']);
+  t.deepEqual(taskServers(life, taskState()), ['t1', 't2', 't3'], 'forgotten: a listed task with that container is a server again');
+});
+
+test('an unhealthy task container is out until it is healthy again; events from several engines (engine/id) match too', (t) => {
+  const life = new ContainerLifecycle();
+  t.true(life.note(ev('health_status: unhealthy', 'node2/t3-c')));
+  t.deepEqual(taskServers(life, taskState()), ['t1', 't2']);
+  t.true(life.note(ev('health_status: healthy', 'node2/t3-c')));
+  t.deepEqual(taskServers(life, taskState()), ['t1', 't2', 't3']);
+});

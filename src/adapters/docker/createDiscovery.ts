@@ -1,4 +1,4 @@
-import { dockerSync } from './labels.js';
+import { dockerSync, type SwarmRouting } from './labels.js';
 import type { CommandResult } from '../../core/ports.js';
 import type { Log } from '../../core/log.js';
 import type { ParseContext } from '../../domain/parse.js';
@@ -20,6 +20,8 @@ export interface DockerDiscoveryOptions {
   problems?: string[];
   notifyLabel: string;
   network?: string;
+  /** SWARM_ROUTING: swarm services without a `com.df.swarmRouting` label go to their VIP or their tasks. */
+  swarmRouting?: SwarmRouting;
   parseContext: ParseContext;
   log: Log;
   /** Replaces every docker-owned service (the engine's `sync` command). */
@@ -51,6 +53,7 @@ export function createDockerDiscovery(options: DockerDiscoveryOptions): DockerDi
   const timing = options.timing ?? {};
   const engines = new EngineSet(clients, {
     notifyLabel: options.notifyLabel,
+    ...(options.swarmRouting && { swarmRouting: options.swarmRouting }),
     prefixIds: options.multiple,
     readMs: 10_000,
     connectMs: 10_000,
@@ -65,6 +68,7 @@ export function createDockerDiscovery(options: DockerDiscoveryOptions): DockerDi
     notifyLabel: options.notifyLabel,
     parseContext: options.parseContext,
     ...(options.network !== undefined && { network: options.network }),
+    ...(options.swarmRouting && { swarmRouting: options.swarmRouting }),
     engines: engines.hosts(),
   };
   return new DockerDiscovery({

@@ -5,7 +5,7 @@ import type { Log } from '../../core/log.js';
 import type { Entry } from '../../domain/registry.js';
 import type { ServerAddr } from '../../domain/spec.js';
 import { ContainerLifecycle } from './lifecycle.js';
-import type { EngineStatus, EngineView } from './engineStates.js';
+import { rawId, type EngineStatus, type EngineView } from './engineStates.js';
 import { isRelevant, type DockerEvent } from './events.js';
 import type { DockerSource } from './source.js';
 
@@ -16,9 +16,20 @@ export interface DiscoveryTiming {
   resyncMs: number;
   /** Reconnects and failed resyncs back off like this. */
   backoff: BackoffPolicy;
+  /**
+   * While a swarm service is routed to its tasks, a resync at least this
+   * often: tasks on other nodes change without an event on this engine.
+   */
+  taskPollMs: number;
+  /** While such a task is on its way to running, a resync this soon (at most TASK_SETTLE_POLLS times in a row). */
+  taskSettleMs: number;
 }
 
-export const DEFAULT_TIMING: DiscoveryTiming = { debounceMs: 3, resyncMs: 60_000, backoff: { baseMs: 100, capMs: 3_000 } };
+export const DEFAULT_TIMING: DiscoveryTiming = { debounceMs: 3, resyncMs: 60_000, backoff: { baseMs: 100, capMs: 3_000 }, taskPollMs: 2_000, taskSettleMs: 100 };
+/** A task stuck on its way (no node can run it) falls back to taskPollMs after this many quick resyncs. */
+const TASK_SETTLE_POLLS = 50;
+/** Swarm task states on the way to running. */
+const TASK_ON_ITS_WAY = new Set(['new', 'pending', 'assigned', 'accepted', 'ready', 'preparing', 'starting']);
 
 export interface DiscoveryDeps {
   source: DockerSource;
@@ -95,6 +106,10 @@ export class DockerDiscovery {
   private readonly lifecycle = new ContainerLifecycle();
   /** The Docker state of the last sync, so that a container that ends leaves rotation without waiting for a read. */
   private lastState: DockerState | undefined;
+  /** Ids of the swarm services routed to their tasks, whose task containers' events count. */
+  private taskServices: ReadonlySet<string> = new Set();
+  /** Quick resyncs in a row while a task was on its way to running. */
+  private settlePolls = 0;
 
   constructor(private readonly deps: DiscoveryDeps) {
     this.timing = { ...DEFAULT_TIMING, ...deps.timing };
@@ -110,7 +125,7 @@ export class DockerDiscovery {
     const started = performance.now();
     try {
       const state = await this.deps.source.read(AbortSignal.any([signal, this.stopping.signal]));
-      this.lastState = state;
+      this.rememberState(state);
       const result = this.deps.map(state);
       this.remember(result);
       this.lastSync = this.summary(started, result, 'first apply');
@@ -184,7 +199,7 @@ export class DockerDiscovery {
     const events = this.pending;
     this.pending = { ids: [] };
     const state = await this.deps.source.read(signal);
-    this.lastState = state;
+    this.rememberState(state);
     // Events that arrived before or during the read are applied over it.
     const result = this.deps.map(this.lifecycle.apply(state));
     this.remember(result);
@@ -216,7 +231,7 @@ export class DockerDiscovery {
             this.requestSync();
           },
           onEvent: (event: DockerEvent) => {
-            if (!isRelevant(event, this.deps.notifyLabel)) return;
+            if (!isRelevant(event, this.deps.notifyLabel, this.taskServices)) return;
             this.events++;
             // A change id follows the event from here to the apply that makes it live.
             const changeId = `docker-${event.type}-${event.action}-${event.id.slice(0, 12)}`.replace(/[^A-Za-z0-9_.:-]/g, '_');
@@ -267,10 +282,25 @@ export class DockerDiscovery {
       const timer = setTimeout(() => {
         this.dirty = true;
         done();
-      }, this.timing.resyncMs);
+      }, this.nextResyncMs());
       this.wake = done;
       signal.addEventListener('abort', done, { once: true });
     });
+  }
+
+  private rememberState(state: DockerState): void {
+    this.lastState = state;
+    const routed = state.services.filter((s) => s.tasks !== undefined);
+    this.taskServices = new Set(routed.map((s) => rawId(s.id)));
+    const onItsWay = routed.some((s) => s.tasks?.some((t) => TASK_ON_ITS_WAY.has(t.state)));
+    this.settlePolls = onItsWay ? this.settlePolls + 1 : 0;
+  }
+
+  /** The periodic resync; sooner while swarm services are routed to their tasks, soonest while one is starting. */
+  private nextResyncMs(): number {
+    if (this.taskServices.size === 0) return this.timing.resyncMs;
+    if (this.settlePolls > 0 && this.settlePolls <= TASK_SETTLE_POLLS) return Math.min(this.timing.taskSettleMs, this.timing.resyncMs);
+    return Math.min(this.timing.taskPollMs, this.timing.resyncMs);
   }
 
   private remember(result: DockerSyncResult): void {
@@ -294,6 +324,7 @@ export class DockerDiscovery {
     };
   }
 }
+
 
 function message(e: unknown): string {
   return e instanceof Error ? e.message : String(e);

@@ -44,6 +44,12 @@ export function tag(state: DockerState, engine: string, prefix: boolean): Docker
   };
 }
 
+/** An id without the `<engine>/` that several engines put in front (a task list and Docker's events name raw ids). */
+export function rawId(id: string): string {
+  const slash = id.lastIndexOf('/');
+  return slash < 0 ? id : id.slice(slash + 1);
+}
+
 /**
  * The engines' states as one. The same container or swarm service listed by
  * two entries (one engine under two addresses, managers of one swarm) counts

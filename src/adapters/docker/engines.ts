@@ -8,10 +8,13 @@ import { isLoopback, type EngineSpec } from './dockerHosts.js';
 import { merge, tag, type EngineState, type EngineStatus } from './engineStates.js';
 import { watchEvents, type DockerEvent } from './events.js';
 import { readDockerState } from './readState.js';
+import type { SwarmRouting } from './labels.js';
 import type { DockerSource, WatchCallbacks } from './source.js';
 
 export interface EngineSetOptions {
   notifyLabel: string;
+  /** SWARM_ROUTING, for which services get their tasks listed. */
+  swarmRouting?: SwarmRouting;
   /** Server identities are `<engine>/<container id>` (several engines); a single DOCKER_HOST keeps bare container ids. */
   prefixIds: boolean;
   /** Longest a full listing of one engine may take. */
@@ -143,7 +146,7 @@ export class EngineSet implements DockerSource {
 
   private async readOne(m: Member, signal: AbortSignal): Promise<DockerState> {
     try {
-      const state = tag(await readDockerState(m.docker, { notifyLabel: this.options.notifyLabel, signal, timeoutMs: this.options.readMs }), m.spec.name, this.options.prefixIds);
+      const state = tag(await readDockerState(m.docker, { notifyLabel: this.options.notifyLabel, signal, timeoutMs: this.options.readMs, ...(this.options.swarmRouting && { swarmRouting: this.options.swarmRouting }) }), m.spec.name, this.options.prefixIds);
       m.known = state;
       m.lastRead = this.now();
       m.failed = false;

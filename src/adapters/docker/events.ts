@@ -16,6 +16,8 @@ const CONTAINER_ACTIONS = ['start', 'kill', 'die', 'stop', 'destroy', 'pause', '
 const SERVICE_ACTIONS = ['create', 'update', 'remove'];
 const NETWORK_ACTIONS = ['connect', 'disconnect'];
 
+const NONE: ReadonlySet<string> = new Set();
+
 /** Asks Docker for the events that can change what is routed, and nothing else. */
 export const EVENT_FILTERS = {
   type: ['container', 'service', 'network'] as Array<'container' | 'service' | 'network'>,
@@ -24,13 +26,19 @@ export const EVENT_FILTERS = {
 
 /**
  * Whether an event calls for a resync. Container events carry the
- * container's labels, so unrelated containers are ignored; service and
- * network events carry no labels and always count (a resync is cheap and
- * changes nothing when nothing changed).
+ * container's labels, so unrelated containers are ignored, except the task
+ * containers of swarm services routed to their tasks (`taskServices`, by
+ * service id: a task container carries its service's id, not its labels);
+ * service and network events carry no labels and always count (a resync is
+ * cheap and changes nothing when nothing changed).
  */
-export function isRelevant(event: DockerEvent, notifyLabel: string): boolean {
+export function isRelevant(event: DockerEvent, notifyLabel: string, taskServices: ReadonlySet<string> = NONE): boolean {
   const action = event.action.split(':')[0] ?? '';
-  if (event.type === 'container') return CONTAINER_ACTIONS.includes(action) && event.attributes[notifyLabel] === 'true';
+  if (event.type === 'container') {
+    if (!CONTAINER_ACTIONS.includes(action)) return false;
+    const service = event.attributes['com.docker.swarm.service.id'];
+    return event.attributes[notifyLabel] === 'true' || (service !== undefined && taskServices.has(service));
+  }
   if (event.type === 'service') return SERVICE_ACTIONS.includes(action);
   if (event.type === 'network') return NETWORK_ACTIONS.includes(action);
   return event.type === 'unknown';

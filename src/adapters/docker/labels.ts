@@ -1,9 +1,11 @@
+import { isIP } from 'node:net';
 import { describeIssues } from '../../domain/errors.js';
 import { fromLabels, type RawResult } from '../../domain/params.js';
 import type { ParseContext } from '../../domain/parse.js';
 import type { Entry } from '../../domain/registry.js';
 import type { ServerAddr, ServiceSpec } from '../../domain/spec.js';
 import { toEntry } from '../../domain/entry.js';
+import { cmp } from '../../domain/values.js';
 import { chooseAddress, LOCAL_ENGINE, type AddressChoice, type EngineHost, type SharedNetwork } from './containerAddress.js';
 
 /**
@@ -39,8 +41,30 @@ export interface DockerSwarmService {
   replicas?: number;
   /** Its tasks run on the host's network (so the proxy reaches them on 127.0.0.1). */
   hostNetwork: boolean;
+  /** Its tasks that should run, when it is routed to its tasks (`swarmRouting=tasks`); unset: routed to its VIP. */
+  tasks?: readonly DockerTask[];
   /** The engine it was listed by (DOCKER_HOSTS); unset: the proxy's own engine. */
   engine?: string;
+}
+
+/** A swarm task of a service routed to its tasks, cut down the same way. */
+export interface DockerTask {
+  id: string;
+  /** Swarm's state of the task: new, pending, assigned, accepted, preparing, starting, running, complete, shutdown, failed, ... */
+  state: string;
+  /** The task's container, once it has one (to follow its container's events on this engine). */
+  containerId?: string;
+  /** Its address on each network it is attached to (swarm-scoped networks: overlays), the ingress left out. */
+  addresses: ReadonlyArray<{ network: string; ip: string }>;
+}
+
+/** How swarm services are reached: their virtual IP (Docker balances), or each task's own address. */
+export type SwarmRouting = 'vip' | 'tasks';
+export const SWARM_ROUTING_LABEL = 'com.df.swarmRouting';
+
+/** Whether a service's tasks are its servers: its `com.df.swarmRouting` label, else SWARM_ROUTING. */
+export function routedToTasks(labels: Readonly<Record<string, string>>, fallback: SwarmRouting): boolean {
+  return (labels[SWARM_ROUTING_LABEL] ?? fallback) === 'tasks';
 }
 
 /** Everything that carries the notify label, as read in one sync. */
@@ -66,6 +90,8 @@ export interface DockerSyncOptions {
   parseContext: ParseContext;
   /** The engines containers and services name (their `engine`), for the address rules; unnamed or unknown: the proxy's own. */
   engines?: Readonly<Record<string, EngineHost>>;
+  /** SWARM_ROUTING: swarm services without a `com.df.swarmRouting` label go to their VIP (the default) or their tasks. */
+  swarmRouting?: SwarmRouting;
 }
 
 /** Where a discovered service came from, for the status endpoint. */
@@ -76,6 +102,8 @@ export interface Origin {
   from: string[];
   /** For containers: each server's container, engine, address and the rule that chose it, in server order. */
   addresses?: Array<AddressChoice & { container: string; engine?: string }>;
+  /** For a swarm service routed to its tasks: the tasks that are its servers, in server order. */
+  tasks?: Array<{ task: string; network: string; ip: string }>;
 }
 
 export interface DockerSyncResult {
@@ -107,7 +135,7 @@ export function dockerSync(state: DockerState, options: DockerSyncOptions): Dock
   const skip = (name: string, kind: Skipped['kind'], reason: string, engine: string | undefined) => skipped.push({ name, kind, reason, ...(engine !== undefined && { engine }) });
 
   for (const service of [...state.services].filter((s) => notified(s.labels)).sort(byName)) {
-    const result = serviceEntry(service, options.parseContext, engineOf(service.engine).address);
+    const result = serviceEntry(service, options, engineOf(service.engine).address);
     if (!result.ok) {
       skip(service.name, 'service', result.reason, service.engine);
       continue;
@@ -120,7 +148,7 @@ export function dockerSync(state: DockerState, options: DockerSyncOptions): Dock
     }
     claimed.set(result.entry.name, `swarm service "${service.name}"`);
     entries.set(result.entry.name, result.entry);
-    origins.set(result.entry.name, { name: result.entry.name, kind: 'service', from: [service.name] });
+    origins.set(result.entry.name, { name: result.entry.name, kind: 'service', from: [service.name], ...(result.tasks && { tasks: result.tasks }) });
   }
 
   const groups = new Map<string, Array<{ container: DockerContainer; entry: Entry }>>();
@@ -220,30 +248,74 @@ function sharedNetwork(container: DockerContainer, engine: EngineHost, network: 
   return network !== undefined ? { name: network, from: 'DOCKER_NETWORK' } : undefined;
 }
 
-function serviceEntry(service: DockerSwarmService, ctx: ParseContext, hostAddress: string): { ok: true; entry?: Entry } | { ok: false; reason: string } {
+type ServiceResult = { ok: true; entry?: Entry; tasks?: NonNullable<Origin['tasks']> } | { ok: false; reason: string };
+
+function serviceEntry(service: DockerSwarmService, options: DockerSyncOptions, hostAddress: string): ServiceResult {
   // replicas=0 removes the service, as docker-flow-swarm-listener's notification does.
   if (service.mode === 'replicated' && service.replicas === 0) return { ok: true };
   const raw = fromLabels(service.labels, PREFIX);
+  const routing = service.labels[SWARM_ROUTING_LABEL];
+  if (routing !== undefined && routing !== 'vip' && routing !== 'tasks') return { ok: false, reason: `bad labels: ${SWARM_ROUTING_LABEL} "${routing}" must be vip or tasks` };
   const stack = service.labels[STACK_NAMESPACE];
   const short = raw.params.get('shortname') === 'true' && stack !== undefined && service.name.startsWith(`${stack}_`);
   const name = short ? service.name.slice(stack.length + 1) : service.name;
   const defaults: Record<string, string> = { servicename: name };
   if (service.replicas !== undefined) defaults.replicas = String(service.replicas);
   const labelled = raw.params.get('servicename');
-  // The VIP is the swarm service's own name, whatever name the route is published under.
-  if ((labelled !== undefined && labelled !== service.name) || short) defaults.outboundhostname = service.name;
   const explicitHost = [...raw.params.keys()].some((k) => k === 'outboundhostname' || k.startsWith('outboundhostname.'));
-  const onHost = service.hostNetwork && !raw.params.has('discoverytype') && !explicitHost;
+  const ownHost = raw.params.has('discoverytype') || explicitHost;
+  const onHost = service.hostNetwork && !ownHost;
+  // An explicit host (outboundHostname, discoveryType) wins over a SWARM_ROUTING default, never over the service's own label.
+  const toTasks = !onHost && routedToTasks(service.labels, options.swarmRouting ?? 'vip') && (routing === 'tasks' || !ownHost);
+  if (toTasks && ownHost) return { ok: false, reason: `bad labels: ${SWARM_ROUTING_LABEL}=tasks routes to the tasks' own addresses; it cannot be combined with outboundHostname or discoveryType` };
+  // The VIP is the swarm service's own name, whatever name the route is published under.
+  if (!toTasks && ((labelled !== undefined && labelled !== service.name) || short)) defaults.outboundhostname = service.name;
   // A VIP name is resolved by HAProxy at run time (Docker's DNS): a name that does not resolve yet when the config
   // loads (the service was just created) comes up on its own instead of staying down until the next reload.
-  if (!onHost && !raw.params.has('checkresolvers')) defaults.checkresolvers = 'true';
-  const parsed = toEntry(withDefaults(raw, defaults), ctx, 'docker');
+  if (!onHost && !toTasks && !raw.params.has('checkresolvers')) defaults.checkresolvers = 'true';
+  const parsed = toEntry(withDefaults(raw, defaults), options.parseContext, 'docker');
   if (!parsed.ok) return { ok: false, reason: `bad labels: ${describeIssues(parsed.issues)}` };
   const { entry } = parsed;
   if (onHost && entry.spec.discoveryType === undefined) {
     return { ok: true, entry: { ...entry, spec: { ...entry.spec, servers: [{ host: hostAddress, id: service.id }] } } };
   }
-  return { ok: true, entry };
+  if (!toTasks) return { ok: true, entry };
+  const chosen = taskServers(service, options.network);
+  if ('reason' in chosen) return { ok: false, reason: chosen.reason };
+  // No running task: no entry, as for a service of containers (an empty server list would fall back to the VIP name).
+  if (chosen.servers.length === 0) return { ok: false, reason: 'none of its tasks is running' };
+  return { ok: true, entry: { ...entry, spec: { ...entry.spec, servers: chosen.servers } }, tasks: chosen.tasks };
+}
+
+/**
+ * The servers of a service routed to its tasks: every running task, at its
+ * address on the network the proxy shares with it (`com.df.network`, else
+ * DOCKER_NETWORK, else the one network the tasks are attached to besides
+ * the ingress). The task id keeps each server's slot steady.
+ */
+function taskServers(service: DockerSwarmService, dockerNetwork: string | undefined): { servers: ServerAddr[]; tasks: NonNullable<Origin['tasks']> } | { reason: string } {
+  const label = service.labels[`${PREFIX}network`];
+  const wanted = label ?? dockerNetwork;
+  const running = [...(service.tasks ?? [])].filter((t) => t.state === 'running').sort((a, b) => cmp(a.id, b.id));
+  const servers: ServerAddr[] = [];
+  const tasks: NonNullable<Origin['tasks']> = [];
+  for (const task of running) {
+    const candidates = task.addresses.filter((a) => wanted === undefined || a.network === wanted);
+    const networks = [...new Set(candidates.map((a) => a.network))];
+    if (networks.length !== 1) {
+      const attached = [...new Set(task.addresses.map((a) => a.network))].join(', ') || 'none';
+      return {
+        reason: wanted !== undefined
+          ? `its tasks are not attached to network "${wanted}" (${label !== undefined ? 'com.df.network' : 'DOCKER_NETWORK'}); attached: ${attached}`
+          : `its tasks are attached to ${networks.length === 0 ? 'no network the proxy can share (the ingress does not count)' : `several networks (${attached})`}; name the proxy's with com.df.network or DOCKER_NETWORK`,
+      };
+    }
+    const address = candidates[0] as { network: string; ip: string };
+    if (isIP(address.ip) === 0) return { reason: `Docker reported the address "${address.ip.slice(0, 60)}" for task ${task.id.slice(0, 25)}, which is not an IP address` };
+    servers.push({ host: address.ip, id: task.id });
+    tasks.push({ task: task.id, network: address.network, ip: address.ip });
+  }
+  return { servers, tasks };
 }
 
 /** Adds parameters the labels did not give. */

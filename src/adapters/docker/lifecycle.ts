@@ -1,4 +1,5 @@
-import type { DockerContainer, DockerState } from './labels.js';
+import type { DockerContainer, DockerState, DockerSwarmService, DockerTask } from './labels.js';
+import { rawId } from './engineStates.js';
 
 /** A Docker event as lifecycle tracking needs it. */
 export interface LifecycleEvent {
@@ -23,7 +24,9 @@ const ENDING = new Set(['2', '3', '9', '15', 'SIGINT', 'SIGQUIT', 'SIGKILL', 'SI
  *   maintenance and is deleted once its requests are done), until a `start`
  *   or `unpause` says it runs again;
  * - `health_status: unhealthy` takes it out until `health_status: healthy`.
- * What the list no longer shows is forgotten, so memory stays bounded.
+ * The same holds for the swarm tasks these containers run (services routed
+ * to their tasks). What the lists no longer show is forgotten, so memory
+ * stays bounded.
  */
 export class ContainerLifecycle {
   private readonly ending = new Map<string, string>();
@@ -56,18 +59,34 @@ export class ContainerLifecycle {
     return false;
   }
 
-  /** The list with what the events said applied: ending containers are not running, unhealthy ones unhealthy. */
+  /**
+   * The list with what the events said applied: ending containers are not
+   * running, unhealthy ones unhealthy; so are the swarm tasks they run.
+   */
   apply(state: DockerState): DockerState {
-    const listed = new Set(state.containers.map((c) => c.id));
-    for (const id of [...this.ending.keys()]) if (!listed.has(id)) this.ending.delete(id);
-    for (const id of [...this.unhealthy]) if (!listed.has(id)) this.unhealthy.delete(id);
+    const listed = new Set(state.containers.map((c) => rawId(c.id)));
+    for (const s of state.services) for (const t of s.tasks ?? []) if (t.containerId !== undefined) listed.add(t.containerId);
+    for (const id of [...this.ending.keys()]) if (!listed.has(rawId(id))) this.ending.delete(id);
+    for (const id of [...this.unhealthy]) if (!listed.has(rawId(id))) this.unhealthy.delete(id);
     if (this.ending.size === 0 && this.unhealthy.size === 0) return state;
     const containers = state.containers.map((c): DockerContainer => {
       if (this.ending.has(c.id)) return { ...c, state: 'exiting' };
       if (this.unhealthy.has(c.id) && c.health !== 'unhealthy') return { ...c, health: 'unhealthy' };
       return c;
     });
-    return { ...state, containers };
+    // Task containers are known by their raw id (a task list names no engine); events may carry `<engine>/<id>`.
+    const ending = new Set([...this.ending.keys()].map(rawId));
+    const unhealthy = new Set([...this.unhealthy].map(rawId));
+    const services = state.services.map((s): DockerSwarmService => {
+      if (s.tasks === undefined || !s.tasks.some((t) => t.containerId !== undefined && (ending.has(t.containerId) || unhealthy.has(t.containerId)))) return s;
+      const tasks = s.tasks.map((t): DockerTask => {
+        if (t.containerId === undefined) return t;
+        if (ending.has(t.containerId)) return { ...t, state: 'exiting' };
+        return unhealthy.has(t.containerId) ? { ...t, state: 'unhealthy' } : t;
+      });
+      return { ...s, tasks };
+    });
+    return { containers, services };
   }
 
   /** Containers taken out by an event, and why (for the discovery status). */

@@ -1,5 +1,5 @@
 import type Docker from 'dockerode';
-import type { DockerContainer, DockerState, DockerSwarmService } from './labels.js';
+import { routedToTasks, type DockerContainer, type DockerState, type DockerSwarmService, type DockerTask, type SwarmRouting } from './labels.js';
 import { FlowError } from '../../domain/errors.js';
 
 export interface ReadOptions {
@@ -7,6 +7,8 @@ export interface ReadOptions {
   notifyLabel: string;
   signal: AbortSignal;
   timeoutMs: number;
+  /** SWARM_ROUTING: services routed to their tasks (by it or by their label) get their tasks listed. */
+  swarmRouting?: SwarmRouting;
 }
 
 /**
@@ -31,11 +33,16 @@ export async function readDockerState(docker: Docker, options: ReadOptions): Pro
       docker.listContainers({ filters: { label, health: ['starting', 'unhealthy'] }, abortSignal: signal }),
       listServices(docker, label, signal),
     ]);
-    const hostNetworks = await hostNetworkIds([...new Set(services.flatMap(taskNetworks))], docker, signal);
+    const toTasks = services.filter((s) => routedToTasks(s.Spec?.Labels ?? {}, options.swarmRouting ?? 'vip'));
+    const [hostNetworks, tasks] = await Promise.all([
+      hostNetworkIds([...new Set(services.flatMap(taskNetworks))], docker, signal),
+      listTasks(docker, toTasks.map((s) => s.ID), signal),
+    ]);
     const unhealthy = new Set(notHealthy.map((c) => c.Id));
+    const routed = new Set(toTasks.map((s) => s.ID));
     return {
       containers: containers.map((c) => toContainer(c, unhealthy.has(c.Id))),
-      services: services.map((s) => toService(s, hostNetworks)),
+      services: services.map((s) => ({ ...toService(s, hostNetworks), ...(routed.has(s.ID) && { tasks: tasks.get(s.ID) ?? [] }) })),
     };
   } catch (e) {
     if (options.signal.aborted) throw new FlowError('ABORTED', 'discovery stopped', { cause: e });
@@ -55,6 +62,45 @@ async function listServices(docker: Docker, label: string[], signal: AbortSignal
     if ((e as { statusCode?: number }).statusCode === 503) return [];
     throw e;
   }
+}
+
+/**
+ * The tasks that should run of these services, by service, in one call
+ * (a task that is shutting down has left already: its desired state is
+ * no longer running).
+ */
+async function listTasks(docker: Docker, services: string[], signal: AbortSignal): Promise<Map<string, DockerTask[]>> {
+  const byService = new Map<string, DockerTask[]>();
+  if (services.length === 0) return byService;
+  const tasks = await docker.listTasks({ filters: { service: services, 'desired-state': ['running'] }, abortSignal: signal });
+  for (const t of tasks as RawTask[]) {
+    if (t.ServiceID === undefined || t.ID === undefined) continue;
+    const list = byService.get(t.ServiceID) ?? [];
+    list.push(toTask(t));
+    byService.set(t.ServiceID, list);
+  }
+  return byService;
+}
+
+interface RawTask {
+  ID?: string;
+  ServiceID?: string;
+  DesiredState?: string;
+  Status?: { State?: string; ContainerStatus?: { ContainerID?: string } };
+  NetworksAttachments?: Array<{ Network?: { Spec?: { Name?: string; Ingress?: boolean } }; Addresses?: string[] }>;
+}
+
+function toTask(t: RawTask): DockerTask {
+  const containerId = t.Status?.ContainerStatus?.ContainerID;
+  return {
+    id: t.ID as string,
+    // A task listed as running whose desired state is not (the filter raced an update) is on its way out.
+    state: t.DesiredState === 'running' ? t.Status?.State ?? 'unknown' : `desired ${t.DesiredState ?? 'unknown'}`,
+    ...(containerId !== undefined && containerId !== '' && { containerId }),
+    addresses: (t.NetworksAttachments ?? [])
+      .filter((n) => n.Network?.Spec?.Ingress !== true)
+      .flatMap((n) => (n.Addresses ?? []).map((a) => ({ network: n.Network?.Spec?.Name ?? '', ip: a.replace(/\/\d+$/, '') }))),
+  };
 }
 
 /**
