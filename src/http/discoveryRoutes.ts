@@ -65,7 +65,7 @@ export function discoveryRoutes(deps: DiscoveryRouteDeps): (app: Koa<AppState>) 
               ...(task && { Task: task.task, Rule: 'swarm-task', Why: `the task's address on network "${task.network}"` }),
             };
           }),
-          ...(s.kind === 'service' && { Routing: s.tasks !== undefined ? 'tasks' : s.servers.length > 0 ? 'host-network' : 'vip' }),
+          ...(s.kind === 'service' && { Routing: s.tasks !== undefined ? 'tasks' : s.servers.length > 0 ? 'host-network' : entry?.spec.discoveryType !== undefined ? 'dns' : 'vip' }),
           State: state,
           ...(state === 'shadowed' && entry && { Reason: `a service of the same name from ${entry.owner} wins` }),
           ...(state === 'quarantined' && { Reason: reason }),

@@ -4,6 +4,7 @@ import type { ParseContext } from '../../src/domain/parse.js';
 import { backoffDelay } from '../../src/core/backoff.js';
 import { isRelevant, parseEvent } from '../../src/adapters/docker/events.js';
 import { parseDockerHost } from '../../src/adapters/docker/dockerHost.js';
+import { toTask } from '../../src/adapters/docker/readState.js';
 
 const parseContext: ParseContext = { separator: ',', httpsOnly: false, globalUsers: [], userSecrets: new Map(), allowRawSnippets: false, templateDirs: [] };
 const options: DockerSyncOptions = { notifyLabel: 'com.df.notify', parseContext };
@@ -287,3 +288,16 @@ for (const [value, endpoint] of hosts) {
     t.deepEqual(parseDockerHost(value), endpoint);
   });
 }
+
+test('a listed task is cut down to its state, its container and its addresses without the ingress', (t) => {
+  const net = (name: string, ingress = false) => ({ Spec: { Name: name, ...(ingress && { Ingress: true }) } });
+  t.deepEqual(toTask({
+    ID: 't1', ServiceID: 's', DesiredState: 'running', Status: { State: 'running', ContainerStatus: { ContainerID: 'c1' } },
+    NetworksAttachments: [{ Network: net('ingress', true), Addresses: ['10.0.0.9/24'] }, { Network: net('edge'), Addresses: ['10.231.0.5/24', 'fd00::5/64'] }],
+  }), { id: 't1', state: 'running', containerId: 'c1', addresses: [{ network: 'edge', ip: '10.231.0.5' }, { network: 'edge', ip: 'fd00::5' }] });
+  // Listed by a desired-state=running filter that raced an update: on its way out, never a server.
+  const leaving = toTask({ ID: 't2', DesiredState: 'shutdown', Status: { State: 'running' } });
+  t.is(leaving.state, 'desired shutdown');
+  t.is(leaving.containerId, undefined, 'no container yet: nothing to follow');
+  t.deepEqual(dockerSync({ containers: [], services: [service('api', { ...toTasks }, { tasks: [leaving, task('t3', '10.0.1.5')] })] }, options).entries[0]?.spec.servers, [{ host: '10.0.1.5', id: 't3' }]);
+});

@@ -82,7 +82,8 @@ async function listTasks(docker: Docker, services: string[], signal: AbortSignal
   return byService;
 }
 
-interface RawTask {
+/** A task as the Docker API lists it, the fields discovery reads. */
+export interface RawTask {
   ID?: string;
   ServiceID?: string;
   DesiredState?: string;
@@ -90,7 +91,8 @@ interface RawTask {
   NetworksAttachments?: Array<{ Network?: { Spec?: { Name?: string; Ingress?: boolean } }; Addresses?: string[] }>;
 }
 
-function toTask(t: RawTask): DockerTask {
+/** Cuts a listed task down: its state (one whose desired state is not running is on its way out), container, addresses without the ingress. */
+export function toTask(t: RawTask): DockerTask {
   const containerId = t.Status?.ContainerStatus?.ContainerID;
   return {
     id: t.ID as string,
