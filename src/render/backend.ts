@@ -51,6 +51,13 @@ export interface BackendView {
   l7RetryMethods?: string;
   /** Options appended to every server line, with a leading space. */
   serverOptions: string;
+  /**
+   * Its server options and retry rule are the standard ones (the settings'):
+   * it is rendered `from fp_std`, the defaults section that holds them once,
+   * instead of on each of its lines (a third less for HAProxy to parse at
+   * 10,000 services). Servers added at run time still get every option.
+   */
+  standard: boolean;
   servers: ServerView[];
   serverTemplate?: { prefix: string; count: number; address: string };
   auth: { userlist?: string; realm?: string; global: boolean };
@@ -240,6 +247,7 @@ function backendView(spec: ServiceSpec, d: Destination, variant: Variant, name: 
     ...(http && { l7RetryMethods: intern(memo, retryMethods.join(' ')) }),
     // The same few option strings serve thousands of backends: one copy each.
     serverOptions: intern(memo, options),
+    standard: http && options === standardServerOptions(settings) && retryMethods.join(' ') === settings.retry.methods.join(' '),
     servers,
     ...(dns && {
       serverTemplate: {
@@ -281,6 +289,11 @@ export function checkOptions(settings: RenderSettings, slowStartSeconds?: number
   return ` check inter ${inter}ms fastinter ${fast}ms downinter ${fast}ms fall 2 rise 2 observe layer4 error-limit 1 on-error mark-down${slowStartSeconds ? ` slowstart ${slowStartSeconds}s` : ''}`;
 }
 
+/** The server options of a plain HTTP service under these settings (fp_std's `default-server`). */
+export function standardServerOptions(settings: RenderSettings): string {
+  return `${POOL_OPTIONS}${settings.healthChecks.enabled ? checkOptions(settings) : ''}`;
+}
+
 /** A spare backend: what a plain HTTP service's backend looks like, with no servers. */
 export function spareView(name: string, settings: RenderSettings): BackendView {
   return {
@@ -295,7 +308,8 @@ export function spareView(name: string, settings: RenderSettings): BackendView {
     denyHttp: false,
     tcpCheck: false,
     l7RetryMethods: settings.retry.methods.join(' '),
-    serverOptions: `${POOL_OPTIONS}${settings.healthChecks.enabled ? checkOptions(settings) : ''}`,
+    serverOptions: standardServerOptions(settings),
+    standard: true,
     servers: [],
     auth: { global: settings.users.length > 0 },
     dynamic: true,
@@ -323,7 +337,7 @@ function structureText(v: BackendView): string {
     v.timeoutTunnel ?? null, v.setPaths, v.verifyClientSsl, v.allowedMethods, v.deniedMethods, v.denyHttp, v.compression ?? null,
     v.balance ?? null, v.cookie ?? null, v.dynamicCookieKey ?? null, v.tcpCheck, v.httpCheck ?? null, v.retries ?? null, v.retryOn ?? null,
     v.l7RetryMethods ?? null, v.serverOptions, v.serverTemplate ?? null, v.auth.userlist ?? null,
-    v.auth.realm ?? null, v.auth.global, v.extra ?? null, v.dynamic,
+    v.auth.realm ?? null, v.auth.global, v.extra ?? null, v.dynamic, v.standard,
     v.dynamic ? null : v.servers.map((s) => [s.name, s.address]),
   ]);
 }

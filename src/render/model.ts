@@ -2,7 +2,7 @@
 import crypto from 'node:crypto';
 import type { Destination, ServiceSpec, User } from '../domain/spec.js';
 import { cmp } from '../domain/values.js';
-import { backendKey, backendsFor, formatAddress, literalIp, namesToResolve, spareView, structureOf, withAddresses, type BackendSlot, type BackendView, type ServerView } from './backend.js';
+import { backendKey, backendsFor, formatAddress, literalIp, namesToResolve, spareView, standardServerOptions, structureOf, withAddresses, type BackendSlot, type BackendView, type ServerView } from './backend.js';
 import { hostCondition, pathCondition, planRoutes, LOOKUPS, type HostMatch, type Lookup, type MapEntry, type PathMatch, type RouteInput, type RoutingStep, type ShadowedRoute } from './routes.js';
 import { renderMemo, type RenderMemo } from './memo.js';
 import type { BindSpec, RenderSettings } from './settings.js';
@@ -86,6 +86,8 @@ export interface ConfigView {
     compression?: { algo?: string; type?: string };
     errorDir: string;
     debug: boolean;
+    /** What `defaults fp_std` holds for the backends rendered `from` it (see BackendView.standard). */
+    standardBackend: { serverOptions: string; l7RetryMethods: string };
   };
   userlists: UserlistView[];
   http: {
@@ -235,6 +237,7 @@ export function buildModel(input: ModelInput, assign: AssignBackends = canonical
       ...(settings.compression && { compression: settings.compression }),
       errorDir: settings.errorDir,
       debug: settings.debug,
+      standardBackend: { serverOptions: standardServerOptions(settings), l7RetryMethods: settings.retry.methods.join(' ') },
     },
     userlists: userlists(usable, settings.users),
     http: {

@@ -42,11 +42,13 @@ export function compileTemplates(sources: TemplateSources): Compiled {
   const backend = hb.compile(sources.partials.backend ?? '', { strict: true, noEscape: true });
   // Owned by this compiled set of templates (the apply side keeps it): a backend view renders to the same text every time.
   const cache = new WeakMap<BackendView, string>();
+  // A main template of the user's (CFG_TEMPLATE_PATH) without the shared `defaults fp_std` gets every option on every line.
+  const shared = /^defaults fp_std from /m.test(sources.main);
   const renderBackend = (view: BackendView) => {
     let text = cache.get(view);
     if (text === undefined) {
       // Kept for as long as the view lives: stored flat, not as the rope of pieces the template made.
-      text = flat(backend(view));
+      text = flat(backend(shared || !view.standard ? view : { ...view, standard: false }));
       cache.set(view, text);
     }
     return text;

@@ -1,3 +1,4 @@
+// Long on purpose: the one table of every environment variable (name, parse, default, doc line).
 import path from 'node:path';
 import { parseDockerHost } from '../adapters/docker/dockerHost.js';
 import { parseListenerAddresses } from '../adapters/listener/swarmListener.js';

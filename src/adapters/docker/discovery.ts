@@ -1,12 +1,15 @@
 import { backoffDelay, sleepUnlessAborted as sleep, type BackoffPolicy } from '../../core/backoff.js';
-import type { DockerState, DockerSyncResult, Origin, Skipped } from './labels.js';
+import type { DockerState, DockerSyncResult } from './labels.js';
 import type { CommandResult } from '../../core/ports.js';
 import type { Log } from '../../core/log.js';
 import type { Entry } from '../../domain/registry.js';
-import type { ServerAddr } from '../../domain/spec.js';
 import { ContainerLifecycle } from './lifecycle.js';
-import { rawId, type EngineStatus, type EngineView } from './engineStates.js';
+import { rawId, type EngineView } from './engineStates.js';
+import type { DiscoveryStatus, LastSync } from './discoveryStatus.js';
+
+export type { DiscoveryStatus } from './discoveryStatus.js';
 import { isRelevant, type DockerEvent } from './events.js';
+import { nextResyncMs, onItsWay } from './swarmTasks.js';
 import type { DockerSource } from './source.js';
 
 export interface DiscoveryTiming {
@@ -21,15 +24,12 @@ export interface DiscoveryTiming {
    * often: tasks on other nodes change without an event on this engine.
    */
   taskPollMs: number;
-  /** While such a task is on its way to running, a resync this soon (at most TASK_SETTLE_POLLS times in a row). */
+  /** While such a task is on its way to running, a resync this soon (for a while: see swarmTasks.ts). */
   taskSettleMs: number;
 }
 
 export const DEFAULT_TIMING: DiscoveryTiming = { debounceMs: 3, resyncMs: 60_000, backoff: { baseMs: 100, capMs: 3_000 }, taskPollMs: 2_000, taskSettleMs: 100 };
-/** A task stuck on its way (no node can run it) falls back to taskPollMs after this many quick resyncs. */
-const TASK_SETTLE_POLLS = 50;
-/** Swarm task states on the way to running. */
-const TASK_ON_ITS_WAY = new Set(['new', 'pending', 'assigned', 'accepted', 'ready', 'preparing', 'starting']);
+
 
 export interface DiscoveryDeps {
   source: DockerSource;
@@ -50,32 +50,6 @@ export interface DiscoveryDeps {
   engines?: EngineView;
   timing?: Partial<DiscoveryTiming>;
   random?: () => number;
-}
-
-export interface LastSync {
-  at: string;
-  durationMs: number;
-  services: number;
-  servers: number;
-  /** How the engine made it live (runtime, reload, none), or why it failed. */
-  applied: string;
-}
-
-/** What the discovery endpoint shows. */
-export interface DiscoveryStatus {
-  dockerHost: string;
-  notifyLabel: string;
-  /** The events stream is open. */
-  connected: boolean;
-  reconnects: number;
-  events: number;
-  syncs: number;
-  lastSync?: LastSync;
-  lastError?: string;
-  services: Array<Origin & { servers: ServerAddr[] }>;
-  skipped: Skipped[];
-  engines?: EngineStatus[];
-  badEngines?: string[];
 }
 
 /**
@@ -282,7 +256,7 @@ export class DockerDiscovery {
       const timer = setTimeout(() => {
         this.dirty = true;
         done();
-      }, this.nextResyncMs());
+      }, nextResyncMs(this.taskServices.size, this.settlePolls, this.timing));
       this.wake = done;
       signal.addEventListener('abort', done, { once: true });
     });
@@ -292,15 +266,7 @@ export class DockerDiscovery {
     this.lastState = state;
     const routed = state.services.filter((s) => s.tasks !== undefined);
     this.taskServices = new Set(routed.map((s) => rawId(s.id)));
-    const onItsWay = routed.some((s) => s.tasks?.some((t) => TASK_ON_ITS_WAY.has(t.state)));
-    this.settlePolls = onItsWay ? this.settlePolls + 1 : 0;
-  }
-
-  /** The periodic resync; sooner while swarm services are routed to their tasks, soonest while one is starting. */
-  private nextResyncMs(): number {
-    if (this.taskServices.size === 0) return this.timing.resyncMs;
-    if (this.settlePolls > 0 && this.settlePolls <= TASK_SETTLE_POLLS) return Math.min(this.timing.taskSettleMs, this.timing.resyncMs);
-    return Math.min(this.timing.taskPollMs, this.timing.resyncMs);
+    this.settlePolls = routed.some((s) => onItsWay(s.tasks ?? [])) ? this.settlePolls + 1 : 0;
   }
 
   private remember(result: DockerSyncResult): void {

@@ -1,11 +1,12 @@
-import { isIP } from 'node:net';
 import { describeIssues } from '../../domain/errors.js';
 import { fromLabels, type RawResult } from '../../domain/params.js';
 import type { ParseContext } from '../../domain/parse.js';
 import type { Entry } from '../../domain/registry.js';
 import type { ServerAddr, ServiceSpec } from '../../domain/spec.js';
 import { toEntry } from '../../domain/entry.js';
-import { cmp } from '../../domain/values.js';
+import { routedToTasks, SWARM_ROUTING_LABEL, taskServers, type DockerTask, type SwarmRouting, type TaskServer } from './swarmTasks.js';
+
+export { routedToTasks, SWARM_ROUTING_LABEL, type DockerTask, type SwarmRouting } from './swarmTasks.js';
 import { chooseAddress, LOCAL_ENGINE, type AddressChoice, type EngineHost, type SharedNetwork } from './containerAddress.js';
 
 /**
@@ -47,26 +48,6 @@ export interface DockerSwarmService {
   engine?: string;
 }
 
-/** A swarm task of a service routed to its tasks, cut down the same way. */
-export interface DockerTask {
-  id: string;
-  /** Swarm's state of the task: new, pending, assigned, accepted, preparing, starting, running, complete, shutdown, failed, ... */
-  state: string;
-  /** The task's container, once it has one (to follow its container's events on this engine). */
-  containerId?: string;
-  /** Its address on each network it is attached to (swarm-scoped networks: overlays), the ingress left out. */
-  addresses: ReadonlyArray<{ network: string; ip: string }>;
-}
-
-/** How swarm services are reached: their virtual IP (Docker balances), or each task's own address. */
-export type SwarmRouting = 'vip' | 'tasks';
-export const SWARM_ROUTING_LABEL = 'com.df.swarmRouting';
-
-/** Whether a service's tasks are its servers: its `com.df.swarmRouting` label, else SWARM_ROUTING. */
-export function routedToTasks(labels: Readonly<Record<string, string>>, fallback: SwarmRouting): boolean {
-  return (labels[SWARM_ROUTING_LABEL] ?? fallback) === 'tasks';
-}
-
 /** Everything that carries the notify label, as read in one sync. */
 export interface DockerState {
   containers: readonly DockerContainer[];
@@ -103,7 +84,7 @@ export interface Origin {
   /** For containers: each server's container, engine, address and the rule that chose it, in server order. */
   addresses?: Array<AddressChoice & { container: string; engine?: string }>;
   /** For a swarm service routed to its tasks: the tasks that are its servers, in server order. */
-  tasks?: Array<{ task: string; network: string; ip: string }>;
+  tasks?: TaskServer[];
 }
 
 export interface DockerSyncResult {
@@ -248,7 +229,7 @@ function sharedNetwork(container: DockerContainer, engine: EngineHost, network: 
   return network !== undefined ? { name: network, from: 'DOCKER_NETWORK' } : undefined;
 }
 
-type ServiceResult = { ok: true; entry?: Entry; tasks?: NonNullable<Origin['tasks']> } | { ok: false; reason: string };
+type ServiceResult = { ok: true; entry?: Entry; tasks?: TaskServer[] } | { ok: false; reason: string };
 
 function serviceEntry(service: DockerSwarmService, options: DockerSyncOptions, hostAddress: string): ServiceResult {
   // replicas=0 removes the service, as docker-flow-swarm-listener's notification does.
@@ -280,42 +261,11 @@ function serviceEntry(service: DockerSwarmService, options: DockerSyncOptions, h
     return { ok: true, entry: { ...entry, spec: { ...entry.spec, servers: [{ host: hostAddress, id: service.id }] } } };
   }
   if (!toTasks) return { ok: true, entry };
-  const chosen = taskServers(service, options.network);
+  const chosen = taskServers(service.tasks ?? [], service.labels[`${PREFIX}network`], options.network);
   if ('reason' in chosen) return { ok: false, reason: chosen.reason };
   // No running task: no entry, as for a service of containers (an empty server list would fall back to the VIP name).
   if (chosen.servers.length === 0) return { ok: false, reason: 'none of its tasks is running' };
   return { ok: true, entry: { ...entry, spec: { ...entry.spec, servers: chosen.servers } }, tasks: chosen.tasks };
-}
-
-/**
- * The servers of a service routed to its tasks: every running task, at its
- * address on the network the proxy shares with it (`com.df.network`, else
- * DOCKER_NETWORK, else the one network the tasks are attached to besides
- * the ingress). The task id keeps each server's slot steady.
- */
-function taskServers(service: DockerSwarmService, dockerNetwork: string | undefined): { servers: ServerAddr[]; tasks: NonNullable<Origin['tasks']> } | { reason: string } {
-  const label = service.labels[`${PREFIX}network`];
-  const wanted = label ?? dockerNetwork;
-  const running = [...(service.tasks ?? [])].filter((t) => t.state === 'running').sort((a, b) => cmp(a.id, b.id));
-  const servers: ServerAddr[] = [];
-  const tasks: NonNullable<Origin['tasks']> = [];
-  for (const task of running) {
-    const candidates = task.addresses.filter((a) => wanted === undefined || a.network === wanted);
-    const networks = [...new Set(candidates.map((a) => a.network))];
-    if (networks.length !== 1) {
-      const attached = [...new Set(task.addresses.map((a) => a.network))].join(', ') || 'none';
-      return {
-        reason: wanted !== undefined
-          ? `its tasks are not attached to network "${wanted}" (${label !== undefined ? 'com.df.network' : 'DOCKER_NETWORK'}); attached: ${attached}`
-          : `its tasks are attached to ${networks.length === 0 ? 'no network the proxy can share (the ingress does not count)' : `several networks (${attached})`}; name the proxy's with com.df.network or DOCKER_NETWORK`,
-      };
-    }
-    const address = candidates[0] as { network: string; ip: string };
-    if (isIP(address.ip) === 0) return { reason: `Docker reported the address "${address.ip.slice(0, 60)}" for task ${task.id.slice(0, 25)}, which is not an IP address` };
-    servers.push({ host: address.ip, id: task.id });
-    tasks.push({ task: task.id, network: address.network, ip: address.ip });
-  }
-  return { servers, tasks };
 }
 
 /** Adds parameters the labels did not give. */
