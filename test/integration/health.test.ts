@@ -84,6 +84,19 @@ test.serial('a GET taken by a server that closes without answering is retried on
   t.true(posts.some((r) => r.status === 502), `a POST the dying server took must not be replayed: ${posts.map((r) => r.status).join(' ')}`);
 });
 
+test.serial('a plain service gets the same retries from the shared defaults (backend ... from fp_std): GETs retried, POSTs not', async (t) => {
+  await discovered({ serviceName: 'shared', servicePath: '/shared', port: '80' }, [dyingPort, good.port]);
+  const config = (await request({ port: proxy.port, path: '/v1/docker-flow-proxy/config' })).body;
+  // Its backend (a spare taken at run time, or one rendered at a reload) is the section with its servers.
+  const section = config.split('\n\n').find((b) => b.startsWith('backend ') && b.includes(`127.0.0.1:${dyingPort}`)) ?? '';
+  t.regex(section, /^backend \S+ from fp_std\n/, `rendered from the shared defaults: ${section}`);
+  t.notRegex(section, /disable-l7-retry| check /, 'no rule or server option of its own');
+  const gets = await Promise.all(Array.from({ length: 20 }, () => request({ port: httpPort, path: '/shared/x' })));
+  t.deepEqual(gets.map((r) => r.status), Array(20).fill(200));
+  const posts = await Promise.all(Array.from({ length: 10 }, () => request({ port: httpPort, path: '/shared/x', method: 'POST', body: 'x' })));
+  t.true(posts.some((r) => r.status === 502), `the shared rule keeps POSTs from being replayed: ${posts.map((r) => r.status).join(' ')}`);
+});
+
 test.serial('retryMethods=GET,POST lets a service ask for its POSTs to be retried too; retryOn=none turns retries off', async (t) => {
   await discovered({ serviceName: 'retry', servicePath: '/retry', port: '80', healthCheck: 'false', retryMethods: 'GET,POST' }, [dyingPort, good.port]);
   const posts = await Promise.all(Array.from({ length: 10 }, () => request({ port: httpPort, path: '/retry/x', method: 'POST', body: 'x' })));
