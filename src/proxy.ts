@@ -169,8 +169,13 @@ export async function startProxy(options: ProxyOptions): Promise<Proxy> {
   if (envProblems.length > 0) throw new FlowError('BAD_ENV_SERVICE', envProblems.join('\n'));
 
   // Server names are resolved here, never by HAProxy through libc while it loads (a lost DNS answer held reloads 5 s).
-  const names = new NameResolver();
-  const dataPlane = new HaproxyDataPlane({ haproxyBin: settings.haproxyBin, dir: path.join(settings.dataDir, 'haproxy'), log, terminateOnReload: settings.terminateOnReload, names });
+  // A name that resolved late, or to another address, is rendered again (called only once the engine below exists).
+  const names = new NameResolver({ onChange: (host) => void engine.submit({ kind: 'refresh', reason: `server name ${host} resolved to a new address` }, 'dns') });
+  const dataPlane = new HaproxyDataPlane({
+    haproxyBin: settings.haproxyBin, dir: path.join(settings.dataDir, 'haproxy'), log, terminateOnReload: settings.terminateOnReload, names,
+    // Called only once HAProxy runs, so after the metrics and the engine below exist.
+    recovery: { onRecovered: (what) => metrics.haproxyRecoveries.inc({ what }), beforeRecover: () => engine.flushFiles() },
+  });
   let acme: Acme | undefined;
   const certs = new CertStore(settings.certsDir, settings.secretsDir, settings.preferredCertificates, () => acme?.manager.crtListEntries() ?? []);
   certs.writeCrtList(dataPlane.files.crtList);
@@ -216,10 +221,6 @@ export async function startProxy(options: ProxyOptions): Promise<Proxy> {
       acme?.manager.wantedChanged();
     },
   });
-  dataPlane.process.onRecovered = (what) => metrics.haproxyRecoveries.inc({ what });
-  dataPlane.process.beforeRecover = () => engine.flushFiles();
-  // A name that resolved late, or to another address, is rendered again.
-  names.onChange = (host) => void engine.submit({ kind: 'refresh', reason: `server name ${host} resolved to a new address` }, 'dns');
   const storeKind = consul ? 'consul' : options.store ? 'custom' : 'file';
   metrics.storeHealthy.set({ store: storeKind }, 1);
   const storeHealth = setInterval(() => metrics.storeHealthy.set({ store: storeKind }, store.healthy?.() === false ? 0 : 1), 1000);

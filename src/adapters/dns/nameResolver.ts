@@ -39,7 +39,7 @@ export class NameResolver {
   private readonly negativeTtlMs: number;
   private readonly budgetMs: number;
   private readonly now: () => number;
-  onChange: (host: string) => void;
+  private readonly onChange: (host: string) => void;
 
   constructor(options: NameResolverOptions = {}) {
     this.lookup = options.lookup ?? systemLookup;

@@ -5,7 +5,7 @@ import { writeFileAtomic } from '../fsAtomic.js';
 import { checkConfig, type CheckResult } from './check.js';
 import { cliBatch, cliCommand, isSuccessAnswer } from './cli.js';
 import { carryOverServerState, EMPTY_STATE } from './serverState.js';
-import { HaproxyProcess, type ReloadResult } from './process.js';
+import { HaproxyProcess, type RecoveryHooks, type ReloadResult } from './process.js';
 import type { RuntimeOp } from '../../core/runtimeDiff.js';
 import type { ConfigFiles, DataPlane, RuntimeResult } from '../../core/ports.js';
 import { MAP_DIR_TOKEN } from '../../core/ports.js';
@@ -20,6 +20,8 @@ export interface DataPlaneOptions {
   terminateOnReload?: boolean;
   /** Resolves names of servers added at run time when the engine could not (see NameResolver). */
   names: { resolveAll(hosts: Iterable<string>): Promise<ReadonlyMap<string, string | undefined>> };
+  /** What the process supervisor tells the composition root when it brings HAProxy back (see RecoveryHooks). */
+  recovery?: RecoveryHooks;
 }
 
 /** File layout under DATA_DIR/haproxy, shared by the renderer (paths in the config) and the process. */
@@ -67,6 +69,7 @@ export class HaproxyDataPlane implements DataPlane {
       },
       options.log,
       options.terminateOnReload === true,
+      options.recovery,
     );
   }
 

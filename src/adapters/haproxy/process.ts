@@ -29,6 +29,14 @@ export interface ProcInfo {
 
 export type { ReloadResult };
 
+/** What a recovery tells its owner; both optional. */
+export interface RecoveryHooks {
+  /** Before a recovery loads the files from disk: runtime changes may have left them behind. */
+  beforeRecover?: () => void;
+  /** The data plane had to be brought back (worker or master lost). */
+  onRecovered?: (what: string) => void;
+}
+
 interface Logger {
   info(obj: object, msg?: string): void;
   warn(obj: object, msg?: string): void;
@@ -47,12 +55,7 @@ export class HaproxyProcess {
   private watch: NodeJS.Timeout | undefined;
   private logOffset = 0;
   private recovering = false;
-  /** Called when the data plane had to be brought back (worker or master lost). */
-  onRecovered: (what: string) => void = () => {};
-  /** Called before a recovery loads the files from disk: runtime changes may have left them behind. */
-  beforeRecover: () => void = () => {};
-
-  constructor(private readonly paths: HaproxyPaths, private readonly log: Logger, private readonly terminateOld = false) {}
+  constructor(private readonly paths: HaproxyPaths, private readonly log: Logger, private readonly terminateOld = false, private readonly hooks: RecoveryHooks = {}) {}
 
   get pid(): number | undefined {
     return this.masterPid;
@@ -269,7 +272,7 @@ export class HaproxyProcess {
     this.recovering = true;
     try {
       this.log.warn({ what }, 'HAProxy lost; bringing it back');
-      this.beforeRecover();
+      this.hooks.beforeRecover?.();
       if (what === 'no worker' && this.masterPid !== undefined && alive(this.masterPid)) {
         const r = await this.reload();
         if (!r.ok) throw new FlowError('HAPROXY_RECOVER', r.message);
@@ -277,7 +280,7 @@ export class HaproxyProcess {
         this.masterPid = undefined;
         await this.spawnMaster(30_000);
       }
-      this.onRecovered(what);
+      this.hooks.onRecovered?.(what);
     } catch (e) {
       this.log.error({ err: e }, 'could not bring HAProxy back');
     } finally {
