@@ -232,6 +232,7 @@ export class Applier {
     const clashes = this.routeConflicts(canonical.model, upserted);
     if (clashes.size > 0) return { ok: false, culprits: clashes, code: 'ROUTE_CONFLICT' };
     phase('model');
+    this.deps.dataPlane.prepareCommit?.();
     // What HAProxy checks: everything but the backends it runs already, unchanged (see checkedPart). The
     // whole config is rendered while `haproxy -c` reads that part.
     const checked = live && live.templates === this.deps.templates ? checkedPart(canonical.model, live.parsed) : canonical.model;

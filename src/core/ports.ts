@@ -78,6 +78,8 @@ export interface DataPlane {
   start(files: ConfigFiles): Promise<'started' | 'adopted'>;
   check(files: ConfigFiles): Promise<CheckResult>;
   commit(files: ConfigFiles): Promise<ReloadResult>;
+  /** Optional: a commit is likely soon (render and check are under way); work it would do first may start now. */
+  prepareCommit?(): void;
   reloadOnly(): Promise<ReloadResult>;
   writeLive(files: ConfigFiles): void;
   runtime(ops: readonly RuntimeOp[]): Promise<RuntimeResult>;

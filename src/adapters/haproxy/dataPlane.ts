@@ -5,6 +5,7 @@ import { writeFileAtomic } from '../fsAtomic.js';
 import { checkConfig, type CheckResult } from './check.js';
 import { cliBatch, cliCommand, isSuccessAnswer } from './cli.js';
 import { carryOverServerState, EMPTY_STATE } from './serverState.js';
+import { ServerStateReads } from './stateReads.js';
 import { HaproxyProcess, type RecoveryHooks, type ReloadResult } from './process.js';
 import type { RuntimeOp } from '../../core/runtimeDiff.js';
 import type { ConfigFiles, DataPlane, RuntimeResult } from '../../core/ports.js';
@@ -53,6 +54,9 @@ export class HaproxyDataPlane implements DataPlane {
     return (await this.options.names.resolveAll([host])).get(host);
   }
 
+  private readonly readServerState = () => cliCommand(this.files.adminSocket, 'show servers state', { timeoutMs: 5000 });
+  private readonly stateReads = new ServerStateReads(this.readServerState);
+
   constructor(private readonly options: DataPlaneOptions) {
     this.files = haproxyLayout(options.dir);
     for (const d of [options.dir, this.files.mapDir, this.files.candidateMapDir, this.files.previousMapDir, this.files.runDir]) {
@@ -93,9 +97,14 @@ export class HaproxyDataPlane implements DataPlane {
     return this.inTurn(() => this.commitNow(files));
   }
 
+  /** A reload is coming (the apply side renders and checks): the server state is read meanwhile (see ServerStateReads). */
+  prepareCommit(): void {
+    this.stateReads.readAhead();
+  }
+
   private async commitNow(files: ConfigFiles): Promise<ReloadResult> {
     const t0 = performance.now();
-    await this.saveServerState(files.servers);
+    await this.saveServerState(files.servers, this.stateReads.current());
     const t1 = performance.now();
     this.copySet(this.files.config, this.files.mapDir, this.files.previousConfig, this.files.previousMapDir);
     const previousServers = this.liveServers;
@@ -205,6 +214,7 @@ export class HaproxyDataPlane implements DataPlane {
       }
     }
     if (commands.length === 0) return { ok: true, message: 'nothing to change', commands: 0 };
+    this.stateReads.commandSent();
     const answers = await cliBatch(this.files.adminSocket, commands, { timeoutMs: 30_000 });
     const failures = answers.map((a, i) => [commands[i] as string, a] as const).filter(([command, a]) => {
       if (isSuccessAnswer(a)) return false;
@@ -239,6 +249,7 @@ export class HaproxyDataPlane implements DataPlane {
       return;
     }
     let answers: string[];
+    this.stateReads.commandSent();
     try {
       answers = await cliBatch(this.files.adminSocket, servers.map((s) => `del server ${s}`), { timeoutMs: 5000 });
     } catch {
@@ -258,9 +269,9 @@ export class HaproxyDataPlane implements DataPlane {
    * never the maintenance, drain or weight the runtime path set (see
    * carryOverServerState), so a server the new config renders serves.
    */
-  private async saveServerState(servers: ConfigFiles['servers']): Promise<void> {
+  private async saveServerState(servers: ConfigFiles['servers'], read: Promise<string> = this.readServerState()): Promise<void> {
     try {
-      const state = await cliCommand(this.files.adminSocket, 'show servers state', { timeoutMs: 5000 });
+      const state = await read;
       if (state.startsWith('1')) writeFileAtomic(this.files.serverState, carryOverServerState(state, servers), 0o600, false);
     } catch (e) {
       this.options.log.warn({ err: e }, 'could not save server state before reload');
