@@ -3,6 +3,9 @@ import path from 'node:path';
 import test from 'ava';
 import { checkConfig } from '../../src/adapters/haproxy/check.js';
 import { MAP_DIR_TOKEN } from '../../src/core/ports.js';
+import { loadTemplateSources } from '../../src/adapters/templates.js';
+import { renderFiles } from '../../src/core/files.js';
+import { compileTemplates } from '../../src/render/render.js';
 import { ROOT } from '../support/flowProxy.js';
 import { baseSettings, render, svc, writeConfig } from '../support/render.js';
 
@@ -108,4 +111,21 @@ test('HAProxy\'s internal HTTP client skips the system CA store unless EXTRA_GLO
     t.notRegex(config, /httpclient\.ssl\.verify none/, extraGlobal[0]);
     t.true(config.includes(`    ${extraGlobal[0]}\n`));
   }
+});
+
+test('plain HTTP backends use the shared defaults; one with options of its own, and any under a main template without fp_std, write every option', async (t) => {
+  const services = [svc('serviceName=plain&servicePath=/p&port=80'), svc('serviceName=own&servicePath=/o&port=80&healthCheck=false&retryMethods=GET')];
+  const { model, files } = render(services);
+  const section = (config: string, owner: string) => config.split('\n\n').find((b) => b.startsWith('backend ') && b.includes(`${owner}-be80`)) ?? '';
+  t.regex(section(files.config, 'plain'), /^backend plain-be80_0 from fp_std\n    mode http\n    server s-\w+ plain:80\n?$/);
+  t.regex(section(files.config, 'own'), /^backend own-be80_0\n[\s\S]*http-request disable-l7-retry unless \{ method GET \}\n    server s-\w+ own:80 pool-max-conn -1 pool-purge-delay 5s( |\n|$)/);
+  t.regex(files.config, /^defaults fp_std from fp_base\n    default-server init-addr last,libc,none pool-max-conn -1 pool-purge-delay 5s check inter /m);
+  t.true((await checkConfig('haproxy', writeConfig(files))).ok, 'HAProxy accepts it');
+  // A main template of the user's (CFG_TEMPLATE_PATH) that knows nothing of fp_std.
+  const sources = loadTemplateSources(path.join(ROOT, 'templates'));
+  const custom = compileTemplates({ ...sources, main: sources.main.replace(/defaults fp_std from fp_base[\s\S]*?\{\{\/if\}\}\n/, '').replace('defaults from fp_base\n', '').replace('defaults fp_base\n', 'defaults\n') });
+  const own = renderFiles(custom, model).files.config;
+  t.notRegex(own, /fp_std/);
+  t.regex(section(own, 'plain'), /^backend plain-be80_0\n    mode http\n    http-request disable-l7-retry unless \{ method GET HEAD OPTIONS \}\n    server s-\w+ plain:80 pool-max-conn -1 pool-purge-delay 5s check inter /);
+  t.true((await checkConfig('haproxy', writeConfig(renderFiles(custom, model).files))).ok, 'HAProxy accepts that one too');
 });
