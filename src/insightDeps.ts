@@ -1,6 +1,6 @@
 import path from 'node:path';
 import type { CertStore } from './adapters/certs/certStore.js';
-import type { DiscoveryStatus } from './adapters/docker/discovery.js';
+import type { DiscoveryStatus } from './adapters/docker/discoveryStatus.js';
 import { checkAside } from './adapters/haproxy/checkAside.js';
 import type { HaproxyDataPlane } from './adapters/haproxy/dataPlane.js';
 import { peerRequest } from './adapters/peers/client.js';

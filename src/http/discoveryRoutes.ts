@@ -1,6 +1,6 @@
 import Router from '@koa/router';
 import type Koa from 'koa';
-import type { DiscoveryStatus } from '../adapters/docker/discovery.js';
+import type { DiscoveryStatus } from '../adapters/docker/discoveryStatus.js';
 import type { EngineStatus } from '../adapters/docker/engineStates.js';
 import type { Reconciler } from '../core/reconciler.js';
 import type { AppState } from './app.js';

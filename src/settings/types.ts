@@ -1,4 +1,5 @@
 import type { EngineSpec } from '../adapters/docker/dockerHosts.js';
+import type { SwarmRouting } from '../adapters/docker/swarmTasks.js';
 import type { AcmeSettings } from '../acmeSettings.js';
 import type { PeerSpec } from '../adapters/peers/peerList.js';
 import type { ReqMode, User } from '../domain/spec.js';
@@ -60,7 +61,7 @@ export interface Settings {
   /** DOCKER_NETWORK: the network the proxy shares with containers (their IP there is used). */
   dockerNetwork?: string;
   /** SWARM_ROUTING: swarm services go to their VIP or to their tasks (com.df.swarmRouting per service). */
-  swarmRouting: 'vip' | 'tasks';
+  swarmRouting: SwarmRouting;
   /** CFG_TEMPLATE_PATH: a main template file replacing the built-in haproxy.cfg.hbs. */
   mainTemplatePath?: string;
   /** CRT_LIST_PATH: a crt-list of the operator's; flow-proxy does not write one. */

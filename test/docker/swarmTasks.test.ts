@@ -95,7 +95,7 @@ test.serial('a rolling update of every task, twice (docker service update --forc
   t.true(Object.keys(result.answers).length >= 9, `old and new tasks all answered: ${Object.keys(result.answers).length}`);
 });
 
-test.serial('POSTs (never replayed) during a rolling update of tasks that shut down gracefully: 0 failed, because each task is drained at its SIGTERM', async (t) => {
+test.serial('POSTs (never replayed) during a rolling update of tasks that shut down gracefully: 0 failed: each task leaves rotation before its process stops', async (t) => {
   await createService('orders', 3, graceful('$HOSTNAME'));
   const result = await loadOn(edge, 18000, '/orders/', async () => {
     await engine.docker(['service', 'update', '--force', '--detach=false', '--quiet', 'orders'], 120_000);

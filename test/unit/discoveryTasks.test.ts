@@ -1,7 +1,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import test from 'ava';
 import { DockerDiscovery } from '../../src/adapters/docker/discovery.js';
-import { dockerSync, type DockerState, type DockerTask } from '../../src/adapters/docker/labels.js';
+import { dockerSync, type DockerState } from '../../src/adapters/docker/labels.js';
+import type { DockerTask } from '../../src/adapters/docker/swarmTasks.js';
 import type { DockerSource } from '../../src/adapters/docker/source.js';
 import { silentLog } from '../../src/core/log.js';
 import type { Entry } from '../../src/domain/registry.js';

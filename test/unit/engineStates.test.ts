@@ -18,3 +18,15 @@ test('merged listings keep every engine\'s containers; the same container listed
   t.deepEqual(merged.containers.map((c) => c.id), ['a/111', 'a/222', 'b/333']);
   t.deepEqual(merged.services.map((s) => s.id), ['a/svc-111', 'b/svc-333']);
 });
+
+test('a swarm service listed by two managers comes from the one that answered this read: a manager that is down lists old tasks', (t) => {
+  const task = (id: string) => ({ id, state: 'running', addresses: [{ network: 'edge', ip: '10.0.1.5' }] });
+  const withTasks = (ids: string[]): DockerState => ({ containers: [], services: [{ id: 'svc', name: 'api', labels: {}, mode: 'replicated', replicas: 1, hostNetwork: false, tasks: ids.map(task) }] });
+  const down = tag(withTasks(['old-task']), 'm1', true);
+  const up = tag(withTasks(['new-task']), 'm2', true);
+  // Engines in their configured order (m1 first); m2 answered now, m1 is down.
+  const merged = merge([down, up], [up, down]);
+  t.deepEqual(merged.services.map((s) => s.tasks?.map((x) => x.id)), [['new-task']]);
+  t.is(merged.services[0]?.engine, 'm2');
+  t.deepEqual(merge([down, up]).services.map((s) => s.tasks?.map((x) => x.id)), [['old-task']], 'without the answered order, the first engine wins (as for containers)');
+});

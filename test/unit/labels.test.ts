@@ -1,10 +1,10 @@
 import test from 'ava';
-import { dockerSync, type DockerContainer, type DockerState, type DockerSwarmService, type DockerSyncOptions, type DockerTask } from '../../src/adapters/docker/labels.js';
+import { dockerSync, type DockerContainer, type DockerState, type DockerSwarmService, type DockerSyncOptions } from '../../src/adapters/docker/labels.js';
+import { routesToTasks, toTask, type DockerTask } from '../../src/adapters/docker/swarmTasks.js';
 import type { ParseContext } from '../../src/domain/parse.js';
 import { backoffDelay } from '../../src/core/backoff.js';
 import { isRelevant, parseEvent } from '../../src/adapters/docker/events.js';
 import { parseDockerHost } from '../../src/adapters/docker/dockerHost.js';
-import { toTask } from '../../src/adapters/docker/readState.js';
 
 const parseContext: ParseContext = { separator: ',', httpsOnly: false, globalUsers: [], userSecrets: new Map(), allowRawSnippets: false, templateDirs: [] };
 const options: DockerSyncOptions = { notifyLabel: 'com.df.notify', parseContext };
@@ -205,6 +205,18 @@ const cases: Array<[string, DockerState, Expected, Partial<DockerSyncOptions>?]>
       service('b', { ...toTasks, 'com.df.servicePath': '/b' }, { tasks: [task('t2', '10.0.0.1\n  server x 1.2.3.4')] }),
     ] },
     { entries: {}, skipped: { api: /not attached to network "front" \(com.df.network\); attached: edge/, b: /not an IP address/ } }],
+  ['one task that cannot be reached is left out and reported; the service keeps its other tasks',
+    { containers: [], services: [service('api', toTasks, { tasks: [task('t1', '10.0.1.5', { addresses: [{ network: 'back', ip: '10.9.0.5' }, { network: 'edge', ip: '10.0.1.5' }] }), task('t2', '10.0.1.6')] })] },
+    { entries: { api: ['10.0.1.6'] }, skipped: { api: /^task t1 is attached to several networks \(back, edge\).*; its other tasks are routed$/ } }],
+  ['com.df.swarmRouting is read whatever the case of its name and value, as every com.df label',
+    { containers: [], services: [service('api', { ...api, 'com.df.swarmrouting': 'Tasks' }, { tasks: [task('t1', '10.0.1.5')] }), service('bad', { ...api, 'com.df.servicePath': '/b', 'COM.DF.SWARMROUTING': 'ipvs' })] },
+    { entries: { api: ['10.0.1.5'] }, skipped: { bad: /com.df.swarmRouting "ipvs" must be vip or tasks/ } }],
+  ['DOCKER_NETWORK matches a stack network <stack>_<name>, as for containers; an exact name wins',
+    { containers: [], services: [
+      service('api', toTasks, { tasks: [task('t1', '10.0.1.5', { addresses: [{ network: 'shop_back', ip: '10.9.0.5' }, { network: 'shop_edge', ip: '10.0.1.5' }] })] }),
+      service('b', { ...toTasks, 'com.df.servicePath': '/b' }, { tasks: [task('t2', '10.0.2.5', { addresses: [{ network: 'shop_edge', ip: '10.9.0.6' }, { network: 'edge', ip: '10.0.2.5' }] })] }),
+    ] },
+    { entries: { api: ['10.0.1.5'], b: ['10.0.2.5'] } }, { network: 'edge' }],
   ['a host-network service stays on 127.0.0.1 whatever the routing',
     { containers: [], services: [service('h', { ...api, 'com.df.servicePath': '/h' }, { hostNetwork: true, tasks: [task('t1', '10.0.1.5')] })] },
     { entries: { h: ['127.0.0.1'] } }, { swarmRouting: 'tasks' }],
@@ -301,3 +313,22 @@ test('a listed task is cut down to its state, its container and its addresses wi
   t.is(leaving.containerId, undefined, 'no container yet: nothing to follow');
   t.deepEqual(dockerSync({ containers: [], services: [service('api', { ...toTasks }, { tasks: [leaving, task('t3', '10.0.1.5')] })] }, options).entries[0]?.spec.servers, [{ host: '10.0.1.5', id: 't3' }]);
 });
+
+// [what, service, SWARM_ROUTING, routed to its tasks?] : the one decision readState (which tasks to list),
+// the mapping and the loop (which events and polls count) share.
+const routing: Array<[string, Partial<DockerSwarmService> & { labels: Record<string, string> }, 'vip' | 'tasks', boolean]> = [
+  ['its label', { labels: { 'com.df.swarmRouting': 'tasks' } }, 'vip', true],
+  ['its label, whatever the case', { labels: { 'com.df.SWARMROUTING': 'TASKS' } }, 'vip', true],
+  ['its label wins over SWARM_ROUTING', { labels: { 'com.df.swarmRouting': 'vip' } }, 'tasks', false],
+  ['SWARM_ROUTING', { labels: {} }, 'tasks', true],
+  ['the VIP by default', { labels: {} }, 'vip', false],
+  ['not on the host network', { labels: { 'com.df.swarmRouting': 'tasks' }, hostNetwork: true }, 'tasks', false],
+  ['not at 0 replicas (removed)', { labels: { 'com.df.swarmRouting': 'tasks' }, replicas: 0 }, 'tasks', false],
+  ['a host of its own wins over SWARM_ROUTING', { labels: { 'com.df.outboundHostname.1': 'x' } }, 'tasks', false],
+  ['a discoveryType of its own too', { labels: { 'com.df.discoveryType': 'DNS' } }, 'tasks', false],
+];
+for (const [what, more, fallback, expected] of routing) {
+  test(`routed to its tasks: ${what}`, (t) => {
+    t.is(routesToTasks({ ...service('x', {}), ...more }, fallback), expected);
+  });
+}

@@ -25,10 +25,10 @@ test('a runtime command after the read ahead makes it stale: the state is read a
   t.is(await r.current(), 'read 2');
 });
 
-test('a read ahead older than 3 s is not used', async (t) => {
+test('a read ahead a second old or more is not used (health may have changed)', async (t) => {
   const { r, advance } = reads();
   r.readAhead();
-  advance(3_000);
+  advance(1_000);
   t.is(await r.current(), 'read 2');
 });
 
@@ -38,14 +38,14 @@ test('without a read ahead, the state is read when the reload starts', async (t)
   t.is(await r.current(), 'read 1');
 });
 
-test('a read ahead that fails is no unhandled rejection, and the reload reads again only if it is stale', async (t) => {
+test('a read ahead that failed is no unhandled rejection: the reload reads again', async (t) => {
   let n = 0;
   const r = new ServerStateReads(async () => {
     n++;
-    throw new Error('socket gone');
+    if (n === 1) throw new Error('socket gone');
+    return `read ${n}`;
   }, () => 0);
   r.readAhead();
   await new Promise((resolve) => setTimeout(resolve, 10));
-  await t.throwsAsync(r.current(), { message: 'socket gone' });
-  t.is(n, 1);
+  t.is(await r.current(), 'read 2');
 });

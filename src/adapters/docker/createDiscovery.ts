@@ -1,4 +1,5 @@
-import { dockerSync, type SwarmRouting } from './labels.js';
+import { dockerSync } from './labels.js';
+import type { SwarmRouting } from './swarmTasks.js';
 import type { CommandResult } from '../../core/ports.js';
 import type { Log } from '../../core/log.js';
 import type { ParseContext } from '../../domain/parse.js';

@@ -6,8 +6,6 @@ import type { Entry } from '../../domain/registry.js';
 import { ContainerLifecycle } from './lifecycle.js';
 import { rawId, type EngineView } from './engineStates.js';
 import type { DiscoveryStatus, LastSync } from './discoveryStatus.js';
-
-export type { DiscoveryStatus } from './discoveryStatus.js';
 import { isRelevant, type DockerEvent } from './events.js';
 import { nextResyncMs, onItsWay } from './swarmTasks.js';
 import type { DockerSource } from './source.js';
@@ -29,7 +27,6 @@ export interface DiscoveryTiming {
 }
 
 export const DEFAULT_TIMING: DiscoveryTiming = { debounceMs: 3, resyncMs: 60_000, backoff: { baseMs: 100, capMs: 3_000 }, taskPollMs: 2_000, taskSettleMs: 100 };
-
 
 export interface DiscoveryDeps {
   source: DockerSource;
@@ -290,7 +287,6 @@ export class DockerDiscovery {
     };
   }
 }
-
 
 function message(e: unknown): string {
   return e instanceof Error ? e.message : String(e);

@@ -53,16 +53,20 @@ export function rawId(id: string): string {
 /**
  * The engines' states as one. The same container or swarm service listed by
  * two entries (one engine under two addresses, managers of one swarm) counts
- * once, for the first engine that listed it.
+ * once: a container for the first engine that listed it, a service as the
+ * first of `servicesFrom` lists it (the engines that answered this read
+ * first: a service's tasks change, and a manager that is down lists old ones).
  */
-export function merge(states: readonly DockerState[]): DockerState {
-  if (states.length === 1) return states[0] as DockerState;
-  const seen = new Set<string>();
-  const once = <T extends { id: string; engine?: string }>(items: readonly T[]): T[] => items.filter((i) => {
-    const raw = i.engine !== undefined && i.id.startsWith(`${i.engine}/`) ? i.id.slice(i.engine.length + 1) : i.id;
-    if (seen.has(raw)) return false;
-    seen.add(raw);
-    return true;
-  });
-  return { containers: once(states.flatMap((s) => s.containers)), services: once(states.flatMap((s) => s.services)) };
+export function merge(states: readonly DockerState[], servicesFrom: readonly DockerState[] = states): DockerState {
+  if (states.length === 1 && servicesFrom.length === 1) return states[0] as DockerState;
+  const once = <T extends { id: string }>(items: readonly T[]): T[] => {
+    const seen = new Set<string>();
+    return items.filter((i) => {
+      const raw = rawId(i.id);
+      if (seen.has(raw)) return false;
+      seen.add(raw);
+      return true;
+    });
+  };
+  return { containers: once(states.flatMap((s) => s.containers)), services: once(servicesFrom.flatMap((s) => s.services)) };
 }

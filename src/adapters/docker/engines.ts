@@ -8,7 +8,7 @@ import { isLoopback, type EngineSpec } from './dockerHosts.js';
 import { merge, tag, type EngineState, type EngineStatus } from './engineStates.js';
 import { watchEvents, type DockerEvent } from './events.js';
 import { readDockerState } from './readState.js';
-import type { SwarmRouting } from './labels.js';
+import type { SwarmRouting } from './swarmTasks.js';
 import type { DockerSource, WatchCallbacks } from './source.js';
 
 export interface EngineSetOptions {
@@ -108,7 +108,9 @@ export class EngineSet implements DockerSource {
       const why = this.members.map((m) => `${m.spec.name}: ${m.lastError ?? (m.inflight ? 'no answer yet' : m.state)}`).join('; ');
       throw new FlowError('DOCKER_UNAVAILABLE', `no Docker engine could be read (${why})`);
     }
-    return merge(this.members.map((m) => m.known).filter((s): s is DockerState => s !== undefined));
+    const known = (members: readonly Member[]) => members.map((m) => m.known).filter((s): s is DockerState => s !== undefined);
+    // Services as the engines that answered now list them, before the last lists of the others.
+    return merge(known(this.members), known([...this.members.filter((m) => answered.has(m)), ...this.members.filter((m) => !answered.has(m))]));
   }
 
   /** Follows every engine's events until `signal` aborts; each engine reconnects on its own. */

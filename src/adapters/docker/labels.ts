@@ -4,9 +4,7 @@ import type { ParseContext } from '../../domain/parse.js';
 import type { Entry } from '../../domain/registry.js';
 import type { ServerAddr, ServiceSpec } from '../../domain/spec.js';
 import { toEntry } from '../../domain/entry.js';
-import { routedToTasks, SWARM_ROUTING_LABEL, taskServers, type DockerTask, type SwarmRouting, type TaskServer } from './swarmTasks.js';
-
-export { routedToTasks, SWARM_ROUTING_LABEL, type DockerTask, type SwarmRouting } from './swarmTasks.js';
+import { labelValue, OWN_HOST, routesToTasks, SWARM_ROUTING_LABEL, taskServers, type DockerTask, type SwarmRouting, type TaskServer } from './swarmTasks.js';
 import { chooseAddress, LOCAL_ENGINE, type AddressChoice, type EngineHost, type SharedNetwork } from './containerAddress.js';
 
 /**
@@ -130,6 +128,8 @@ export function dockerSync(state: DockerState, options: DockerSyncOptions): Dock
     claimed.set(result.entry.name, `swarm service "${service.name}"`);
     entries.set(result.entry.name, result.entry);
     origins.set(result.entry.name, { name: result.entry.name, kind: 'service', from: [service.name], ...(result.tasks && { tasks: result.tasks }) });
+    // Tasks it could not route are reported; the others serve.
+    for (const problem of result.problems ?? []) skip(service.name, 'service', `${problem}; its other tasks are routed`, service.engine);
   }
 
   const groups = new Map<string, Array<{ container: DockerContainer; entry: Entry }>>();
@@ -229,25 +229,23 @@ function sharedNetwork(container: DockerContainer, engine: EngineHost, network: 
   return network !== undefined ? { name: network, from: 'DOCKER_NETWORK' } : undefined;
 }
 
-type ServiceResult = { ok: true; entry?: Entry; tasks?: TaskServer[] } | { ok: false; reason: string };
+type ServiceResult = { ok: true; entry?: Entry; tasks?: TaskServer[]; problems?: string[] } | { ok: false; reason: string };
 
 function serviceEntry(service: DockerSwarmService, options: DockerSyncOptions, hostAddress: string): ServiceResult {
   // replicas=0 removes the service, as docker-flow-swarm-listener's notification does.
   if (service.mode === 'replicated' && service.replicas === 0) return { ok: true };
   const raw = fromLabels(service.labels, PREFIX);
-  const routing = service.labels[SWARM_ROUTING_LABEL];
-  if (routing !== undefined && routing !== 'vip' && routing !== 'tasks') return { ok: false, reason: `bad labels: ${SWARM_ROUTING_LABEL} "${routing}" must be vip or tasks` };
+  const routing = labelValue(service.labels, SWARM_ROUTING_LABEL)?.toLowerCase();
+  if (routing !== undefined && routing !== 'vip' && routing !== 'tasks') return { ok: false, reason: `bad labels: ${SWARM_ROUTING_LABEL} "${labelValue(service.labels, SWARM_ROUTING_LABEL)}" must be vip or tasks` };
   const stack = service.labels[STACK_NAMESPACE];
   const short = raw.params.get('shortname') === 'true' && stack !== undefined && service.name.startsWith(`${stack}_`);
   const name = short ? service.name.slice(stack.length + 1) : service.name;
   const defaults: Record<string, string> = { servicename: name };
   if (service.replicas !== undefined) defaults.replicas = String(service.replicas);
   const labelled = raw.params.get('servicename');
-  const explicitHost = [...raw.params.keys()].some((k) => k === 'outboundhostname' || k.startsWith('outboundhostname.'));
-  const ownHost = raw.params.has('discoverytype') || explicitHost;
+  const ownHost = Object.keys(service.labels).some((k) => OWN_HOST.test(k));
   const onHost = service.hostNetwork && !ownHost;
-  // An explicit host (outboundHostname, discoveryType) wins over a SWARM_ROUTING default, never over the service's own label.
-  const toTasks = !onHost && routedToTasks(service.labels, options.swarmRouting ?? 'vip') && (routing === 'tasks' || !ownHost);
+  const toTasks = routesToTasks(service, options.swarmRouting ?? 'vip');
   if (toTasks && ownHost) return { ok: false, reason: `bad labels: ${SWARM_ROUTING_LABEL}=tasks routes to the tasks' own addresses; it cannot be combined with outboundHostname or discoveryType` };
   // The VIP is the swarm service's own name, whatever name the route is published under.
   if (!toTasks && ((labelled !== undefined && labelled !== service.name) || short)) defaults.outboundhostname = service.name;
@@ -261,11 +259,10 @@ function serviceEntry(service: DockerSwarmService, options: DockerSyncOptions, h
     return { ok: true, entry: { ...entry, spec: { ...entry.spec, servers: [{ host: hostAddress, id: service.id }] } } };
   }
   if (!toTasks) return { ok: true, entry };
-  const chosen = taskServers(service.tasks ?? [], service.labels[`${PREFIX}network`], options.network);
-  if ('reason' in chosen) return { ok: false, reason: chosen.reason };
-  // No running task: no entry, as for a service of containers (an empty server list would fall back to the VIP name).
-  if (chosen.servers.length === 0) return { ok: false, reason: 'none of its tasks is running' };
-  return { ok: true, entry: { ...entry, spec: { ...entry.spec, servers: chosen.servers } }, tasks: chosen.tasks };
+  const chosen = taskServers(service.tasks ?? [], labelValue(service.labels, `${PREFIX}network`), options.network);
+  // No task to route: no entry, as for a service of containers (an empty server list would fall back to the VIP name).
+  if (chosen.servers.length === 0) return { ok: false, reason: chosen.problems.length > 0 ? chosen.problems.join('; ') : 'none of its tasks is running' };
+  return { ok: true, entry: { ...entry, spec: { ...entry.spec, servers: chosen.servers } }, tasks: chosen.tasks, problems: chosen.problems };
 }
 
 /** Adds parameters the labels did not give. */

@@ -1,4 +1,5 @@
-import type { DockerContainer, DockerState, DockerSwarmService, DockerTask } from './labels.js';
+import type { DockerContainer, DockerState, DockerSwarmService } from './labels.js';
+import type { DockerTask } from './swarmTasks.js';
 import { rawId } from './engineStates.js';
 
 /** A Docker event as lifecycle tracking needs it. */

@@ -1,5 +1,6 @@
 import type Docker from 'dockerode';
-import { routedToTasks, type DockerContainer, type DockerState, type DockerSwarmService, type DockerTask, type SwarmRouting } from './labels.js';
+import type { DockerContainer, DockerState, DockerSwarmService } from './labels.js';
+import { routesToTasks, toTask, type DockerTask, type RawTask, type SwarmRouting } from './swarmTasks.js';
 import { FlowError } from '../../domain/errors.js';
 
 export interface ReadOptions {
@@ -33,16 +34,14 @@ export async function readDockerState(docker: Docker, options: ReadOptions): Pro
       docker.listContainers({ filters: { label, health: ['starting', 'unhealthy'] }, abortSignal: signal }),
       listServices(docker, label, signal),
     ]);
-    const toTasks = services.filter((s) => routedToTasks(s.Spec?.Labels ?? {}, options.swarmRouting ?? 'vip'));
-    const [hostNetworks, tasks] = await Promise.all([
-      hostNetworkIds([...new Set(services.flatMap(taskNetworks))], docker, signal),
-      listTasks(docker, toTasks.map((s) => s.ID), signal),
-    ]);
+    const hostNetworks = await hostNetworkIds([...new Set(services.flatMap(taskNetworks))], docker, signal);
+    const cut = services.map((s) => toService(s, hostNetworks));
+    const routed = cut.filter((s) => routesToTasks(s, options.swarmRouting ?? 'vip'));
+    const tasks = await listTasks(docker, routed.map((s) => s.id), signal);
     const unhealthy = new Set(notHealthy.map((c) => c.Id));
-    const routed = new Set(toTasks.map((s) => s.ID));
     return {
       containers: containers.map((c) => toContainer(c, unhealthy.has(c.Id))),
-      services: services.map((s) => ({ ...toService(s, hostNetworks), ...(routed.has(s.ID) && { tasks: tasks.get(s.ID) ?? [] }) })),
+      services: cut.map((s) => (routed.includes(s) ? { ...s, tasks: tasks.get(s.id) ?? [] } : s)),
     };
   } catch (e) {
     if (options.signal.aborted) throw new FlowError('ABORTED', 'discovery stopped', { cause: e });
@@ -74,35 +73,12 @@ async function listTasks(docker: Docker, services: string[], signal: AbortSignal
   if (services.length === 0) return byService;
   const tasks = await docker.listTasks({ filters: { service: services, 'desired-state': ['running'] }, abortSignal: signal });
   for (const t of tasks as RawTask[]) {
-    if (t.ServiceID === undefined || t.ID === undefined) continue;
+    if (t.ServiceID === undefined || t.ID === undefined || t.ID === '') continue;
     const list = byService.get(t.ServiceID) ?? [];
     list.push(toTask(t));
     byService.set(t.ServiceID, list);
   }
   return byService;
-}
-
-/** A task as the Docker API lists it, the fields discovery reads. */
-export interface RawTask {
-  ID?: string;
-  ServiceID?: string;
-  DesiredState?: string;
-  Status?: { State?: string; ContainerStatus?: { ContainerID?: string } };
-  NetworksAttachments?: Array<{ Network?: { Spec?: { Name?: string; Ingress?: boolean } }; Addresses?: string[] }>;
-}
-
-/** Cuts a listed task down: its state (one whose desired state is not running is on its way out), container, addresses without the ingress. */
-export function toTask(t: RawTask): DockerTask {
-  const containerId = t.Status?.ContainerStatus?.ContainerID;
-  return {
-    id: t.ID as string,
-    // A task listed as running whose desired state is not (the filter raced an update) is on its way out.
-    state: t.DesiredState === 'running' ? t.Status?.State ?? 'unknown' : `desired ${t.DesiredState ?? 'unknown'}`,
-    ...(containerId !== undefined && containerId !== '' && { containerId }),
-    addresses: (t.NetworksAttachments ?? [])
-      .filter((n) => n.Network?.Spec?.Ingress !== true)
-      .flatMap((n) => (n.Addresses ?? []).map((a) => ({ network: n.Network?.Spec?.Name ?? '', ip: a.replace(/\/\d+$/, '') }))),
-  };
 }
 
 /**

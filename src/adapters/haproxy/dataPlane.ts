@@ -98,9 +98,7 @@ export class HaproxyDataPlane implements DataPlane {
   }
 
   /** A reload is coming (the apply side renders and checks): the server state is read meanwhile (see ServerStateReads). */
-  prepareCommit(): void {
-    this.stateReads.readAhead();
-  }
+  prepareCommit = (): void => this.stateReads.readAhead();
 
   private async commitNow(files: ConfigFiles): Promise<ReloadResult> {
     const t0 = performance.now();
@@ -271,7 +269,9 @@ export class HaproxyDataPlane implements DataPlane {
    */
   private async saveServerState(servers: ConfigFiles['servers'], read: Promise<string> = this.readServerState()): Promise<void> {
     try {
+      const t0 = performance.now();
       const state = await read;
+      this.options.log.debug({ stateWaitMs: Math.round(performance.now() - t0) }, 'server state read');
       if (state.startsWith('1')) writeFileAtomic(this.files.serverState, carryOverServerState(state, servers), 0o600, false);
     } catch (e) {
       this.options.log.warn({ err: e }, 'could not save server state before reload');

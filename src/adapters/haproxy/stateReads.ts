@@ -1,12 +1,13 @@
-/** How long a server state read ahead of a reload may be used. */
-const FRESH_MS = 3_000;
+/** How long a server state read ahead of a reload may be used: under the 1 s a check takes while a server changes state. */
+const FRESH_MS = 1_000;
 
 /**
  * Reads of HAProxy's server state (`show servers state`) for the next
  * reload. A reload is announced while the config is rendered and checked
  * (readAhead), so the read (50 ms at 10,000 servers) runs beside that work
  * instead of after it. The read ahead is used once, and only if no runtime
- * command was sent since and it is fresh; otherwise the state is read again.
+ * command was sent since, it is under a second old and it succeeded;
+ * otherwise the state is read again.
  */
 export class ServerStateReads {
   private ahead: { state: Promise<string>; commands: number; at: number } | undefined;
@@ -30,7 +31,7 @@ export class ServerStateReads {
   current(): Promise<string> {
     const ahead = this.ahead;
     this.ahead = undefined;
-    if (ahead !== undefined && ahead.commands === this.commands && this.now() - ahead.at < FRESH_MS) return ahead.state;
+    if (ahead !== undefined && ahead.commands === this.commands && this.now() - ahead.at < FRESH_MS) return ahead.state.catch(() => this.read());
     return this.read();
   }
 }
