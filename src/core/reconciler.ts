@@ -21,6 +21,9 @@ import type { Model } from '../render/model.js';
 
 export type { ApplyKind, ApplyRecord, Command, CommandResult, Quarantined };
 
+/** Under constant churn, consolidation comes at the latest this many CONSOLIDATE_AFTER after the drift began. */
+export const CONSOLIDATION_CAP = 20;
+
 export interface ReconcilerDeps extends Omit<ApplierDeps, 'now'> {
   store: Store;
   /** CONSOLIDATE_AFTER (ms): quiet time after runtime changes before one reload makes backend names canonical; 0 never. */
@@ -57,6 +60,8 @@ export class Reconciler {
   private started = false;
   private closed = false;
   private consolidation: NodeJS.Timeout | undefined;
+  /** When live names first differed from canonical ones since the last consolidation. */
+  private driftSince: number | undefined;
   private flushTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly deps: ReconcilerDeps) {
@@ -333,13 +338,23 @@ export class Reconciler {
    * service, a backend named after a port the service no longer uses) and
    * leave emptied backends behind; stats tooling reads those names. Once no
    * change came for `consolidateAfterMs`, one seamless reload renders the
-   * canonical config. Every apply pushes it back, so churn never reloads.
+   * canonical config. Every apply pushes it back, but not forever: under
+   * constant churn it comes at the latest CONSOLIDATION_CAP times that delay
+   * after the names began to drift (drifted backends keep a second view
+   * each, so memory would grow for as long as the churn lasts).
    */
   private scheduleConsolidation(): void {
-    const delay = this.deps.consolidateAfterMs ?? 0;
+    const quiet = this.deps.consolidateAfterMs ?? 0;
     if (this.consolidation) clearTimeout(this.consolidation);
     this.consolidation = undefined;
-    if (delay <= 0 || this.closed || !this.started || !this.namesDrifted()) return;
+    if (quiet <= 0 || this.closed || !this.started) return;
+    if (!this.namesDrifted()) {
+      this.driftSince = undefined;
+      return;
+    }
+    const now = this.now();
+    this.driftSince ??= now;
+    const delay = Math.max(0, Math.min(quiet, this.driftSince + CONSOLIDATION_CAP * quiet - now));
     this.consolidation = setTimeout(() => {
       this.consolidation = undefined;
       if (!this.closed && this.namesDrifted()) void this.submit({ kind: 'reload', recreate: true, reason: 'backend names made canonical again after runtime changes (consolidation)' }, 'consolidate');

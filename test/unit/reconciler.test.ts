@@ -1,6 +1,6 @@
 import test from 'ava';
 import { silentLog } from '../../src/core/log.js';
-import { Reconciler } from '../../src/core/reconciler.js';
+import { CONSOLIDATION_CAP, Reconciler } from '../../src/core/reconciler.js';
 import { FlowError } from '../../src/domain/errors.js';
 import { apiEntry, FakeDataPlane, MemoryStore, templates } from '../support/fakes.js';
 import { baseSettings } from '../support/render.js';
@@ -109,4 +109,24 @@ test('every apply is recorded with its kind, reason, duration and change ids', a
   t.is(none?.kind, 'none');
   t.is(none?.reason, 'no change');
   t.true((runtime?.durationMs ?? -1) >= 0);
+});
+
+test('consolidation waits for a quiet moment, but constant churn gets it at the latest CONSOLIDATION_CAP quiet periods after the drift began', async (t) => {
+  const quiet = 30;
+  const dataPlane = new FakeDataPlane();
+  const r = new Reconciler({ dataPlane, store: new MemoryStore(), settings: baseSettings({ spareBackends: 4 }), templates, certs: () => ({ hasCerts: false, key: '' }), log: silentLog, consolidateAfterMs: quiet });
+  await r.start([]);
+  const consolidations = () => r.recentApplies.filter((a) => a.kind === 'reload' && /consolidation/.test(a.reason)).length;
+  // A change every third of the quiet period: never quiet. Plain new services take spares, so names drift.
+  const started = performance.now();
+  let n = 0;
+  while (consolidations() === 0 && performance.now() - started < CONSOLIDATION_CAP * quiet * 4) {
+    const result = await r.submit({ kind: 'upsert', entry: plain(`s${n++ % 3}`, 80 + (n % 7)) });
+    t.true(result.ok);
+    await new Promise((resolve) => setTimeout(resolve, quiet / 3));
+  }
+  const waited = performance.now() - started;
+  t.is(consolidations(), 1, `consolidated once under churn (after ${Math.round(waited)} ms, ${n} changes)`);
+  t.true(waited >= quiet * 2, 'not at the first quiet period: there was none');
+  await r.close();
 });
