@@ -227,7 +227,7 @@ export class Reconciler {
     let state = r.next;
     // What a shared store just told us is already stored: not written back.
     if (r.restored) {
-      this.lastStored = storedKey(state, r.restored, this.wallClock());
+      this.lastStored = storedWithKey(state, r.restored, this.wallClock()).key;
       this.saved = { entries: r.restored.entries, tombstones: state.tombstones, unparsed: state.unparsed };
     }
     const changed = new Map(r.changed);
@@ -315,8 +315,7 @@ export class Reconciler {
       this.saved = snapshot;
       return;
     }
-    const stored = toStored(registry, state.tombstones, state.unparsed, now);
-    const key = JSON.stringify([stored.services, stored.removed]);
+    const { stored, key } = storedWithKey(state, registry, now);
     if (!force && key === this.lastStored) return;
     await store.save(stored);
     this.lastStored = key;
@@ -373,7 +372,8 @@ export class Reconciler {
   }
 }
 
-function storedKey(state: DesiredState, registry: Registry, now: number): string {
+/** The stored form of a state, and the key that tells whether it differs from the last one saved. */
+function storedWithKey(state: DesiredState, registry: Registry, now: number): { stored: ReturnType<typeof toStored>; key: string } {
   const stored = toStored(registry, state.tombstones, state.unparsed, now);
-  return JSON.stringify([stored.services, stored.removed]);
+  return { stored, key: JSON.stringify([stored.services, stored.removed]) };
 }
