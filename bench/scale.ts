@@ -19,16 +19,16 @@ import os from 'node:os';
 import path from 'node:path';
 import { HaproxyDataPlane } from '../src/adapters/haproxy/dataPlane.js';
 import { loadTemplateSources } from '../src/adapters/templates.js';
-import { renderFiles } from '../src/core/files.js';
+import { renderFiles } from '../src/core/apply/files.js';
 import { silentLog } from '../src/core/log.js';
-import { runtimeDiff } from '../src/core/runtimeDiff.js';
-import { fromStored } from '../src/core/storedState.js';
+import { runtimeDiff } from '../src/core/apply/runtimeDiff.js';
+import { fromStored } from '../src/core/desired/storedState.js';
 import { FileStore } from '../src/adapters/store/fileStore.js';
 import { registryOf, type Entry } from '../src/domain/registry.js';
 import { parseContext, renderSettings } from '../src/proxy.js';
 import { buildModel } from '../src/render/model.js';
-import { keepLiveNames } from '../src/core/layout.js';
-import { buildIndex, planPatch } from '../src/core/patch.js';
+import { keepLiveNames } from '../src/core/apply/layout.js';
+import { buildIndex, planPatch } from '../src/core/apply/patch.js';
 import { backendsFor } from '../src/render/backend.js';
 import type { ServiceSpec } from '../src/domain/spec.js';
 import { renderMemo } from '../src/render/memo.js';
@@ -131,7 +131,7 @@ async function pieces(services: Params[]): Promise<Pieces> {
       await store.save({ ...state, version: i + 1 });
       saves.push(performance.now() - t);
     }
-    // The same change as the apply side makes it: a patch of the live model (core/patch.ts), and one journal line.
+    // The same change as the apply side makes it: a patch of the live model (core/apply/patch.ts), and one journal line.
     const canonicalOf = (key: string) => backendsFor(registry.entries.get(key.slice(0, key.indexOf('\u0000')))?.spec as ServiceSpec, rs, memo).find((b) => b.key === key)?.canonicalName;
     const index = buildIndex(liveModel, canonicalOf, rs, memo);
     const patches: number[] = [];

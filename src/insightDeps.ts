@@ -5,7 +5,7 @@ import { checkAside } from './adapters/haproxy/checkAside.js';
 import type { HaproxyDataPlane } from './adapters/haproxy/dataPlane.js';
 import { peerRequest } from './adapters/peers/client.js';
 import { peerSource } from './adapters/peers/peerList.js';
-import type { Reconciler } from './core/reconciler.js';
+import type { Reconciler } from './core/reconcile/reconciler.js';
 import type { ParseContext } from './domain/parse.js';
 import type { InsightDeps } from './http/insight.js';
 import { peerStatus } from './http/peerStatus.js';

@@ -16,15 +16,15 @@ import { fileTemplateReader, loadTemplateSources, ServiceTemplates, type Templat
 import { CachedStore } from './adapters/store/cachedStore.js';
 import { ConsulStore } from './adapters/store/consulStore.js';
 import { ConsulTemplates, isConsulLocation } from './adapters/store/consulTemplates.js';
-import { Reconciler, type Quarantined } from './core/reconciler.js';
-import { ListenerSync } from './core/listenerSync.js';
+import { Reconciler, type Quarantined } from './core/reconcile/reconciler.js';
+import { ListenerSync } from './core/sources/listenerSync.js';
 import { HttpListener } from './adapters/listener/swarmListener.js';
 import type { Log } from './core/log.js';
 import { MAP_DIR_TOKEN, type StoredService, type Store } from './core/ports.js';
 import { toEntry } from './domain/entry.js';
 import { describeIssues } from './domain/errors.js';
 import { servicesFromEnv } from './domain/params.js';
-import { entriesFromStored } from './core/storedState.js';
+import { entriesFromStored } from './core/desired/storedState.js';
 import type { ParseContext } from './domain/parse.js';
 import type { Entry } from './domain/registry.js';
 import { FlowError } from './domain/errors.js';

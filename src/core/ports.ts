@@ -1,6 +1,6 @@
 import type { ServiceSpec } from '../domain/spec.js';
 import type { ResultCode } from './results.js';
-import type { RuntimeOp } from './runtimeDiff.js';
+import type { RuntimeOp } from './apply/runtimeDiff.js';
 
 export type ApplyKind = 'runtime' | 'reload' | 'none';
 

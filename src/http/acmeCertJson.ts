@@ -1,5 +1,5 @@
 import path from 'node:path';
-import type { AcmeListing } from '../core/acmeManager.js';
+import type { AcmeListing } from '../core/acme/acmeManager.js';
 
 /** One ACME name as /certs lists it: the fields of an uploaded certificate plus its ACME state; never the key. */
 export function acmeCertJson(l: AcmeListing): Record<string, unknown> {

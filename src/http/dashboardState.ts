@@ -1,5 +1,5 @@
 import type { ApplyRecord } from '../core/ports.js';
-import type { Reconciler } from '../core/reconciler.js';
+import type { Reconciler } from '../core/reconcile/reconciler.js';
 import { describeRoute } from '../render/explain.js';
 import type { Model } from '../render/model.js';
 import { orderRoutes, type RouteOrder } from '../render/routes.js';

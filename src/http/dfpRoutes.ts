@@ -6,15 +6,15 @@ import { fromEntries } from '../domain/params.js';
 import type { CertStore } from '../adapters/certs/certStore.js';
 import { parseServerHealth, type ServerHealth } from '../adapters/haproxy/stats.js';
 import type { Metrics } from '../adapters/metrics.js';
-import type { Reconciler } from '../core/reconciler.js';
-import type { ListenerSync } from '../core/listenerSync.js';
+import type { Reconciler } from '../core/reconcile/reconciler.js';
+import type { ListenerSync } from '../core/sources/listenerSync.js';
 import { nok, resultStatus } from './errors.js';
 import { reconfigure, removeService, type ServiceAnswer, type ServiceDeps } from './serviceCalls.js';
 import type { AppState } from './app.js';
 import { withPeers, type Distribute } from './distribute.js';
 import { redactConfig, serviceJson } from './serviceJson.js';
 import { acmeCertJson } from './acmeCertJson.js';
-import type { AcmeListing } from '../core/acmeManager.js';
+import type { AcmeListing } from '../core/acme/acmeManager.js';
 
 /** The listener pull's state, for /services (docker-flow-proxy's field style). */
 function listenerJson(listeners: ListenerSync): Record<string, unknown> {

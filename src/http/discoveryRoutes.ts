@@ -2,7 +2,7 @@ import Router from '@koa/router';
 import type Koa from 'koa';
 import type { DiscoveryStatus } from '../adapters/docker/discoveryStatus.js';
 import type { EngineStatus } from '../adapters/docker/engineStates.js';
-import type { Reconciler } from '../core/reconciler.js';
+import type { Reconciler } from '../core/reconcile/reconciler.js';
 import type { AppState } from './app.js';
 
 export interface DiscoveryRouteDeps {

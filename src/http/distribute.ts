@@ -1,6 +1,6 @@
 import type Koa from 'koa';
 import { peerRequest } from '../adapters/peers/client.js';
-import { fanOut, type FanoutPolicy, type PeerOutcome } from '../core/fanout.js';
+import { fanOut, type FanoutPolicy, type PeerOutcome } from '../core/sources/fanout.js';
 import type { AppState } from './app.js';
 
 export type Distribute = (ctx: Koa.ParameterizedContext<AppState>, extra: { body?: string; stamp?: number }) => Promise<PeerOutcome[]>;

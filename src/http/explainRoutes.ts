@@ -1,6 +1,6 @@
 import Router from '@koa/router';
 import type Koa from 'koa';
-import type { Reconciler } from '../core/reconciler.js';
+import type { Reconciler } from '../core/reconcile/reconciler.js';
 import { FlowError } from '../domain/errors.js';
 import { explain, type ExplainRequest } from '../render/explain.js';
 import type { RouteOrder } from '../render/routes.js';

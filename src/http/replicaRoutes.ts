@@ -1,6 +1,6 @@
 import Router from '@koa/router';
 import type Koa from 'koa';
-import type { ReplicaView } from '../core/replication.js';
+import type { ReplicaView } from '../core/sources/replication.js';
 import type { AppState } from './app.js';
 import { presentedToken, tokenMatches } from './auth.js';
 

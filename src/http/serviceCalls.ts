@@ -1,5 +1,5 @@
 import type { CommandResult } from '../core/ports.js';
-import type { Reconciler } from '../core/reconciler.js';
+import type { Reconciler } from '../core/reconcile/reconciler.js';
 import { toEntry } from '../domain/entry.js';
 import { describeIssues } from '../domain/errors.js';
 import type { RawResult } from '../domain/params.js';

@@ -349,7 +349,7 @@ export interface Assignment {
 /**
  * Names the backends of a model. The canonical one (a fresh config) is
  * below; the apply side passes one that keeps the live names
- * (core/layout.ts) when a change may go live without a reload.
+ * (core/apply/layout.ts) when a change may go live without a reload.
  */
 export type AssignBackends = (slots: readonly BackendSlot[], settings: RenderSettings, memo: RenderMemo) => Assignment;
 
@@ -449,7 +449,7 @@ function httpRoutes(spec: ServiceSpec, d: Destination, plain: string | undefined
  * and routes: no userlist, redirect, TCP frontend, listen, custom template,
  * default backend or port condition. That is the case the apply side can
  * patch into the live model without building the whole model again
- * (core/patch.ts); undefined for any other service.
+ * (core/apply/patch.ts); undefined for any other service.
  */
 export function plainParts(spec: ServiceSpec, settings: RenderSettings, memo: RenderMemo): { slots: BackendSlot[]; routes: (nameOf: (key: string) => string | undefined) => RouteInput[] } | undefined {
   if (spec.templateFePath !== undefined || spec.templateBePath !== undefined || spec.users.length > 0 || spec.usersDenyAll || spec.isDefaultBackend || spec.redirectWhenHttpProto || spec.redirectUnlessHttpsProto) return undefined;

@@ -2,7 +2,7 @@ import path from 'node:path';
 import type { CheckResult } from '../../src/core/ports.js';
 import { loadTemplateSources } from '../../src/adapters/templates.js';
 import type { ConfigFiles, DataPlane, RuntimeResult, Store, StoredState } from '../../src/core/ports.js';
-import type { RuntimeOp } from '../../src/core/runtimeDiff.js';
+import type { RuntimeOp } from '../../src/core/apply/runtimeDiff.js';
 import type { Entry } from '../../src/domain/registry.js';
 import { compileTemplates } from '../../src/render/render.js';
 import { ROOT } from './flowProxy.js';

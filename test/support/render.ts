@@ -1,13 +1,13 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { loadTemplateSources } from '../../src/adapters/templates.js';
-import { renderFiles } from '../../src/core/files.js';
+import { renderFiles } from '../../src/core/apply/files.js';
 import { MAP_DIR_TOKEN } from '../../src/core/ports.js';
 import { fromEntries } from '../../src/domain/params.js';
 import { parseService, type ParseContext } from '../../src/domain/parse.js';
 import type { ServiceSpec } from '../../src/domain/spec.js';
 import { buildModel, type Model } from '../../src/render/model.js';
-import { keepLiveNames } from '../../src/core/layout.js';
+import { keepLiveNames } from '../../src/core/apply/layout.js';
 import { compileTemplates } from '../../src/render/render.js';
 import type { RenderSettings } from '../../src/render/settings.js';
 import { ROOT } from './flowProxy.js';

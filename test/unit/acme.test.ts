@@ -2,7 +2,7 @@ import test from 'ava';
 import { loadAcmeSettings, LETS_ENCRYPT_PRODUCTION } from '../../src/acmeSettings.js';
 import { wantedDomains } from '../../src/acme.js';
 import { validChallenge } from '../../src/adapters/acme/haproxyAcme.js';
-import { nextOrderAt, renewAt, retryDelay, stateOf, type DomainStatus, type IssuedCert } from '../../src/core/acmePolicy.js';
+import { nextOrderAt, renewAt, retryDelay, stateOf, type DomainStatus, type IssuedCert } from '../../src/core/acme/acmePolicy.js';
 import { fromEntries, fromLabels, servicesFromEnv } from '../../src/domain/params.js';
 import { parseService } from '../../src/domain/parse.js';
 import { toEntry } from '../../src/domain/entry.js';

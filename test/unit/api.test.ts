@@ -4,7 +4,7 @@ import path from 'node:path';
 import test from 'ava';
 import { CertStore } from '../../src/adapters/certs/certStore.js';
 import { silentLog } from '../../src/core/log.js';
-import { Reconciler } from '../../src/core/reconciler.js';
+import { Reconciler } from '../../src/core/reconcile/reconciler.js';
 import { FlowError } from '../../src/domain/errors.js';
 import { createApp } from '../../src/http/app.js';
 import { dfpRoutes } from '../../src/http/dfpRoutes.js';

@@ -1,12 +1,12 @@
 import test from 'ava';
-import { attributeReloadFailure, bisect, culpritsFromAlerts } from '../../src/core/attribution.js';
-import { fanOut } from '../../src/core/fanout.js';
+import { attributeReloadFailure, bisect, culpritsFromAlerts } from '../../src/core/apply/attribution.js';
+import { fanOut } from '../../src/core/sources/fanout.js';
 import { silentLog } from '../../src/core/log.js';
-import { AntiEntropy, type ReplicaView } from '../../src/core/replication.js';
-import { describeOps, runtimeDiff } from '../../src/core/runtimeDiff.js';
-import { renderFiles } from '../../src/core/files.js';
+import { AntiEntropy, type ReplicaView } from '../../src/core/sources/replication.js';
+import { describeOps, runtimeDiff } from '../../src/core/apply/runtimeDiff.js';
+import { renderFiles } from '../../src/core/apply/files.js';
 import { buildModel } from '../../src/render/model.js';
-import { keepLiveNames } from '../../src/core/layout.js';
+import { keepLiveNames } from '../../src/core/apply/layout.js';
 import { templates } from '../support/fakes.js';
 import { baseSettings, svc } from '../support/render.js';
 

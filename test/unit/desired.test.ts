@@ -1,6 +1,6 @@
 import test from 'ava';
-import { applyCommands, EMPTY_DESIRED, initialDesired, quarantineService, replicaStateOf, revertService, SWEEP_EVERY_MS, type DesiredState, type ReducibleCommand } from '../../src/core/desired.js';
-import { TOMBSTONE_HORIZON_MS } from '../../src/core/storedState.js';
+import { applyCommands, EMPTY_DESIRED, initialDesired, quarantineService, replicaStateOf, revertService, SWEEP_EVERY_MS, type DesiredState, type ReducibleCommand } from '../../src/core/desired/desired.js';
+import { TOMBSTONE_HORIZON_MS } from '../../src/core/desired/storedState.js';
 import type { Entry } from '../../src/domain/registry.js';
 import { apiEntry } from '../support/fakes.js';
 

@@ -91,7 +91,7 @@ test(`after ${COMPACT_AFTER} journal lines the whole state is written again`, as
 });
 
 test('the reconciler saves one change as one journal line holding that service alone, and a load gives the registry back', async (t) => {
-  const { Reconciler } = await import('../../src/core/reconciler.js');
+  const { Reconciler } = await import('../../src/core/reconcile/reconciler.js');
   const { silentLog } = await import('../../src/core/log.js');
   const { apiEntry, FakeDataPlane, templates } = await import('../support/fakes.js');
   const { baseSettings } = await import('../support/render.js');

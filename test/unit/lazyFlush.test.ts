@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import test from 'ava';
 import { silentLog } from '../../src/core/log.js';
-import { Reconciler } from '../../src/core/reconciler.js';
+import { Reconciler } from '../../src/core/reconcile/reconciler.js';
 import type { StoredState } from '../../src/core/ports.js';
 import { apiEntry, FakeDataPlane, MemoryStore, templates } from '../support/fakes.js';
 import { baseSettings } from '../support/render.js';

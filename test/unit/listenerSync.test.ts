@@ -1,10 +1,10 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import test from 'ava';
 import { parseListenerAddresses } from '../../src/adapters/listener/swarmListener.js';
-import type { Command } from '../../src/core/desired.js';
+import type { Command } from '../../src/core/desired/desired.js';
 import type { CommandResult } from '../../src/core/ports.js';
 import { silentLog } from '../../src/core/log.js';
-import { ListenerSync } from '../../src/core/listenerSync.js';
+import { ListenerSync } from '../../src/core/sources/listenerSync.js';
 import type { ListenerApi } from '../../src/core/ports.js';
 import { parseCtx } from '../support/render.js';
 

@@ -1,13 +1,13 @@
 import test from 'ava';
 import fc from 'fast-check';
 import { silentLog } from '../../src/core/log.js';
-import { Reconciler, type Command } from '../../src/core/reconciler.js';
-import type { RuntimeOp } from '../../src/core/runtimeDiff.js';
+import { Reconciler, type Command } from '../../src/core/reconcile/reconciler.js';
+import type { RuntimeOp } from '../../src/core/apply/runtimeDiff.js';
 import type { ConfigFiles, RuntimeResult } from '../../src/core/ports.js';
 import { apiEntry, FakeDataPlane, MemoryStore, templates } from '../support/fakes.js';
 import { baseSettings } from '../support/render.js';
 
-// Runtime patches (src/core/patch.ts) against the whole model: the same commands, sent to a reconciler that
+// Runtime patches (src/core/apply/patch.ts) against the whole model: the same commands, sent to a reconciler that
 // patches the live model and to one that builds every service's model each time, must give the same kind of
 // apply, the same runtime operations, the same files and the same consolidation decision, at every step.
 

@@ -1,6 +1,6 @@
 import test from 'ava';
 import { silentLog } from '../../src/core/log.js';
-import { CONSOLIDATION_CAP, Reconciler } from '../../src/core/reconciler.js';
+import { CONSOLIDATION_CAP, Reconciler } from '../../src/core/reconcile/reconciler.js';
 import { FlowError } from '../../src/domain/errors.js';
 import { apiEntry, FakeDataPlane, MemoryStore, templates } from '../support/fakes.js';
 import { baseSettings } from '../support/render.js';

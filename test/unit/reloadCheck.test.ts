@@ -1,6 +1,6 @@
 import test from 'ava';
 import { silentLog } from '../../src/core/log.js';
-import { Reconciler, type Command } from '../../src/core/reconciler.js';
+import { Reconciler, type Command } from '../../src/core/reconcile/reconciler.js';
 import type { ConfigFiles } from '../../src/core/ports.js';
 import { apiEntry, FakeDataPlane, MemoryStore, templates } from '../support/fakes.js';
 import { baseSettings } from '../support/render.js';

@@ -4,7 +4,7 @@ import test from 'ava';
 import { checkConfig } from '../../src/adapters/haproxy/check.js';
 import { MAP_DIR_TOKEN } from '../../src/core/ports.js';
 import { loadTemplateSources } from '../../src/adapters/templates.js';
-import { renderFiles } from '../../src/core/files.js';
+import { renderFiles } from '../../src/core/apply/files.js';
 import { compileTemplates } from '../../src/render/render.js';
 import { ROOT } from '../support/flowProxy.js';
 import { baseSettings, render, svc, writeConfig } from '../support/render.js';

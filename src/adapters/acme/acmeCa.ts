@@ -4,7 +4,7 @@ import https from 'node:https';
 import tls from 'node:tls';
 import { AuthorityKeyIdentifierExtension, X509Certificate as PeculiarCertificate } from '@peculiar/x509';
 import acme from 'acme-client';
-import type { IssuedCert } from '../../core/acmePolicy.js';
+import type { IssuedCert } from '../../core/acme/acmePolicy.js';
 
 /** An ACME account: its key is a secret, kept in the store and never shown. */
 export interface AcmeAccount {

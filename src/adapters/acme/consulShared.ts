@@ -1,7 +1,7 @@
 import crypto from 'node:crypto';
 import { sleepUnlessAborted } from '../../core/backoff.js';
-import type { AcmeShared, AcmeSnapshot, SharedChallenge, StoredAccount } from '../../core/acmePorts.js';
-import type { DomainStatus, IssuedCert } from '../../core/acmePolicy.js';
+import type { AcmeShared, AcmeSnapshot, SharedChallenge, StoredAccount } from '../../core/acme/acmePorts.js';
+import type { DomainStatus, IssuedCert } from '../../core/acme/acmePolicy.js';
 import type { Log } from '../../core/log.js';
 import type { ConsulKv, KvEntry } from '../store/consulKv.js';
 import { DEFAULT_BACKOFF, runBlockingQueries } from '../store/consulWatch.js';

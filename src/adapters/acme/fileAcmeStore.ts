@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import type { AcmeLocal, AcmeSnapshot } from '../../core/acmePorts.js';
+import type { AcmeLocal, AcmeSnapshot } from '../../core/acme/acmePorts.js';
 import { writeFileAtomic } from '../fsAtomic.js';
 
 const EMPTY: AcmeSnapshot = { accounts: [], certs: [], statuses: [] };

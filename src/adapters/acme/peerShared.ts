@@ -2,8 +2,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import crypto from 'node:crypto';
 import { sleepUnlessAborted } from '../../core/backoff.js';
-import type { AcmeShared, AcmeSnapshot, SharedChallenge, StoredAccount } from '../../core/acmePorts.js';
-import type { DomainStatus, IssuedCert } from '../../core/acmePolicy.js';
+import type { AcmeShared, AcmeSnapshot, SharedChallenge, StoredAccount } from '../../core/acme/acmePorts.js';
+import type { DomainStatus, IssuedCert } from '../../core/acme/acmePolicy.js';
 import type { Log } from '../../core/log.js';
 import { peerRequest } from '../peers/client.js';
 

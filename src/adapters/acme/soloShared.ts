@@ -1,4 +1,4 @@
-import type { AcmeShared } from '../../core/acmePorts.js';
+import type { AcmeShared } from '../../core/acme/acmePorts.js';
 
 /** One replica alone: it orders, and nothing is shared. */
 export const soloShared: AcmeShared = {

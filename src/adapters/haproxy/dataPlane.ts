@@ -7,7 +7,7 @@ import { cliBatch, cliCommand, isSuccessAnswer } from './cli.js';
 import { carryOverServerState, EMPTY_STATE } from './serverState.js';
 import { ServerStateReads } from './stateReads.js';
 import { HaproxyProcess, type RecoveryHooks, type ReloadResult } from './process.js';
-import type { RuntimeOp } from '../../core/runtimeDiff.js';
+import type { RuntimeOp } from '../../core/apply/runtimeDiff.js';
 import type { ConfigFiles, DataPlane, RuntimeResult } from '../../core/ports.js';
 import { MAP_DIR_TOKEN } from '../../core/ports.js';
 import { mapFileName } from '../../render/model.js';

@@ -1,11 +1,11 @@
 // Long on purpose: planning a patch and committing it must agree on every index they share; they read best side by side.
-import { LayeredMap } from '../domain/layered.js';
-import type { ServiceSpec } from '../domain/spec.js';
-import { spareView, structureOf, withAddresses, type BackendView } from '../render/backend.js';
-import type { RenderMemo } from '../render/memo.js';
-import { plainParts, SPARE_PREFIX, type Model } from '../render/model.js';
-import { mapKeysOf, overlaps, type Lookup, type MapEntry, type RouteInput, type RouteOrder } from '../render/routes.js';
-import type { RenderSettings } from '../render/settings.js';
+import { LayeredMap } from '../../domain/layered.js';
+import type { ServiceSpec } from '../../domain/spec.js';
+import { spareView, structureOf, withAddresses, type BackendView } from '../../render/backend.js';
+import type { RenderMemo } from '../../render/memo.js';
+import { plainParts, SPARE_PREFIX, type Model } from '../../render/model.js';
+import { mapKeysOf, overlaps, type Lookup, type MapEntry, type RouteInput, type RouteOrder } from '../../render/routes.js';
+import type { RenderSettings } from '../../render/settings.js';
 import { emptied, freeOrder, renamed } from './layout.js';
 import { orderOps, serverOps, type RuntimeOp } from './runtimeDiff.js';
 

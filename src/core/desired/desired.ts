@@ -1,7 +1,7 @@
-import { GONE, LayeredMap } from '../domain/layered.js';
-import { Draft, EMPTY_REGISTRY, registryOf, remove, sameEntry, upsert, type Entry, type Owner, type Registry } from '../domain/registry.js';
-import type { ServiceSpec } from '../domain/spec.js';
-import type { StoredService, Tombstone } from './ports.js';
+import { GONE, LayeredMap } from '../../domain/layered.js';
+import { Draft, EMPTY_REGISTRY, registryOf, remove, sameEntry, upsert, type Entry, type Owner, type Registry } from '../../domain/registry.js';
+import type { ServiceSpec } from '../../domain/spec.js';
+import type { StoredService, Tombstone } from '../ports.js';
 import { liveTombstones, TOMBSTONE_HORIZON_MS } from './storedState.js';
 
 /**

@@ -1,11 +1,11 @@
 import type { Applier, ApplyKind, LiveState, ModelOverrides, Prepared } from './applier.js';
 import { MAX_ATTEMPTS } from './applier.js';
 import { culpritsFromAlerts } from './attribution.js';
-import { applyCommands, type Command, type DesiredState } from './desired.js';
+import { applyCommands, type Command, type DesiredState } from '../desired/desired.js';
 import { renderFiles } from './files.js';
 import { explainReload } from './liveView.js';
-import type { CheckResult, ConfigFiles } from './ports.js';
-import type { ResultCode } from './results.js';
+import type { CheckResult, ConfigFiles } from '../ports.js';
+import type { ResultCode } from '../results.js';
 import { describeOps, runtimeDiff } from './runtimeDiff.js';
 
 /**

@@ -1,6 +1,6 @@
-import type { Model } from '../render/model.js';
+import type { Model } from '../../render/model.js';
 import type { RenderedFiles } from './files.js';
-import type { Alert } from './ports.js';
+import type { Alert } from '../ports.js';
 
 /**
  * Which services make HAProxy refuse a config: first from what its errors

@@ -1,15 +1,15 @@
 // Long on purpose: queue, coalescing, persistence and consolidation share one lock and one clock; the decisions themselves live in desired.ts and applier.ts.
-import { FlowError } from '../domain/errors.js';
-import type { Entry, Registry } from '../domain/registry.js';
-import type { Compiled } from '../render/render.js';
-import { Applier, MAX_ATTEMPTS, type ApplierDeps, type Attempt, type Persistence } from './applier.js';
-import { activeSpecs, applyCommands, EMPTY_DESIRED, initialDesired, quarantinedList, quarantineService, replicaStateOf, revertService, type Command, type DesiredState, type Quarantined, type ReducibleCommand } from './desired.js';
-import { routeWarnings, serversByService, shadowedServices } from './liveView.js';
-import { preview, type PreviewCommand, type PreviewOptions, type PreviewResult } from './preview.js';
-import type { ApplyKind, ApplyRecord, CommandResult, ConfigFiles, Store, StoredService, Tombstone } from './ports.js';
-import type { ResultCode } from './results.js';
-import { noStoredChanges, storedChanges, toStored, type StoredSnapshot } from './storedState.js';
-import type { Model } from '../render/model.js';
+import { FlowError } from '../../domain/errors.js';
+import type { Entry, Registry } from '../../domain/registry.js';
+import type { Compiled } from '../../render/render.js';
+import { Applier, MAX_ATTEMPTS, type ApplierDeps, type Attempt, type Persistence } from '../apply/applier.js';
+import { activeSpecs, applyCommands, EMPTY_DESIRED, initialDesired, quarantinedList, quarantineService, replicaStateOf, revertService, type Command, type DesiredState, type Quarantined, type ReducibleCommand } from '../desired/desired.js';
+import { routeWarnings, serversByService, shadowedServices } from '../apply/liveView.js';
+import { preview, type PreviewCommand, type PreviewOptions, type PreviewResult } from '../apply/preview.js';
+import type { ApplyKind, ApplyRecord, CommandResult, ConfigFiles, Store, StoredService, Tombstone } from '../ports.js';
+import type { ResultCode } from '../results.js';
+import { noStoredChanges, storedChanges, toStored, type StoredSnapshot } from '../desired/storedState.js';
+import type { Model } from '../../render/model.js';
 
 /**
  * The reconciler: one apply at a time; every change that arrives meanwhile

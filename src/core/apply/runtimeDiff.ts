@@ -1,6 +1,6 @@
-import type { BackendView, ServerView } from '../render/backend.js';
-import type { Layout } from '../render/model.js';
-import { LOOKUPS, type Lookup, type MapEntry } from '../render/routes.js';
+import type { BackendView, ServerView } from '../../render/backend.js';
+import type { Layout } from '../../render/model.js';
+import { LOOKUPS, type Lookup, type MapEntry } from '../../render/routes.js';
 
 /** One change the HAProxy runtime API can make without a reload. */
 export type RuntimeOp =

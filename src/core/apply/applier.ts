@@ -1,24 +1,24 @@
 // Long on purpose: the safe apply (runtime or reload, check before swap, save, restore on failure, attribution) reads as one sequence.
-import type { Registry } from '../domain/registry.js';
-import { renderMemo } from '../render/memo.js';
-import { buildModel, namesToResolveFor, restructured, type Layout, type Model } from '../render/model.js';
+import type { Registry } from '../../domain/registry.js';
+import { renderMemo } from '../../render/memo.js';
+import { buildModel, namesToResolveFor, restructured, type Layout, type Model } from '../../render/model.js';
 import { keepLiveNames } from './layout.js';
-import type { Compiled } from '../render/render.js';
-import type { BackendView } from '../render/backend.js';
-import type { RenderSettings } from '../render/settings.js';
-import type { Lookup, MapEntry } from '../render/routes.js';
+import type { Compiled } from '../../render/render.js';
+import type { BackendView } from '../../render/backend.js';
+import type { RenderSettings } from '../../render/settings.js';
+import type { Lookup, MapEntry } from '../../render/routes.js';
 import { attribute, attributeReloadFailure } from './attribution.js';
-import { activeSpecs, quarantineService, type DesiredState } from './desired.js';
+import { activeSpecs, quarantineService, type DesiredState } from '../desired/desired.js';
 import { renderFiles } from './files.js';
 import { explainReload, newRouteConflicts } from './liveView.js';
-import type { Log } from './log.js';
-import type { ApplyKind, ConfigFiles, CustomTemplates, DataPlane } from './ports.js';
-import type { ResultCode } from './results.js';
+import type { Log } from '../log.js';
+import type { ApplyKind, ConfigFiles, CustomTemplates, DataPlane } from '../ports.js';
+import type { ResultCode } from '../results.js';
 import { describeOps, runtimeDiff } from './runtimeDiff.js';
 import { buildIndex, commitPatch, planPatch, type LiveIndex, type PatchChange } from './patch.js';
-import { backendsFor } from '../render/backend.js';
-import type { ServiceSpec } from '../domain/spec.js';
-import { cmp } from '../domain/values.js';
+import { backendsFor } from '../../render/backend.js';
+import type { ServiceSpec } from '../../domain/spec.js';
+import { cmp } from '../../domain/values.js';
 
 /**
  * The apply side of the reconciler: the model HAProxy runs, and how a new

@@ -1,7 +1,7 @@
-import { spareView, structureOf, type BackendView } from '../render/backend.js';
-import type { RenderMemo } from '../render/memo.js';
-import { SPARE_PREFIX, type AssignBackends, type Layout } from '../render/model.js';
-import { cmp } from '../domain/values.js';
+import { spareView, structureOf, type BackendView } from '../../render/backend.js';
+import type { RenderMemo } from '../../render/memo.js';
+import { SPARE_PREFIX, type AssignBackends, type Layout } from '../../render/model.js';
+import { cmp } from '../../domain/values.js';
 
 /**
  * The runtime side of backend naming. With the live layout, known backends

@@ -2,10 +2,10 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { acmeDomainProblem } from '../domain/acmeParams.js';
+import { acmeDomainProblem } from '../../domain/acmeParams.js';
 import { newerCert, nextOrderAt, retryDelay, stateOf, daysToExpiry, renewAt, type AcmeState, type DomainStatus, type IssuedCert, type RetryPolicy } from './acmePolicy.js';
 import type { AcmeLocal, AcmeShared, AcmeSnapshot, SharedChallenge, StoredAccount } from './acmePorts.js';
-import type { Log } from './log.js';
+import type { Log } from '../log.js';
 
 /** The CA as the manager uses it (acme-client behind it; a fake in unit tests). */
 export interface AcmeCaPort {

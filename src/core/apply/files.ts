@@ -1,8 +1,8 @@
-import type { Model } from '../render/model.js';
-import { mapFileName } from '../render/model.js';
-import { renderConfig, type Compiled, type Rendered } from '../render/render.js';
-import { LOOKUPS } from '../render/routes.js';
-import type { ConfigFiles } from './ports.js';
+import type { Model } from '../../render/model.js';
+import { mapFileName } from '../../render/model.js';
+import { renderConfig, type Compiled, type Rendered } from '../../render/render.js';
+import { LOOKUPS } from '../../render/routes.js';
+import type { ConfigFiles } from '../ports.js';
 
 export interface RenderedFiles {
   files: ConfigFiles;

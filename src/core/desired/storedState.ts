@@ -1,10 +1,10 @@
-import { describeIssues } from '../domain/errors.js';
-import { fromRecord } from '../domain/params.js';
-import type { ParseContext } from '../domain/parse.js';
-import type { Entry, Owner, Registry } from '../domain/registry.js';
-import type { StoredChanges, StoredService, StoredState, Tombstone } from './ports.js';
-import { toEntry } from '../domain/entry.js';
-import { LayeredMap } from '../domain/layered.js';
+import { describeIssues } from '../../domain/errors.js';
+import { fromRecord } from '../../domain/params.js';
+import type { ParseContext } from '../../domain/parse.js';
+import type { Entry, Owner, Registry } from '../../domain/registry.js';
+import type { StoredChanges, StoredService, StoredState, Tombstone } from '../ports.js';
+import { toEntry } from '../../domain/entry.js';
+import { LayeredMap } from '../../domain/layered.js';
 
 /**
  * Stored records and registry entries, both ways: what the store keeps, and

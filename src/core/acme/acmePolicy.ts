@@ -1,4 +1,4 @@
-import { backoffDelay } from './backoff.js';
+import { backoffDelay } from '../backoff.js';
 
 /** What /certs shows for a name ACME manages. */
 export type AcmeState = 'pending' | 'valid' | 'renewing' | 'failed';

@@ -1,7 +1,7 @@
 import crypto from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Log } from './log.js';
-import type { Tombstone } from './ports.js';
+import type { Log } from '../log.js';
+import type { Tombstone } from '../ports.js';
 
 /** A replica's shareable state: API services with write times, removals, certificates. */
 export interface ReplicaView {

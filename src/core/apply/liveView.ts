@@ -1,5 +1,5 @@
-import type { Layout, Model } from '../render/model.js';
-import type { ShadowedRoute } from '../render/routes.js';
+import type { Layout, Model } from '../../render/model.js';
+import type { ShadowedRoute } from '../../render/routes.js';
 
 /**
  * Pure readings of a model: why a change needs a reload, which routes

@@ -1,12 +1,12 @@
-import { describeIssues } from '../domain/errors.js';
-import { fromEntries } from '../domain/params.js';
-import type { ParseContext } from '../domain/parse.js';
-import { backoffDelay, sleepUnlessAborted } from './backoff.js';
-import type { Command } from './desired.js';
-import type { CommandResult } from './ports.js';
-import type { Log } from './log.js';
-import type { ListenerApi } from './ports.js';
-import { toEntry } from '../domain/entry.js';
+import { describeIssues } from '../../domain/errors.js';
+import { fromEntries } from '../../domain/params.js';
+import type { ParseContext } from '../../domain/parse.js';
+import { backoffDelay, sleepUnlessAborted } from '../backoff.js';
+import type { Command } from '../desired/desired.js';
+import type { CommandResult } from '../ports.js';
+import type { Log } from '../log.js';
+import type { ListenerApi } from '../ports.js';
+import { toEntry } from '../../domain/entry.js';
 
 /**
  * State from docker-flow-swarm-listener (LISTENER_ADDRESS), as

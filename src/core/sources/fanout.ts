@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { backoffDelay } from './backoff.js';
+import { backoffDelay } from '../backoff.js';
 
 export interface PeerOutcome {
   Peer: string;
