@@ -236,7 +236,7 @@ function serviceEntry(service: DockerSwarmService, options: DockerSyncOptions, h
   if (service.mode === 'replicated' && service.replicas === 0) return { ok: true };
   const raw = fromLabels(service.labels, PREFIX);
   const routing = labelValue(service.labels, SWARM_ROUTING_LABEL)?.toLowerCase();
-  if (routing !== undefined && routing !== 'vip' && routing !== 'tasks') return { ok: false, reason: `bad labels: ${SWARM_ROUTING_LABEL} "${labelValue(service.labels, SWARM_ROUTING_LABEL)}" must be vip or tasks` };
+  if (routing !== undefined && routing !== 'vip' && routing !== 'tasks') return { ok: false, reason: `bad labels: ${SWARM_ROUTING_LABEL} "${labelValue(service.labels, SWARM_ROUTING_LABEL)?.slice(0, 60)}" must be vip or tasks` };
   const stack = service.labels[STACK_NAMESPACE];
   const short = raw.params.get('shortname') === 'true' && stack !== undefined && service.name.startsWith(`${stack}_`);
   const name = short ? service.name.slice(stack.length + 1) : service.name;
