@@ -104,3 +104,15 @@ test('without a service routed to its tasks, nothing is read again until an even
   stop.abort();
   await h.discovery.stop();
 });
+
+test('polls that find nothing new apply nothing: no apply record or log line every 2 s', async (t) => {
+  const h = harness(() => swarmState([{ id: 't1', state: 'running', addresses: [{ network: 'edge', ip: '10.0.1.5' }] }]), 20);
+  const stop = new AbortController();
+  await h.discovery.initialSync(stop.signal);
+  h.discovery.start(stop.signal);
+  t.true(await until(() => h.reads() >= 10), `polled: ${h.reads()} reads`);
+  t.is(h.applied.length, 1, 'the first poll applies; the same state again is not applied');
+  t.deepEqual(servers(h.applied[0]), ['t1']);
+  stop.abort();
+  await h.discovery.stop();
+});

@@ -1,3 +1,4 @@
+// Long on purpose: the events loop, the sync loop and the drain share one state (the last read, the lifecycle, what is live); the decisions live in labels.ts, lifecycle.ts and swarmTasks.ts.
 import { backoffDelay, sleepUnlessAborted as sleep, type BackoffPolicy } from '../../core/backoff.js';
 import type { DockerState, DockerSyncResult } from './labels.js';
 import type { CommandResult } from '../../core/ports.js';
@@ -81,6 +82,8 @@ export class DockerDiscovery {
   private taskServices: ReadonlySet<string> = new Set();
   /** Quick resyncs in a row while a task was on its way to running. */
   private settlePolls = 0;
+  /** What the last sync made live (see syncKey), while no event has come since. */
+  private appliedKey: string | undefined;
 
   constructor(private readonly deps: DiscoveryDeps) {
     this.timing = { ...DEFAULT_TIMING, ...deps.timing };
@@ -174,7 +177,18 @@ export class DockerDiscovery {
     // Events that arrived before or during the read are applied over it.
     const result = this.deps.map(this.lifecycle.apply(state));
     this.remember(result);
+    // A poll that finds what was last made live, with no event since, changes nothing: not applied again
+    // (swarm task routing polls every 2 s; each would be an apply record and a log line).
+    const key = syncKey(result.entries);
+    if (events.ids.length === 0 && key === this.appliedKey) {
+      this.syncs++;
+      this.lastSync = this.summary(started, result, 'none');
+      return;
+    }
+    const eventsBefore = this.events;
     const applied = await this.deps.apply(result.entries, events.ids.slice(0, 20));
+    // What is live is known only if no event (and so no drain) came in meanwhile.
+    this.appliedKey = applied.ok && this.events === eventsBefore ? key : undefined;
     if (applied.ok && events.since !== undefined) this.deps.onLive?.(performance.now() - events.since);
     this.syncs++;
     this.lastSync = this.summary(started, result, applied.ok ? applied.apply?.kind ?? 'none' : `failed: ${applied.message}`);
@@ -204,6 +218,7 @@ export class DockerDiscovery {
           onEvent: (event: DockerEvent) => {
             if (!isRelevant(event, this.deps.notifyLabel, this.taskServices)) return;
             this.events++;
+            this.appliedKey = undefined;
             // A change id follows the event from here to the apply that makes it live.
             const changeId = `docker-${event.type}-${event.action}-${event.id.slice(0, 12)}`.replace(/[^A-Za-z0-9_.:-]/g, '_');
             this.pending.ids.push(changeId);
@@ -286,6 +301,11 @@ export class DockerDiscovery {
       applied,
     };
   }
+}
+
+/** The docker-owned services as the engine gets them: names, parameters and servers. */
+function syncKey(entries: readonly Entry[]): string {
+  return JSON.stringify(entries.map((e) => [e.name, e.params, e.spec.servers ?? null]));
 }
 
 function message(e: unknown): string {
