@@ -261,8 +261,10 @@ function serviceEntry(service: DockerSwarmService, options: DockerSyncOptions, h
   if (!toTasks) return { ok: true, entry };
   const chosen = taskServers(service.tasks ?? [], labelValue(service.labels, `${PREFIX}network`), options.network);
   // No task to route: no entry, as for a service of containers (an empty server list would fall back to the VIP name).
-  if (chosen.servers.length === 0) return { ok: false, reason: chosen.problems.length > 0 ? chosen.problems.join('; ') : 'none of its tasks is running' };
-  return { ok: true, entry: { ...entry, spec: { ...entry.spec, servers: chosen.servers } }, tasks: chosen.tasks, problems: chosen.problems };
+  if (chosen.tasks.length === 0) return { ok: false, reason: chosen.problems.length > 0 ? chosen.problems.join('; ') : 'none of its tasks is running' };
+  // The task id keeps each server's slot steady.
+  const servers = chosen.tasks.map((t): ServerAddr => ({ host: t.ip, id: t.task }));
+  return { ok: true, entry: { ...entry, spec: { ...entry.spec, servers } }, tasks: chosen.tasks, problems: chosen.problems };
 }
 
 /** Adds parameters the labels did not give. */

@@ -36,12 +36,12 @@ export async function readDockerState(docker: Docker, options: ReadOptions): Pro
     ]);
     const hostNetworks = await hostNetworkIds([...new Set(services.flatMap(taskNetworks))], docker, signal);
     const cut = services.map((s) => toService(s, hostNetworks));
-    const routed = cut.filter((s) => routesToTasks(s, options.swarmRouting ?? 'vip'));
-    const tasks = await listTasks(docker, routed.map((s) => s.id), signal);
+    const routed = new Set(cut.filter((s) => routesToTasks(s, options.swarmRouting ?? 'vip')));
+    const tasks = await listTasks(docker, [...routed].map((s) => s.id), signal);
     const unhealthy = new Set(notHealthy.map((c) => c.Id));
     return {
       containers: containers.map((c) => toContainer(c, unhealthy.has(c.Id))),
-      services: cut.map((s) => (routed.includes(s) ? { ...s, tasks: tasks.get(s.id) ?? [] } : s)),
+      services: cut.map((s) => (routed.has(s) ? { ...s, tasks: tasks.get(s.id) ?? [] } : s)),
     };
   } catch (e) {
     if (options.signal.aborted) throw new FlowError('ABORTED', 'discovery stopped', { cause: e });

@@ -1,5 +1,4 @@
 import { isIP } from 'node:net';
-import type { ServerAddr } from '../../domain/spec.js';
 import { cmp } from '../../domain/values.js';
 
 // Swarm services routed to their tasks (com.df.swarmRouting=tasks): which tasks are servers, where, and how
@@ -63,14 +62,13 @@ export interface TaskServer {
  * The servers of a service routed to its tasks: every running task, at its
  * address on the network the proxy shares with it (`com.df.network`, else
  * DOCKER_NETWORK, also as `<stack>_<name>`, else the one network the task is
- * attached to besides the ingress). The task id keeps each server's slot
- * steady. A task that cannot be reached is left out with its problem; the
+ * attached to besides the ingress), sorted by task id, which names the
+ * server and keeps its slot steady. A task that cannot be reached is left out with its problem; the
  * others still serve (a deploy may attach a network to new tasks only).
  */
-export function taskServers(list: readonly DockerTask[], label: string | undefined, dockerNetwork: string | undefined): { servers: ServerAddr[]; tasks: TaskServer[]; problems: string[] } {
+export function taskServers(list: readonly DockerTask[], label: string | undefined, dockerNetwork: string | undefined): { tasks: TaskServer[]; problems: string[] } {
   const wanted = label ?? dockerNetwork;
   const running = [...list].filter((t) => t.state === 'running').sort((a, b) => cmp(a.id, b.id));
-  const servers: ServerAddr[] = [];
   const tasks: TaskServer[] = [];
   const problems: string[] = [];
   for (const task of running) {
@@ -90,10 +88,9 @@ export function taskServers(list: readonly DockerTask[], label: string | undefin
       problems.push(`Docker reported the address "${address.ip.slice(0, 60)}" for ${which}, which is not an IP address`);
       continue;
     }
-    servers.push({ host: address.ip, id: task.id });
     tasks.push({ task: task.id, network: address.network, ip: address.ip });
   }
-  return { servers, tasks, problems };
+  return { tasks, problems };
 }
 
 /** A task as the Docker API lists it, the fields discovery reads. */
