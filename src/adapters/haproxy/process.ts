@@ -215,8 +215,25 @@ export class HaproxyProcess {
     // workers to stop: until then they accept too and would serve new connections with the old config.
     // Their soft stop is started here (the master's own SIGUSR1 follows), so a change is live when answered.
     for (const old of oldWorkers) signal(old, this.terminateOld ? 'SIGTERM' : 'SIGUSR1');
-    this.log.info({ forkedMs: Math.round(forkedMs), servingMs: Math.round(performance.now() - started) }, 'reload timing');
+    // A signal is handled when the worker next runs its loop: until then it still accepts. Each one is asked
+    // (through the master) until it says it is stopping, which it does once its listeners are closed.
+    const servingMs = performance.now() - started;
+    const stopDeadline = Math.min(deadline, Date.now() + 2000);
+    for (const old of oldWorkers) while (Date.now() < stopDeadline && !(await this.workerStopping(old))) await sleep(1);
+    const times = { forkedMs: Math.round(forkedMs), servingMs: Math.round(servingMs), oldStoppedMs: Math.round(performance.now() - started) };
+    this.log.info(times, 'reload timing');
     return { ok: true, workerPid: worker, message: 'reloaded', durationMs: performance.now() - started };
+  }
+
+  /** Whether a worker no longer accepts: it reports `Stopping: 1` through the master CLI, or is gone. */
+  private async workerStopping(pid: number): Promise<boolean> {
+    if (!alive(pid)) return true;
+    try {
+      const info = await cliCommand(this.paths.masterSocket, `@!${pid} show info`, { timeoutMs: 1000 });
+      return !/^Pid: /m.test(info) || /^Stopping: 1$/m.test(info);
+    } catch {
+      return false; // the master re-executes itself and is briefly unreachable
+    }
   }
 
   /** The pid of the worker that answers on the admin socket, if one does. */
