@@ -3,6 +3,7 @@ import { startBackend, type Backend } from '../support/backend.js';
 import { answeredBy } from '../support/http.js';
 import { startFlowProxy, type FlowProxy } from '../support/flowProxy.js';
 import { proxyDataPlaneProblems } from '../support/dataPlaneCheck.js';
+import { freePort } from '../support/ports.js';
 
 // One flow-proxy and a set of real backends for the whole file; tests run one
 // after another and use their own paths or host names so they do not overlap.
@@ -127,10 +128,17 @@ test.serial('replicas=0 removes the service', async (t) => {
   t.is(await who('/scaled'), 503);
 });
 
-test.serial('unmatched requests get our 503 page', async (t) => {
+test.serial('unmatched requests get our 503 page; so does a service whose servers are all down', async (t) => {
   const res = await proxy.get('/no/such/route', { host: 'nobody.test' });
   t.is(res.status, 503);
-  t.regex(res.body, /flow-proxy/i);
+  t.regex(res.body, /flow-proxy: 503 Service Unavailable/);
+  // The page comes from the errors section every backend refers to, a service's own backend too.
+  const closed = await freePort();
+  t.is((await proxy.api('reconfigure', { serviceName: 'nobody-home', servicePath: '/nobody-home', port: String(closed), outboundHostname: '127.0.0.1' })).status, 200);
+  const down = await proxy.get('/nobody-home/x');
+  t.is(down.status, 503);
+  t.regex(down.body, /flow-proxy: 503 Service Unavailable/);
+  t.is((await proxy.api('remove', { serviceName: 'nobody-home' })).status, 200);
 });
 
 test.serial('a config HAProxy refuses is rejected with its message; the old config keeps serving', async (t) => {
