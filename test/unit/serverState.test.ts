@@ -48,3 +48,12 @@ test('an unknown dump version or header gives an empty state (a fresh start), no
   t.is(carryOverServerState(`2\n${HEADER}\n${line({ be: 'web-be9000_0', srv: 's-a' })}\n`, configured), EMPTY_STATE);
   t.is(carryOverServerState(`1\n# be_id be_name\n${line({ be: 'web-be9000_0', srv: 's-a' })}\n`, configured), EMPTY_STATE);
 });
+
+test('a kept line is written as HAProxy dumped it; one with doubled or trailing spaces is read the slow way and written with single spaces', (t) => {
+  const plain = line({ be: 'web-be9000_0', srv: 's-a' });
+  t.is(carryOverServerState(dump(plain), configured).split('\n')[2], plain);
+  const spaced = `${plain.replace(' s-a ', '  s-a   ')} `;
+  t.is(carryOverServerState(dump(spaced), configured).split('\n')[2], plain);
+  // One field too many or too few is dropped either way.
+  t.is(carryOverServerState(dump(`${plain} extra`), configured), `1\n${HEADER}\n`);
+});

@@ -55,6 +55,8 @@ export class HaproxyProcess {
   private watch: NodeJS.Timeout | undefined;
   private logOffset = 0;
   private recovering = false;
+  /** How long the last reload took until its new worker served (see `reload`). */
+  private lastServingMs = 0;
   constructor(private readonly paths: HaproxyPaths, private readonly log: Logger, private readonly terminateOld = false, private readonly hooks: RecoveryHooks = {}) {}
 
   get pid(): number | undefined {
@@ -181,6 +183,10 @@ export class HaproxyProcess {
     this.readNewLog();
     await cliCommand(this.paths.masterSocket, 'reload', { timeoutMs: 5000 });
     const deadline = Date.now() + timeoutMs;
+    // Watching takes two CLI connections every few ms, CPU the master needs while it parses the config
+    // (at 10,000 services that was as much CPU as the render): the new worker is looked for only after
+    // half the time the last reload took.
+    await sleep(Math.min(1000, Math.round(this.lastServingMs / 2)));
     let worker: number | undefined;
     let info: ProcInfo | undefined;
     while (Date.now() < deadline) {
@@ -215,9 +221,10 @@ export class HaproxyProcess {
     // workers to stop: until then they accept too and would serve new connections with the old config.
     // Their soft stop is started here (the master's own SIGUSR1 follows), so a change is live when answered.
     for (const old of oldWorkers) signal(old, this.terminateOld ? 'SIGTERM' : 'SIGUSR1');
+    const servingMs = performance.now() - started;
+    this.lastServingMs = servingMs;
     // A signal is handled when the worker next runs its loop: until then it still accepts. Each one is asked
     // (through the master) until it says it is stopping, which it does once its listeners are closed.
-    const servingMs = performance.now() - started;
     const stopDeadline = Math.min(deadline, Date.now() + 2000);
     for (const old of oldWorkers) while (Date.now() < stopDeadline && !(await this.workerStopping(old))) await sleep(1);
     const times = { forkedMs: Math.round(forkedMs), servingMs: Math.round(servingMs), oldStoppedMs: Math.round(performance.now() - started) };

@@ -43,22 +43,46 @@ export function carryOverServerState(saved: string, configured: ConfiguredServer
   };
   if (Object.values(at).some((i) => i < 0)) return EMPTY_STATE;
   const out = ['1', `# ${header.join(' ')}`];
-  for (const line of lines.slice(1)) {
-    if (line.startsWith('#') || line.trim() === '') continue;
+  // Where each field ends (a line is kept as it is unless its weight changes: no split and join of 10,000 lines).
+  const ends = new Int32Array(header.length);
+  for (const raw of lines.slice(1)) {
+    if (raw.startsWith('#') || raw.trim() === '') continue;
     // HAProxy separates the fields with one space; anything else is read the slow way.
-    let f = line.split(' ');
-    if (f.length !== header.length) f = line.trim().split(/\s+/);
-    if (f.length !== header.length) continue;
-    const admin = Number(f[at.admin]);
+    let line = raw;
+    if (!fieldEnds(line, ends)) {
+      line = raw.trim().split(/\s+/).join(' ');
+      if (!fieldEnds(line, ends)) continue;
+    }
+    const field = (i: number) => line.slice(i === 0 ? 0 : (ends[i - 1] as number) + 1, ends[i]);
+    const admin = Number(field(at.admin));
     if (!Number.isInteger(admin) || (admin & FORCED_ADMIN) !== 0) continue;
-    const server = configured.get(f[at.backend] as string)?.get(f[at.server] as string);
-    if (server && isLiteralAddress(server.host) && (bare(server.host) !== f[at.addr] || String(server.port) !== f[at.port])) continue;
+    const server = configured.get(field(at.backend))?.get(field(at.server));
+    if (server && isLiteralAddress(server.host) && (bare(server.host) !== field(at.addr) || String(server.port) !== field(at.port))) continue;
     // A server that is no longer checked would keep a "down" it can never leave.
     if (server && server.checked === false) continue;
+    if (field(at.uweight) === field(at.iweight)) {
+      out.push(line);
+      continue;
+    }
+    const f = line.split(' ');
     f[at.uweight] = f[at.iweight] as string;
     out.push(f.join(' '));
   }
   return `${out.join('\n')}\n`;
+}
+
+/** Fills `ends` with where each space-separated field of `line` ends; false unless it has exactly that many fields. */
+function fieldEnds(line: string, ends: Int32Array): boolean {
+  let from = 0;
+  for (let i = 0; i < ends.length - 1; i++) {
+    const space = line.indexOf(' ', from);
+    if (space < 0) return false;
+    ends[i] = space;
+    from = space + 1;
+  }
+  if (line.indexOf(' ', from) >= 0) return false;
+  ends[ends.length - 1] = line.length;
+  return true;
 }
 
 function bare(host: string): string {
