@@ -31,12 +31,13 @@ runBench('reloadPhases', async () => {
       const phases: Record<string, number[]> = {};
       for (const line of proxy.output().split('\n')) {
         if (!line.startsWith('{')) continue;
-        const o = JSON.parse(line) as { msg?: string; phases?: Record<string, number>; stateMs?: number; stateWaitMs?: number; filesMs?: number; reloadMs?: number; forkedMs?: number; servingMs?: number };
+        const o = JSON.parse(line) as { msg?: string; phases?: Record<string, number>; stateMs?: number; stateWaitMs?: number; filesMs?: number; reloadMs?: number; forkedMs?: number; servingMs?: number; oldStoppedMs?: number };
         const add = (k: string, v: number | undefined) => v !== undefined && (phases[k] ??= []).push(v);
         if (o.msg === 'reload phases (ms)' && o.phases) for (const [k, v] of Object.entries(o.phases)) add(`applier.${k}`, v);
         if (o.msg === 'reload timing') {
           add('haproxy.newWorkerForked', o.forkedMs);
           add('haproxy.newWorkerServing', o.servingMs);
+          add('haproxy.oldWorkersStopping', o.oldStoppedMs);
         }
         // The part of the server state phase spent waiting for HAProxy's answer (read ahead during render and check).
         if (o.msg === 'server state read') add('commit.serverStateWait', o.stateWaitMs);

@@ -43,3 +43,19 @@ export function syncDir(dir: string): void {
     // some file systems refuse fsync on directories; the rename is still atomic
   }
 }
+
+/**
+ * Makes `to` name the content of `from`, replacing it atomically: a hard link (the content stays as it is
+ * while `from` is later replaced by writeFileAtomic, a rename), or a copy where links are refused.
+ */
+export function linkOrCopy(from: string, to: string): void {
+  const tmp = path.join(path.dirname(to), `.${path.basename(to)}.${process.pid}.link`);
+  fs.rmSync(tmp, { force: true });
+  try {
+    fs.linkSync(from, tmp);
+    fs.renameSync(tmp, to);
+  } catch {
+    fs.rmSync(tmp, { force: true });
+    writeFileAtomic(to, fs.readFileSync(from), 0o600, false);
+  }
+}

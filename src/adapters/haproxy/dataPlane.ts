@@ -1,15 +1,14 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { formatAddress as address } from '../../domain/values.js';
-import { writeFileAtomic } from '../fsAtomic.js';
+import { linkOrCopy, writeFileAtomic } from '../fsAtomic.js';
 import { checkConfig, type CheckResult } from './check.js';
 import { cliBatch, cliCommand, isSuccessAnswer } from './cli.js';
 import { carryOverServerState, EMPTY_STATE } from './serverState.js';
 import { ServerStateReads } from './stateReads.js';
 import { HaproxyProcess, type RecoveryHooks, type ReloadResult } from './process.js';
 import type { RuntimeOp } from '../../core/apply/runtimeDiff.js';
-import type { ConfigFiles, DataPlane, RuntimeResult } from '../../core/ports.js';
-import { MAP_DIR_TOKEN } from '../../core/ports.js';
+import { MAP_DIR_TOKEN, type ConfigFiles, type DataPlane, type RuntimeResult } from '../../core/ports.js';
 import { mapFileName } from '../../render/model.js';
 
 export interface DataPlaneOptions {
@@ -102,8 +101,9 @@ export class HaproxyDataPlane implements DataPlane {
 
   private async commitNow(files: ConfigFiles): Promise<ReloadResult> {
     const t0 = performance.now();
-    await this.saveServerState(files.servers, this.stateReads.current());
-    const t1 = performance.now();
+    // The files are written while the server state (read ahead) may still be arriving.
+    const state = this.stateReads.current();
+    state.catch(() => undefined); // read (and its failure logged) below, unless the files cannot be written
     this.copySet(this.files.config, this.files.mapDir, this.files.previousConfig, this.files.previousMapDir);
     const previousServers = this.liveServers;
     try {
@@ -117,9 +117,11 @@ export class HaproxyDataPlane implements DataPlane {
       }
       throw e;
     }
+    const t1 = performance.now();
+    await this.saveServerState(files.servers, state);
     const t2 = performance.now();
     const result = await this.process.reload();
-    this.options.log.debug({ stateMs: Math.round(t1 - t0), filesMs: Math.round(t2 - t1), reloadMs: Math.round(performance.now() - t2) }, 'commit phases');
+    this.options.log.debug({ filesMs: Math.round(t1 - t0), stateMs: Math.round(t2 - t1), reloadMs: Math.round(performance.now() - t2) }, 'commit phases');
     if (result.ok) this.lingering.clear();
     if (!result.ok) {
       this.copySet(this.files.previousConfig, this.files.previousMapDir, this.files.config, this.files.mapDir);
@@ -155,11 +157,8 @@ export class HaproxyDataPlane implements DataPlane {
     return fs.readdirSync(this.files.mapDir).filter((f) => f.endsWith('.map')).sort().map((file) => ({ file, text: fs.readFileSync(path.join(this.files.mapDir, file), 'utf8') }));
   }
 
-  /**
-   * Runtime changes, reloads and the retries of deferred deletes never
-   * overlap: a server brought back from maintenance must not be deleted by a
-   * retry that was already on its way.
-   */
+  /** Runtime changes, reloads and the retries of deferred deletes never overlap: a server brought back
+   *  from maintenance must not be deleted by a retry that was already on its way. */
   private cliTurn: Promise<unknown> = Promise.resolve();
 
   private inTurn<T>(fn: () => Promise<T>): Promise<T> {
@@ -284,13 +283,13 @@ export class HaproxyDataPlane implements DataPlane {
     writeFileAtomic(config, files.config.split(MAP_DIR_TOKEN).join(mapDir), 0o600, false);
   }
 
+  /** Keeps (or puts back) a set of files as links (see linkOrCopy); the config names the live maps: it is only ever put back. */
   private copySet(fromConfig: string, fromMaps: string, toConfig: string, toMaps: string): void {
     if (!fs.existsSync(fromConfig)) return;
     for (const name of fs.readdirSync(fromMaps)) {
-      if (name.endsWith('.map')) writeFileAtomic(path.join(toMaps, name), fs.readFileSync(path.join(fromMaps, name)), 0o600, false);
+      if (name.endsWith('.map')) linkOrCopy(path.join(fromMaps, name), path.join(toMaps, name));
     }
-    const text = fs.readFileSync(fromConfig, 'utf8');
-    writeFileAtomic(toConfig, text.split(fromMaps).join(toMaps), 0o600, false);
+    linkOrCopy(fromConfig, toConfig);
   }
 
   stop(graceMs?: number): Promise<void> {
