@@ -56,3 +56,24 @@ export async function waitGone(pids: readonly number[], timeoutMs: number, runni
   }
   return !pids.some(running);
 }
+
+/** The sockets a process holds open (Linux: `socket:[inode]` links in /proc/<pid>/fd); undefined where it cannot be read. */
+export function socketsOf(pid: number): Set<string> | undefined {
+  const dir = `/proc/${pid}/fd`;
+  let fds: string[];
+  try {
+    fds = fs.readdirSync(dir);
+  } catch {
+    return undefined;
+  }
+  const sockets = new Set<string>();
+  for (const fd of fds) {
+    try {
+      const target = fs.readlinkSync(`${dir}/${fd}`);
+      if (target.startsWith('socket:')) sockets.add(target);
+    } catch {
+      // closed meanwhile
+    }
+  }
+  return sockets;
+}

@@ -7,7 +7,7 @@ import { FlowError } from '../../domain/errors.js';
 import { cliCommand } from './cli.js';
 import { haproxyEnvironment } from './environment.js';
 import { parseAlerts } from './check.js';
-import { alive, isLiveHaproxy, readPidFile, signal, waitGone } from './pids.js';
+import { alive, isLiveHaproxy, readPidFile, signal, socketsOf, waitGone } from './pids.js';
 
 export interface HaproxyPaths {
   bin: string;
@@ -223,18 +223,26 @@ export class HaproxyProcess {
     for (const old of oldWorkers) signal(old, this.terminateOld ? 'SIGTERM' : 'SIGUSR1');
     const servingMs = performance.now() - started;
     this.lastServingMs = servingMs;
-    // A signal is handled when the worker next runs its loop: until then it still accepts. Each one is asked
-    // (through the master) until it says it is stopping, which it does once its listeners are closed.
+    // A signal is handled when the worker next runs its loop: until then it still accepts. Each one is
+    // watched until it has closed the listening sockets it shares with the new worker (HAProxy passes them
+    // on at a reload), or, where /proc cannot tell, until it says it is stopping through the master CLI
+    // (which answers only once back from its own re-exec: tens of ms later at 10,000 services).
     const stopDeadline = Math.min(deadline, Date.now() + 2000);
-    for (const old of oldWorkers) while (Date.now() < stopDeadline && !(await this.workerStopping(old))) await sleep(1);
+    const listeners = socketsOf(worker);
+    const procUntil = Date.now() + 250; // then the master is asked, should a socket stay shared for another reason
+    for (const old of oldWorkers) {
+      while (Date.now() < stopDeadline && !(await this.stoppedAccepting(old, Date.now() < procUntil ? listeners : undefined))) await sleep(1);
+    }
     const times = { forkedMs: Math.round(forkedMs), servingMs: Math.round(servingMs), oldStoppedMs: Math.round(performance.now() - started) };
     this.log.info(times, 'reload timing');
     return { ok: true, workerPid: worker, message: 'reloaded', durationMs: performance.now() - started };
   }
 
-  /** Whether a worker no longer accepts: it reports `Stopping: 1` through the master CLI, or is gone. */
-  private async workerStopping(pid: number): Promise<boolean> {
+  /** Whether an old worker no longer accepts: it holds none of the new worker's sockets, or reports `Stopping: 1`, or is gone. */
+  private async stoppedAccepting(pid: number, newWorkerSockets: ReadonlySet<string> | undefined): Promise<boolean> {
     if (!alive(pid)) return true;
+    const held = newWorkerSockets && socketsOf(pid);
+    if (held) return ![...held].some((s) => newWorkerSockets.has(s));
     try {
       const info = await cliCommand(this.paths.masterSocket, `@!${pid} show info`, { timeoutMs: 1000 });
       return !/^Pid: /m.test(info) || /^Stopping: 1$/m.test(info);
