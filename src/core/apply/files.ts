@@ -20,12 +20,22 @@ export function renderFiles(compiled: Compiled, model: Model, owners = true): Re
   return { files: { config: rendered.text.endsWith('\n') ? rendered.text : `${rendered.text}\n`, maps, servers: configuredServers(model) }, owners: rendered.owners };
 }
 
+type ServersOf = Map<string, { host: string; port: number; checked: boolean }>;
+
+/** A backend's servers by its view: views do not change, and most are the same from one render to the next. */
+const serversOfView = new WeakMap<Model['view']['backends'][number], ServersOf>();
+
 /** Backend -> server -> host and port, for every server line the model renders. */
-function configuredServers(model: Model): Map<string, Map<string, { host: string; port: number; checked: boolean }>> {
-  const servers = new Map<string, Map<string, { host: string; port: number; checked: boolean }>>();
+function configuredServers(model: Model): Map<string, ServersOf> {
+  const servers = new Map<string, ServersOf>();
   for (const b of model.view.backends) {
-    const checked = / check\b/.test(b.serverOptions);
-    servers.set(b.name, new Map(b.servers.map((s) => [s.name, { host: s.ip ?? s.host, port: s.port, checked }])));
+    let of = serversOfView.get(b);
+    if (!of) {
+      const checked = / check\b/.test(b.serverOptions);
+      of = new Map(b.servers.map((s) => [s.name, { host: s.ip ?? s.host, port: s.port, checked }]));
+      serversOfView.set(b, of);
+    }
+    servers.set(b.name, of);
   }
   return servers;
 }
