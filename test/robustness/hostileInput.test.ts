@@ -222,7 +222,7 @@ test('environment variables: a hostile value is refused naming it, or every rend
       const bad = lines(text).slice(1).map((l, i) => [i + 2, l, cleanLine(l)] as const).find(([, , c]) => !c.ok);
       if (bad) throw new Error(`${name}=${JSON.stringify(value)}: line ${bad[0]} ${JSON.stringify(bad[1])}: ${bad[2].reason}`);
       // Every line is where its section puts it: sections start at column 0, everything else is indented.
-      const stray = lines(text).slice(1).find((l) => l !== '' && !/^ {4}\S/.test(l) && !/^(global|defaults( fp_base| fp_std from fp_base| from fp_base)?|resolvers docker|frontend \S+|backend \S+( from fp_std)?|listen \S+|userlist \S+)$/.test(l));
+      const stray = lines(text).slice(1).find((l) => l !== '' && !/^ {4}\S/.test(l) && !/^(global|defaults( fp_base| fp_std from fp_base| from fp_base)?|resolvers docker|http-errors fp_errors|frontend \S+|backend \S+( from fp_std)?|listen \S+|userlist \S+)$/.test(l));
       if (stray) throw new Error(`${name}=${JSON.stringify(value)}: stray line ${JSON.stringify(stray)}`);
     }),
     { numRuns: 1500 },
