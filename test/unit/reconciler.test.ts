@@ -22,6 +22,8 @@ const withOption = (name: string) => apiEntry(`serviceName=${name}&servicePath=/
 test('changes that arrive during an apply join the next batch: one apply for them all, each caller answered', async (t) => {
   const { r } = await reconciler();
   const first = r.submit({ kind: 'upsert', entry: withOption('a') });
+  // Calls of the same turn of the event loop go with it (see gather); these come once its apply has begun.
+  await new Promise((resolve) => setTimeout(resolve, 5));
   const rest = Array.from({ length: 20 }, (_, i) => r.submit({ kind: 'upsert', entry: withOption(`s${i}`) }));
   const results = await Promise.all([first, ...rest]);
   t.true(results.every((x) => x.ok));
@@ -129,4 +131,18 @@ test('consolidation waits for a quiet moment, but constant churn gets it at the 
   t.is(consolidations(), 1, `consolidated once under churn (after ${Math.round(waited)} ms, ${n} changes)`);
   t.true(waited >= quiet * 2, 'not at the first quiet period: there was none');
   await r.close();
+});
+
+test('a burst still arriving is gathered into one batch: calls that come while others wait join them', async (t) => {
+  const { r } = await reconciler();
+  const calls: Array<Promise<{ ok: boolean; apply?: { id: number } }>> = [];
+  // Two calls wait; more come 1 ms apart (as a burst is read off its sockets), all before the batch is taken.
+  calls.push(r.submit({ kind: 'upsert', entry: plain('b0') }), r.submit({ kind: 'upsert', entry: plain('b1') }));
+  for (let i = 2; i < 12; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 1));
+    calls.push(r.submit({ kind: 'upsert', entry: plain(`b${i}`) }));
+  }
+  const results = await Promise.all(calls);
+  t.true(results.every((x) => x.ok));
+  t.is(new Set(results.map((x) => x.apply?.id)).size, 1, 'one apply for the whole burst');
 });

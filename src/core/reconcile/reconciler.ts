@@ -38,6 +38,8 @@ export interface ReconcilerDeps extends Omit<ApplierDeps, 'now'> {
 
 /** The longest the files on disk stay behind runtime changes. */
 export const FILES_AFTER_MS = 500;
+/** How long at most a batch waits for the rest of a burst that is still arriving (see gather). */
+const GATHER_MS = 50;
 
 interface Pending {
   command: Command;
@@ -181,10 +183,25 @@ export class Reconciler {
     return Promise.all(results);
   }
 
+  /**
+   * Calls that arrived while the last apply rendered (which holds the event loop) are still unread on their
+   * sockets: one turn of the loop reads them. While a burst is arriving (several calls wait and more come),
+   * the batch waits for them, up to GATHER_MS: a burst of new services goes in a few reloads, not one per apply.
+   */
+  private async gather(): Promise<void> {
+    await new Promise((resolve) => setImmediate(resolve));
+    for (let waited = 0; this.queue.length > 1 && waited < GATHER_MS; waited += 2) {
+      const waiting = this.queue.length;
+      await new Promise((resolve) => setTimeout(resolve, 2));
+      if (this.queue.length === waiting) return;
+    }
+  }
+
   private async drain(): Promise<void> {
     this.running = true;
     try {
       while (this.queue.length > 0) {
+        await this.gather();
         const batch = this.queue;
         this.queue = [];
         try {
