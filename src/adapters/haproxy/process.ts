@@ -157,12 +157,7 @@ export class HaproxyProcess {
   }
 
   private async workerServing(pid: number): Promise<boolean> {
-    try {
-      const info = await cliCommand(this.paths.adminSocket, 'show info', { timeoutMs: 1000 });
-      return new RegExp(`^Pid: ${pid}$`, 'm').test(info);
-    } catch {
-      return false;
-    }
+    return (await this.servingWorker()) === pid;
   }
 
   /** `show proc`, waiting while the master cannot answer (see `masterShowProc`). */

@@ -1,4 +1,5 @@
 // Long on purpose: queue, coalescing, persistence and consolidation share one lock and one clock; the decisions themselves live in desired.ts and applier.ts.
+import { setImmediate, setTimeout as sleep } from 'node:timers/promises';
 import { FlowError } from '../../domain/errors.js';
 import type { Entry, Registry } from '../../domain/registry.js';
 import type { Compiled } from '../../render/render.js';
@@ -189,10 +190,10 @@ export class Reconciler {
    * the batch waits for them, up to GATHER_MS: a burst of new services goes in a few reloads, not one per apply.
    */
   private async gather(): Promise<void> {
-    await new Promise((resolve) => setImmediate(resolve));
+    await setImmediate();
     for (let waited = 0; this.queue.length > 1 && waited < GATHER_MS; waited += 2) {
       const waiting = this.queue.length;
-      await new Promise((resolve) => setTimeout(resolve, 2));
+      await sleep(2);
       if (this.queue.length === waiting) return;
     }
   }
