@@ -23,7 +23,11 @@
  * server moves, and 1% option changes, which reload); the control plane's RSS
  * is sampled every 5 s. Reports RSS when ready, after the first 5 minutes, at
  * the end and at most, and its trend (MB per hour, least squares after the
- * first 5 minutes).
+ * first 5 minutes). The V8 heap in use and the memory outside it (external
+ * and array buffers, from the control plane's /metrics) are sampled beside
+ * RSS, to tell a JS leak from native growth; BENCH_HEAP_SNAPSHOTS=<dir>
+ * writes a heap snapshot there after the first 5 minutes and at the end
+ * (compare them in Chrome's DevTools, Memory, Comparison).
  *
  *   BENCH_LONG_MINUTES=60 node dist/bench/churn.js
  */
@@ -281,28 +285,106 @@ function slope(points: ReadonlyArray<[number, number]>): number {
   return den === 0 ? 0 : num / den;
 }
 
+interface HeapSample {
+  at: number;
+  anonMb: number;
+  heapTotalMb: number;
+  heapUsedMb: number;
+  externalMb: number;
+  largeObjectsMb: number;
+}
+
+/** The V8 heap in use and the memory outside it, from the control plane's own /metrics (prom-client's default metrics). */
+async function heapFigures(apiPort: number): Promise<Omit<HeapSample, 'at' | 'anonMb'> | undefined> {
+  try {
+    const res = await request({ port: apiPort, path: '/metrics', timeoutMs: 5000 });
+    const mb = (name: string) => Number(new RegExp(`^${name} (\\S+)`, 'm').exec(res.body)?.[1] ?? Number.NaN) / 2 ** 20;
+    return { heapTotalMb: mb('flowproxy_nodejs_heap_size_total_bytes'), heapUsedMb: mb('flowproxy_nodejs_heap_size_used_bytes'), externalMb: mb('flowproxy_nodejs_external_memory_bytes'), largeObjectsMb: mb('flowproxy_nodejs_heap_space_size_used_bytes\\{space="large_object"\\}') };
+  } catch {
+    return undefined;
+  }
+}
+
+function heapSummary(heap: readonly HeapSample[], afterMinutes: number) {
+  const series = [
+    ['RSS in anonymous pages', (h: HeapSample) => h.anonMb],
+    ['V8 heap committed', (h: HeapSample) => h.heapTotalMb],
+    ['V8 heap used', (h: HeapSample) => h.heapUsedMb],
+    ['of it large objects', (h: HeapSample) => h.largeObjectsMb],
+    ['external (buffers, native)', (h: HeapSample) => h.externalMb],
+  ] as const;
+  return series.map(([what, pick]) => {
+    const later = heap.filter((h) => h.at >= afterMinutes);
+    const round = (x: number | undefined) => (x === undefined ? Number.NaN : Number(x.toFixed(1)));
+    return {
+      what,
+      ready: round(heap[0] && pick(heap[0])),
+      after5: round(later[0] && pick(later[0])),
+      end: round(heap.at(-1) && pick(heap.at(-1) as HeapSample)),
+      max: round(Math.max(...heap.map(pick))),
+      trendMbPerHour: round(slope(later.map((h) => [h.at, pick(h)])) * 60),
+    };
+  });
+}
+
+/** Has the control plane write a heap snapshot (--heapsnapshot-signal) and waits until the file is complete; returns its path. */
+async function heapSnapshot(child: import('node:child_process').ChildProcess, dir: string): Promise<string> {
+  const before = new Set(fs.readdirSync(dir));
+  child.kill('SIGUSR2');
+  const deadline = performance.now() + 120_000;
+  let last = -1;
+  while (performance.now() < deadline) {
+    await sleep(1000);
+    const file = fs.readdirSync(dir).find((f) => f.endsWith('.heapsnapshot') && !before.has(f));
+    if (!file) continue;
+    const size = fs.statSync(path.join(dir, file)).size;
+    if (size > 0 && size === last) return path.join(dir, file);
+    last = size;
+  }
+  throw new Error(`no complete heap snapshot in ${dir} after 120 s`);
+}
+
 async function longChurn(): Promise<void> {
   const services = envInt('BENCH_LONG_SERVICES', 10_000);
   const rate = envInt('BENCH_LONG_RATE', 10);
   const backends = await Promise.all([startFastBackend('a'), startFastBackend('b')]);
   const [a, b] = backends as [FastBackend, FastBackend];
-  const proxy = await startBenchProxy({ services: plainServices(services, a.port), env: { LOG_LEVEL: 'warn' } });
+  const snapshotDir = process.env.BENCH_HEAP_SNAPSHOTS;
+  if (snapshotDir) fs.mkdirSync(snapshotDir, { recursive: true });
+  const nodeArgs = snapshotDir ? ['--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${snapshotDir}`] : [];
+  const proxy = await startBenchProxy({ services: plainServices(services, a.port), env: { LOG_LEVEL: 'warn' }, nodeArgs });
   const agent = apiAgent();
   const random = prng(SEED);
   const rssNow = () => proxy.memory()?.rssMb ?? Number.NaN;
   const samples: Array<[number, number]> = [[0, rssNow()]];
   const started = performance.now();
   const minutes = () => (performance.now() - started) / 60_000;
+  const heap: HeapSample[] = [];
+  const sampleHeap = async () => {
+    const at = minutes();
+    const m = await heapFigures(proxy.apiPort);
+    const anonMb = proxy.memory()?.anonMb ?? Number.NaN;
+    if (m) heap.push({ at, anonMb, ...m });
+  };
+  await sampleHeap();
+  let snapshotted = false;
   const added: string[] = [];
   const kinds = new Map<string, number>();
   let failed = 0;
   let changes = 0;
   let seq = 0;
   progress(`long churn: ${services} services, ${rate} changes/s for ${LONG_MINUTES} min; ready in ${proxy.startMs.toFixed(0)} ms at ${samples[0]?.[1].toFixed(0)} MB`);
-  const sampler = setInterval(() => samples.push([minutes(), rssNow()]), 5000);
+  const sampler = setInterval(() => {
+    samples.push([minutes(), rssNow()]);
+    void sampleHeap();
+  }, 5000);
   const reporter = setInterval(() => progress(`${minutes().toFixed(1)} min: ${changes} changes, ${failed} failed, RSS ${rssNow().toFixed(0)} MB`), 60_000);
   try {
     while (minutes() < LONG_MINUTES) {
+      if (snapshotDir && !snapshotted && minutes() >= Math.min(5, LONG_MINUTES / 2)) {
+        snapshotted = true;
+        progress(`heap snapshot: ${await heapSnapshot(proxy.child, snapshotDir)}`);
+      }
       const tick = performance.now();
       const roll = random();
       const svc = `svc${String(Math.floor(random() * services)).padStart(Math.max(5, String(services).length), '0')}`;
@@ -336,6 +418,8 @@ async function longChurn(): Promise<void> {
     clearInterval(sampler);
     clearInterval(reporter);
     samples.push([minutes(), rssNow()]);
+    await sampleHeap();
+    if (snapshotDir) progress(`heap snapshot: ${await heapSnapshot(proxy.child, snapshotDir)}`);
     agent.destroy();
     await proxy.stop();
     await Promise.all(backends.map((x) => x.close()));
@@ -352,10 +436,12 @@ async function longChurn(): Promise<void> {
     endRssMb: Number(samples[samples.length - 1]?.[1].toFixed(1)),
     maxRssMb: Number(Math.max(...samples.map(([, y]) => y)).toFixed(1)),
     trendMbPerHour: Number((slope(after5) * 60).toFixed(1)),
+    heap: heapSummary(heap, Math.min(5, LONG_MINUTES / 2)),
   };
   console.log(`# Long churn (${new Date().toISOString()}, ${os.cpus().length} vCPU, load avg ${os.loadavg().map((x) => x.toFixed(2)).join(' ')})`);
   console.log(table(['services', 'minutes', 'changes', 'failed', 'RSS ready (MB)', 'RSS after 5 min', 'RSS at end', 'RSS max', 'trend after 5 min (MB/h)'], [[figures.services, figures.minutes, figures.changes, figures.failed, figures.readyRssMb, figures.rssAfter5MinMb, figures.endRssMb, figures.maxRssMb, figures.trendMbPerHour]]));
   console.log(`changes by kind: ${[...kinds].map(([k, n]) => `${k} ${n}`).join(', ')}`);
+  console.log(table(['memory (MB)', 'ready', 'after 5 min', 'at end', 'max', 'trend after 5 min (MB/h)'], figures.heap.map((h) => [h.what, h.ready, h.after5, h.end, h.max, h.trendMbPerHour])));
   console.log(`\nRESULT ${JSON.stringify({ bench: 'churn-long', at: new Date().toISOString(), seed: SEED, ...figures, samples: samples.map(([m, y]) => [Number(m.toFixed(2)), Number(y.toFixed(1))]) })}`);
 }
 

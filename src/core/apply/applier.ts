@@ -185,6 +185,7 @@ export class Applier {
   async attempt(state: DesiredState, changed: ReadonlySet<string>, upserted: ReadonlySet<string>, opts: { rerender: boolean; reason: string; previous?: DesiredState }, persistence: Persistence): Promise<Attempt> {
     let reason = opts.reason || (opts.rerender ? 'reload requested' : '');
     const live = this.current;
+    const phase = phases(this.deps.now);
     // A patch that cannot be made says why a reload is needed (HAProxy refused its operations, or the
     // structure certainly changes): the sticky model below would only say the same.
     let reloadNeeded = false;
@@ -196,8 +197,10 @@ export class Applier {
         reloadNeeded = true;
         prebuilt = patched.canonical;
       } else if (patched) return patched;
+      phase('patch');
     }
     const inputs = prebuilt ? undefined : await this.prepare(state);
+    if (inputs) phase('prepare');
     if (inputs && inputs.failures.size > 0) return { ok: false, culprits: inputs.failures, code: 'REJECTED' };
 
     if (live && inputs && !opts.rerender && !reloadNeeded) {
@@ -224,9 +227,9 @@ export class Applier {
       } else {
         reason ||= explainReload(live.model, sticky.model);
       }
+      phase('sticky');
     }
 
-    const phase = phases(this.deps.now);
     const canonical = prebuilt ? { model: prebuilt, conflicts: new Map<string, string>() } : this.model(state, undefined, inputs as Prepared);
     if (canonical.conflicts.size > 0) return { ok: false, culprits: canonical.conflicts, code: 'REJECTED' };
     const clashes = this.routeConflicts(canonical.model, upserted);
