@@ -23,11 +23,13 @@
  * server moves, and 1% option changes, which reload); the control plane's RSS
  * is sampled every 5 s. Reports RSS when ready, after the first 5 minutes, at
  * the end and at most, and its trend (MB per hour, least squares after the
- * first 5 minutes). The V8 heap in use and the memory outside it (external
- * and array buffers, from the control plane's /metrics) are sampled beside
- * RSS, to tell a JS leak from native growth; BENCH_HEAP_SNAPSHOTS=<dir>
- * writes a heap snapshot there after the first 5 minutes and at the end
- * (compare them in Chrome's DevTools, Memory, Comparison).
+ * first 5 minutes). Anonymous RSS, the V8 heap (committed, used, large
+ * objects) and external memory (from the control plane's /metrics) are
+ * sampled beside it, to tell a JS leak from pages V8 keeps or native growth;
+ * BENCH_HEAP_SNAPSHOTS=<dir> writes a heap snapshot there after the first 5
+ * minutes and at the end (compare them in Chrome's DevTools, Memory,
+ * Comparison). Taking a snapshot raises RSS for the rest of the run: read
+ * the RSS figures of a run without snapshots.
  *
  *   BENCH_LONG_MINUTES=60 node dist/bench/churn.js
  */
@@ -313,14 +315,15 @@ function heapSummary(heap: readonly HeapSample[], afterMinutes: number) {
     ['of it large objects', (h: HeapSample) => h.largeObjectsMb],
     ['external (buffers, native)', (h: HeapSample) => h.externalMb],
   ] as const;
+  const later = heap.filter((h) => h.at >= afterMinutes);
+  const [first, after5, last] = [heap[0], later[0], heap.at(-1)];
+  const round = (x: number | undefined) => (x === undefined ? Number.NaN : Number(x.toFixed(1)));
   return series.map(([what, pick]) => {
-    const later = heap.filter((h) => h.at >= afterMinutes);
-    const round = (x: number | undefined) => (x === undefined ? Number.NaN : Number(x.toFixed(1)));
     return {
       what,
-      ready: round(heap[0] && pick(heap[0])),
-      after5: round(later[0] && pick(later[0])),
-      end: round(heap.at(-1) && pick(heap.at(-1) as HeapSample)),
+      ready: round(first && pick(first)),
+      after5: round(after5 && pick(after5)),
+      end: round(last && pick(last)),
       max: round(Math.max(...heap.map(pick))),
       trendMbPerHour: round(slope(later.map((h) => [h.at, pick(h)])) * 60),
     };

@@ -24,9 +24,8 @@ export interface ProcMemory {
   rssMb: number;
   /** Peak RSS of the process so far (VmHWM). */
   peakMb: number;
-  /** RSS in anonymous pages (heap, malloc) and in file pages (the node binary and libraries). */
+  /** RSS in anonymous pages (heap, malloc), without the file pages of the node binary and libraries. */
   anonMb: number;
-  fileMb: number;
 }
 
 export interface HaproxyInfo {
@@ -100,7 +99,7 @@ export async function startBenchProxy(options: ProxyOptions = {}): Promise<Bench
   const started = performance.now();
   const profile = process.env.BENCH_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_CPU_PROF] : [];
   // BENCH_NODE_ARGS="--flag --other": node options to try beside flow-proxy's own (NODE_ARGS).
-  const tried = (process.env.BENCH_NODE_ARGS ?? '').split(/\s+/).filter((a) => a !== '');
+  const tried = words('BENCH_NODE_ARGS');
   const child = spawn(process.execPath, [...NODE_ARGS, ...tried, ...profile, ...(options.nodeArgs ?? []), MAIN], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   // Keep only the tail of the output: long runs log a lot.
   let out = '';
@@ -179,10 +178,14 @@ export async function startBenchProxy(options: ProxyOptions = {}): Promise<Bench
   return proxy;
 }
 
+/** The space-separated words of an environment variable (none when unset). */
+function words(name: string): string[] {
+  return (process.env[name] ?? '').split(/\s+/).filter((w) => w !== '');
+}
+
 /** BENCH_PROXY_ENV="NAME=value NAME2=value2": more environment for every flow-proxy a benchmark starts (MALLOC_ARENA_MAX=2, say). */
 function extraEnv(): Record<string, string> {
-  const pairs = (process.env.BENCH_PROXY_ENV ?? '').split(/\s+/).filter((p) => p !== '');
-  return Object.fromEntries(pairs.map((p) => {
+  return Object.fromEntries(words('BENCH_PROXY_ENV').map((p) => {
     const at = p.indexOf('=');
     if (at <= 0) throw new Error(`BENCH_PROXY_ENV: "${p}" is not NAME=value`);
     return [p.slice(0, at), p.slice(at + 1)];
@@ -202,7 +205,7 @@ export function procMemory(pid: number): ProcMemory | undefined {
     const kb = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? Number.NaN);
     const rss = kb('VmRSS');
     // A process that is exiting (or a zombie) has no VmRSS line any more.
-    return Number.isNaN(rss) ? undefined : { pid, rssMb: rss / 1024, peakMb: kb('VmHWM') / 1024, anonMb: kb('RssAnon') / 1024, fileMb: kb('RssFile') / 1024 };
+    return Number.isNaN(rss) ? undefined : { pid, rssMb: rss / 1024, peakMb: kb('VmHWM') / 1024, anonMb: kb('RssAnon') / 1024 };
   } catch {
     return undefined;
   }
