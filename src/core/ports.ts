@@ -63,8 +63,11 @@ export const MAP_DIR_TOKEN = '\u0001MAPS\u0001';
 export interface ConfigFiles {
   config: string;
   maps: Readonly<Record<string, string>>;
-  /** The servers the config renders, by backend: what a reload may restore saved server state onto. */
-  servers: ReadonlyMap<string, ReadonlyMap<string, { host: string; port: number; checked: boolean }>>;
+  /**
+   * The servers the config renders, by backend: what a reload may restore saved server state onto.
+   * Computed when first asked (only a reload needs them), then remembered.
+   */
+  servers: () => ReadonlyMap<string, ReadonlyMap<string, { host: string; port: number; checked: boolean }>>;
 }
 
 export interface RuntimeResult {

@@ -4,7 +4,7 @@ import { configDiff } from '../../src/http/configDiff.js';
 import { peerStatus } from '../../src/http/peerStatus.js';
 import { parseServerStats } from '../../src/http/statsCsv.js';
 
-const files = (config: string, maps: Record<string, string>): ConfigFiles => ({ config, maps, servers: new Map() });
+const files = (config: string, maps: Record<string, string>): ConfigFiles => ({ config, maps, servers: () => new Map() });
 
 test('configDiff: one unified diff per changed file, map directory shown, passwords redacted, empty when equal', (t) => {
   const live = files(`global\nuserlist u\n    user bob insecure-password old-secret\nfrontend f\n    http-request set-var(txn.fp_be) path,map_beg(${MAP_DIR_TOKEN}/path_prefix.map)\n`, { 'path_prefix.map': '/a a\n', 'host_root.map': '' });

@@ -4,7 +4,7 @@ import { formatAddress as address } from '../../domain/values.js';
 import { linkOrCopy, writeFileAtomic } from '../fsAtomic.js';
 import { checkConfig, type CheckResult } from './check.js';
 import { cliBatch, cliCommand, isSuccessAnswer } from './cli.js';
-import { carryOverServerState, EMPTY_STATE } from './serverState.js';
+import { carryOverServerState, EMPTY_STATE, type ConfiguredServers } from './serverState.js';
 import { ServerStateReads } from './stateReads.js';
 import { HaproxyProcess, type RecoveryHooks, type ReloadResult } from './process.js';
 import type { RuntimeOp } from '../../core/apply/runtimeDiff.js';
@@ -118,7 +118,7 @@ export class HaproxyDataPlane implements DataPlane {
       throw e;
     }
     const t1 = performance.now();
-    await this.saveServerState(files.servers, state);
+    await this.saveServerState(files.servers(), state);
     const t2 = performance.now();
     const result = await this.process.reload();
     this.options.log.debug({ filesMs: Math.round(t1 - t0), stateMs: Math.round(t2 - t1), reloadMs: Math.round(performance.now() - t2) }, 'commit phases');
@@ -132,11 +132,11 @@ export class HaproxyDataPlane implements DataPlane {
 
   /** Reloads the files already live (the /reload endpoint without recreate). */
   reloadOnly(): Promise<ReloadResult> {
-    return this.inTurn(() => this.saveServerState(this.liveServers).then(() => this.process.reload()));
+    return this.inTurn(() => this.saveServerState(this.liveServers()).then(() => this.process.reload()));
   }
 
   /** The servers of the files last written live: what a reload of those files renders. */
-  private liveServers: ConfigFiles['servers'] = new Map();
+  private liveServers: ConfigFiles['servers'] = () => new Map();
 
   writeLive(files: ConfigFiles): void {
     this.writeSet(files, this.files.config, this.files.mapDir);
@@ -266,7 +266,7 @@ export class HaproxyDataPlane implements DataPlane {
    * never the maintenance, drain or weight the runtime path set (see
    * carryOverServerState), so a server the new config renders serves.
    */
-  private async saveServerState(servers: ConfigFiles['servers'], read: Promise<string> = this.readServerState()): Promise<void> {
+  private async saveServerState(servers: ConfiguredServers, read: Promise<string> = this.readServerState()): Promise<void> {
     try {
       const t0 = performance.now();
       const state = await read;

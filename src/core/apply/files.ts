@@ -17,7 +17,10 @@ export function renderFiles(compiled: Compiled, model: Model, owners = true): Re
   for (const lookup of LOOKUPS) {
     maps[mapFileName(lookup)] = model.maps[lookup].map((e) => `${e.key} ${e.backend}\n`).join('');
   }
-  return { files: { config: rendered.text.endsWith('\n') ? rendered.text : `${rendered.text}\n`, maps, servers: configuredServers(model) }, owners: rendered.owners };
+  let servers: ReturnType<ConfigFiles['servers']> | undefined;
+  const config = rendered.text.endsWith('\n') ? rendered.text : `${rendered.text}\n`;
+  // Asked for by a reload only: not for a candidate that is only checked, nor for files written after runtime changes.
+  return { files: { config, maps, servers: () => (servers ??= configuredServers(model)) }, owners: rendered.owners };
 }
 
 type ServersOf = Map<string, { host: string; port: number; checked: boolean }>;
