@@ -5,7 +5,6 @@ import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { CertStore } from './adapters/certs/certStore.js';
 import { Metrics } from './adapters/metrics.js';
-import { createDockerDiscovery } from './adapters/docker/createDiscovery.js';
 import { NameResolver } from './adapters/dns/nameResolver.js';
 import { HaproxyDataPlane } from './adapters/haproxy/dataPlane.js';
 import { isLiveHaproxy, readPidFile } from './adapters/haproxy/pids.js';
@@ -230,8 +229,9 @@ export async function startProxy(options: ProxyOptions): Promise<Proxy> {
   tailFile(dataPlane.files.logFile, (line) => log.info({ haproxy: line }, 'haproxy'), stopped.signal);
   // Docker discovery: a full sync before the first apply, so discovered services go live with the rest;
   // stored and environment services keep their names. Events are followed once HAProxy runs.
+  // dockerode (with ssh2 and gRPC) is a fifth of the start-up's module loading: loaded only when discovery is on.
   const discovery = settings.discovery === 'docker'
-    ? createDockerDiscovery({
+    ? (await import('./adapters/docker/createDiscovery.js')).createDockerDiscovery({
       dockerHost: settings.docker.multiple ? settings.docker.engines.map((e) => e.url).join(',') : settings.dockerHost,
       engines: settings.docker.engines,
       multiple: settings.docker.multiple,
