@@ -79,6 +79,8 @@ export interface RuntimeResult {
 /** What the engine needs from HAProxy. */
 export interface DataPlane {
   start(files: ConfigFiles): Promise<'started' | 'adopted'>;
+  /** No HAProxy of an earlier run is there to adopt: start would launch a new one (nothing serves yet). */
+  startsFresh?(): boolean;
   check(files: ConfigFiles): Promise<CheckResult>;
   commit(files: ConfigFiles): Promise<ReloadResult>;
   /** Optional: a commit is likely soon (render and check are under way); work it would do first may start now. */

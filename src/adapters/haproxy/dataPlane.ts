@@ -77,6 +77,10 @@ export class HaproxyDataPlane implements DataPlane {
   }
 
   /** Writes the first config and starts (or adopts) HAProxy with it. */
+  startsFresh(): boolean {
+    return !fs.existsSync(this.files.pidFile);
+  }
+
   async start(files: ConfigFiles): Promise<'started' | 'adopted'> {
     const adoptable = fs.existsSync(this.files.pidFile);
     if (!adoptable) this.writeLive(files);

@@ -172,8 +172,8 @@ export class Reconciler {
   }
 
   /**
-   * First apply: the restored and environment services, rendered and checked,
-   * then HAProxy started (or adopted and reloaded) with them.
+   * First apply: the restored and environment services, rendered, then HAProxy started with them
+   * (checked only if it refuses them), or checked and the running HAProxy adopted and reloaded.
    */
   async start(entries: Entry[], invalid: Array<Quarantined & { stored: StoredService }> = [], removed: Tombstone[] = []): Promise<ApplyRecord> {
     const started = this.now();
