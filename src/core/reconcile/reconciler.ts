@@ -264,7 +264,7 @@ export class Reconciler {
     let state = r.next;
     // What a shared store just told us is already stored: not written back.
     if (r.restored) {
-      this.lastStored = storedWithKey(state, r.restored, this.wallClock()).key;
+      this.lastStored = storedKey(toStored(r.restored, state.tombstones, state.unparsed, this.wallClock()));
       this.saved = { entries: r.restored.entries, tombstones: state.tombstones, unparsed: state.unparsed };
     }
     const changed = new Map(r.changed);
@@ -352,10 +352,12 @@ export class Reconciler {
       this.saved = snapshot;
       return;
     }
-    const { stored, key } = storedWithKey(state, registry, now);
-    if (!force && key === this.lastStored) return;
+    const stored = toStored(registry, state.tombstones, state.unparsed, now);
+    // Only a store written whole compares keys (a JSON text of every service); a journal finds what changed above.
+    const key = store.saveChanges ? undefined : storedKey(stored);
+    if (!force && key !== undefined && key === this.lastStored) return;
     await store.save(stored);
-    this.lastStored = key;
+    if (key !== undefined) this.lastStored = key;
     this.saved = snapshot;
   }
 
@@ -410,7 +412,6 @@ export class Reconciler {
 }
 
 /** The stored form of a state, and the key that tells whether it differs from the last one saved. */
-function storedWithKey(state: DesiredState, registry: Registry, now: number): { stored: ReturnType<typeof toStored>; key: string } {
-  const stored = toStored(registry, state.tombstones, state.unparsed, now);
-  return { stored, key: JSON.stringify([stored.services, stored.removed]) };
+function storedKey(stored: ReturnType<typeof toStored>): string {
+  return JSON.stringify([stored.services, stored.removed]);
 }
