@@ -85,6 +85,8 @@ export interface DataPlane {
   commit(files: ConfigFiles): Promise<ReloadResult>;
   /** Optional: a commit is likely soon (render and check are under way); work it would do first may start now. */
   prepareCommit?(): void;
+  /** The files that reload will commit, rendered: what it carries over of the server state is prepared for them meanwhile. */
+  prepareFiles?(files: ConfigFiles): void;
   reloadOnly(): Promise<ReloadResult>;
   writeLive(files: ConfigFiles): void;
   runtime(ops: readonly RuntimeOp[]): Promise<RuntimeResult>;

@@ -119,6 +119,25 @@ test.serial('health checks by default: a server that refuses connections is DOWN
   t.is(json.ServerHealth.length, 2, 'config?type=json shows the same health');
 });
 
+// The next worker starts from the state the old one had: a server found DOWN does not come back UP (and take requests) for a reload.
+test.serial('a server found DOWN is still DOWN right after a reload of another service\'s change', async (t) => {
+  const closed = await freePort();
+  await discovered({ serviceName: 'carried', servicePath: '/carried', port: '80' }, [closed, good.port]);
+  await eventually(() => serversOf('carried'), (s) => s.some((x) => x.Address.endsWith(`:${closed}`) && x.Health.startsWith('DOWN')), 10_000);
+  const other = { serviceName: 'other', servicePath: '/other', port: String(good.port), outboundHostname: '127.0.0.1' };
+  t.is((await api('reconfigure', other)).status, 200);
+  // A response header is an option of the backend: HAProxy takes it with a reload only.
+  t.is((await api('reconfigure', { ...other, setResHeader: 'X-Carried yes' })).status, 200);
+  const servers = await serversOf('carried');
+  t.is((await request({ port: httpPort, path: '/other/x' })).headers['x-carried'], 'yes', 'the reload is live');
+  t.regex(servers.find((s) => s.Address.endsWith(`:${closed}`))?.Health ?? '', /^DOWN/, JSON.stringify(servers));
+  // What the new worker loaded (show servers state: be_id be_name srv_id srv_name srv_addr srv_op_state ...): that server, stopped (0).
+  const loaded = fs.readFileSync(path.join(dataDir, 'haproxy', 'run', 'server-state'), 'utf8').split('\n').map((l) => l.split(' '));
+  const down = servers.find((s) => s.Address.endsWith(`:${closed}`));
+  const line = loaded.find((f) => f[3] === down?.Server);
+  t.is(line?.[5], '0', `server-state line of ${down?.Server}: ${line?.join(' ')}`);
+});
+
 test.serial('checkHttpPath: a server whose health path fails is DOWN; healthCheck=false shows "no check"', async (t) => {
   await discovered({ serviceName: 'httpcheck', servicePath: '/httpcheck', port: '80', checkHttpPath: '/health' }, [sickPort, good.port]);
   const servers = await eventually(() => serversOf('httpcheck'), (s) => s.some((x) => x.Health.startsWith('DOWN')), 10_000);

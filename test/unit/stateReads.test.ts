@@ -49,3 +49,36 @@ test('a read ahead that failed is no unhandled rejection: the reload reads again
   await new Promise((resolve) => setTimeout(resolve, 10));
   t.is(await r.current(), 'read 2');
 });
+
+test('what is derived from the read ahead for a reload is handed to that reload only, with that read', async (t) => {
+  const { r } = reads();
+  const files = {};
+  r.readAhead();
+  r.deriveAhead(files, (state) => `filtered ${state}`);
+  const now = r.currentFor(files);
+  t.is(await now.state, 'read 1');
+  t.is(await now.derived, 'filtered read 1');
+  r.readAhead();
+  r.deriveAhead(files, (state) => `filtered ${state}`);
+  t.is(r.currentFor({}).derived, undefined, 'another reload (other files) filters for itself');
+});
+
+test('a runtime command after the read ahead makes what was derived from it stale too', async (t) => {
+  const { r } = reads();
+  const files = {};
+  r.readAhead();
+  r.deriveAhead(files, (state) => `filtered ${state}`);
+  r.commandSent();
+  const now = r.currentFor(files);
+  t.is(await now.state, 'read 2');
+  t.is(now.derived, undefined);
+});
+
+test('without a read ahead there is nothing to derive from: the reload filters the state it reads', async (t) => {
+  const { r } = reads();
+  const files = {};
+  r.deriveAhead(files, () => 'never');
+  const now = r.currentFor(files);
+  t.is(await now.state, 'read 1');
+  t.is(now.derived, undefined);
+});

@@ -44,6 +44,11 @@ export function haproxyLayout(dir: string) {
 }
 
 /** The real HAProxy: files on disk, `haproxy -c`, master-worker reloads and the runtime API. */
+/** What of HAProxy's state dump the next worker loads for these servers; '' when the dump is not one (nothing is written). */
+function carriedState(state: string, servers: ConfiguredServers): string {
+  return state.startsWith('1') ? carryOverServerState(state, servers) : '';
+}
+
 export class HaproxyDataPlane implements DataPlane {
   readonly files: ReturnType<typeof haproxyLayout>;
   readonly process: HaproxyProcess;
@@ -103,10 +108,13 @@ export class HaproxyDataPlane implements DataPlane {
   /** A reload is coming (the apply side renders and checks): the server state is read meanwhile (see ServerStateReads). */
   prepareCommit = (): void => this.stateReads.readAhead();
 
+  /** The state read ahead is filtered for these files as soon as it arrives, while they are checked. */
+  prepareFiles = (files: ConfigFiles): void => this.stateReads.deriveAhead(files, (state) => carriedState(state, files.servers()));
+
   private async commitNow(files: ConfigFiles): Promise<ReloadResult> {
     const t0 = performance.now();
     // The files are written while the server state (read ahead) may still be arriving.
-    const state = this.stateReads.current();
+    const { state, derived } = this.stateReads.currentFor(files);
     state.catch(() => undefined); // read (and its failure logged) below, unless the files cannot be written
     this.copySet(this.files.config, this.files.mapDir, this.files.previousConfig, this.files.previousMapDir);
     const previousServers = this.liveServers;
@@ -122,7 +130,7 @@ export class HaproxyDataPlane implements DataPlane {
       throw e;
     }
     const t1 = performance.now();
-    await this.saveServerState(files.servers(), state);
+    await this.saveServerState(files.servers, state, derived);
     const t2 = performance.now();
     const result = await this.process.reload();
     this.options.log.debug({ filesMs: Math.round(t1 - t0), stateMs: Math.round(t2 - t1), reloadMs: Math.round(performance.now() - t2) }, 'commit phases');
@@ -136,7 +144,7 @@ export class HaproxyDataPlane implements DataPlane {
 
   /** Reloads the files already live (the /reload endpoint without recreate). */
   reloadOnly(): Promise<ReloadResult> {
-    return this.inTurn(() => this.saveServerState(this.liveServers()).then(() => this.process.reload()));
+    return this.inTurn(() => this.saveServerState(this.liveServers).then(() => this.process.reload()));
   }
 
   /** The servers of the files last written live: what a reload of those files renders. */
@@ -270,12 +278,14 @@ export class HaproxyDataPlane implements DataPlane {
    * never the maintenance, drain or weight the runtime path set (see
    * carryOverServerState), so a server the new config renders serves.
    */
-  private async saveServerState(servers: ConfiguredServers, read: Promise<string> = this.readServerState()): Promise<void> {
+  private async saveServerState(servers: () => ConfiguredServers, read: Promise<string> = this.readServerState(), prepared?: Promise<string>): Promise<void> {
     try {
       const t0 = performance.now();
       const state = await read;
       this.options.log.debug({ stateWaitMs: Math.round(performance.now() - t0) }, 'server state read');
-      if (state.startsWith('1')) writeFileAtomic(this.files.serverState, carryOverServerState(state, servers), 0o600, false);
+      // Prepared from this same read (prepareFiles), unless that read failed and the state was read again.
+      const carried = (prepared && (await prepared.catch(() => undefined))) ?? carriedState(state, servers());
+      if (carried !== '') writeFileAtomic(this.files.serverState, carried, 0o600, false);
     } catch (e) {
       this.options.log.warn({ err: e }, 'could not save server state before reload');
     }

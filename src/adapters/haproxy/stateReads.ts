@@ -10,7 +10,7 @@ const FRESH_MS = 1_000;
  * otherwise the state is read again.
  */
 export class ServerStateReads {
-  private ahead: { state: Promise<string>; commands: number; at: number } | undefined;
+  private ahead: { state: Promise<string>; commands: number; at: number; derived?: { key: object; value: Promise<string> } } | undefined;
   private commands = 0;
 
   constructor(private readonly read: () => Promise<string>, private readonly now: () => number = () => performance.now()) {}
@@ -27,11 +27,30 @@ export class ServerStateReads {
     this.ahead = { state, commands: this.commands, at: this.now() };
   }
 
+  /**
+   * What the reload for `key` will make of the state read ahead (the new config's filter), computed
+   * as soon as it arrives: while `haproxy -c` runs, not after. Used with that read only (current).
+   */
+  deriveAhead(key: object, derive: (state: string) => string): void {
+    if (this.ahead === undefined) return;
+    const value = this.ahead.state.then(derive);
+    value.catch(() => undefined);
+    this.ahead.derived = { key, value };
+  }
+
   /** The state for a reload starting now: the read ahead when still valid, else a new read. */
   current(): Promise<string> {
+    return this.currentFor(undefined).state;
+  }
+
+  /** current(), and what deriveAhead made of that read for the reload of `key`, when it is that read. */
+  currentFor(key: object | undefined): { state: Promise<string>; derived?: Promise<string> } {
     const ahead = this.ahead;
     this.ahead = undefined;
-    if (ahead !== undefined && ahead.commands === this.commands && this.now() - ahead.at < FRESH_MS) return ahead.state.catch(() => this.read());
-    return this.read();
+    if (ahead !== undefined && ahead.commands === this.commands && this.now() - ahead.at < FRESH_MS) {
+      const derived = key !== undefined && ahead.derived?.key === key ? ahead.derived.value : undefined;
+      return { state: ahead.state.catch(() => this.read()), ...(derived && { derived }) };
+    }
+    return { state: this.read() };
   }
 }

@@ -258,6 +258,7 @@ export class Applier {
     const checkOf = (files: ConfigFiles) => this.deps.dataPlane.check(files).then((result) => ({ result }), (error: unknown) => ({ error }));
     const early = candidate && checkOf(candidate.files);
     const rendered = renderFiles(this.deps.templates, canonical.model, candidate === undefined);
+    this.deps.dataPlane.prepareFiles?.(rendered.files);
     phase('render');
     const outcome = await (early ?? checkOf(rendered.files));
     if ('error' in outcome) return { ok: false, fatal: `could not write the candidate configuration, nothing was changed: ${messageOf(outcome.error)}`, code: diskCode(outcome.error) };
