@@ -37,20 +37,8 @@ export interface ReconcilerDeps extends Omit<ApplierDeps, 'now'> {
   wallClock?: () => number;
 }
 
-/** How long the files on disk stay behind runtime changes when writing them is cheap. */
+/** The longest the files on disk stay behind runtime changes. */
 export const FILES_AFTER_MS = 500;
-/**
- * Writing the files costs a render of every service (about 80 ms at 10,000): under steady churn
- * they are written at most once per FILES_COST_FACTOR times the last write's cost, so that the
- * writes take at most a twentieth of the time, and never later than FILES_AT_MOST_MS.
- */
-export const FILES_COST_FACTOR = 20;
-export const FILES_AT_MOST_MS = 5000;
-
-/** When the files are written after a runtime change, given how long the last write took. */
-export function filesDelayMs(lastWriteMs: number): number {
-  return Math.min(FILES_AT_MOST_MS, Math.max(FILES_AFTER_MS, FILES_COST_FACTOR * lastWriteMs));
-}
 /** How long at most a batch waits for the rest of a burst that is still arriving (see gather). */
 const GATHER_MS = 50;
 
@@ -78,8 +66,6 @@ export class Reconciler {
   /** When live names first differed from canonical ones since the last consolidation. */
   private driftSince: number | undefined;
   private flushTimer: NodeJS.Timeout | undefined;
-  /** How long the last timed write of the files took (ms). */
-  private lastFlushMs = 0;
 
   constructor(private readonly deps: ReconcilerDeps) {
     this.now = deps.now ?? (() => performance.now());
@@ -121,7 +107,7 @@ export class Reconciler {
 
   /**
    * Writes the live model's files when runtime changes left them behind (they are written at the
-   * latest filesDelayMs after such a change; anything that reads them calls this first). True
+   * latest FILES_AFTER_MS after such a change; anything that reads them calls this first). True
    * when the files on disk are the live ones; false while a reload writes its own, or on a failure.
    */
   flushFiles(): boolean {
@@ -238,20 +224,15 @@ export class Reconciler {
   /**
    * Runtime changes leave the files behind: rendering every service's config after each change
    * would make its cost grow with the number of services. They are written FILES_AFTER_MS after
-   * the change that left them behind, once for all the changes made meanwhile, or later when
-   * writing them is slow (filesDelayMs).
+   * the change that left them behind, once for all the changes made meanwhile.
    */
   private scheduleFlush(): void {
     if (this.flushTimer || this.applier.live?.files !== undefined || !this.applier.live) return;
     this.flushTimer = setTimeout(() => {
       this.flushTimer = undefined;
-      // A reload since wrote them.
-      if (this.applier.live?.files !== undefined) return;
-      const started = this.now();
       // Between two steps of an apply the live model is whole; a reload writing its own files makes this wait.
-      if (this.applier.flushFiles()) this.lastFlushMs = this.now() - started;
-      else this.scheduleFlush();
-    }, filesDelayMs(this.lastFlushMs));
+      if (!this.applier.flushFiles()) this.scheduleFlush();
+    }, FILES_AFTER_MS);
     this.flushTimer.unref();
   }
 
