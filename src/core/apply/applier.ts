@@ -233,7 +233,7 @@ export class Applier {
         }
         const result = await this.deps.dataPlane.runtime(ops);
         if (result.ok) {
-          // The files follow within filesDelayMs (reconciler.ts), and before anything reads them.
+          // The files follow within FILES_AFTER_MS (reconciler.ts), and before anything reads them.
           this.commit(sticky.model, undefined);
           return { ok: true, kind: 'runtime', reason: describeOps(ops), commands: result.commands ?? 0 };
         }
@@ -333,7 +333,7 @@ export class Applier {
       this.deps.log.warn({ message: result.message }, 'runtime update failed; reloading');
       return { reload: `runtime API refused a change (${result.message})` };
     }
-    // The files follow within filesDelayMs (reconciler.ts), and before anything reads them.
+    // The files follow within FILES_AFTER_MS (reconciler.ts), and before anything reads them.
     this.commitPatched(live, commitPatch(live.model, index, patch), undefined);
     return { ok: true, kind: 'runtime', reason: describeOps(patch.ops), commands: result.commands ?? 0 };
   }
