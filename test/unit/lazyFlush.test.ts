@@ -13,7 +13,7 @@ class SlowStore extends MemoryStore {
   }
 }
 
-// The live files follow runtime changes within FILES_AFTER_MS (writes are cheap here) even under steady churn, when the reconciler's queue never empties.
+// The live files follow runtime changes within FILES_AFTER_MS even under steady churn, when the reconciler's queue never empties.
 test('under steady runtime churn the live files are still written within FILES_AFTER_MS', async (t) => {
   const dataPlane = new FakeDataPlane();
   const r = new Reconciler({ dataPlane, store: new SlowStore(), settings: baseSettings({ spareBackends: 4 }), templates, certs: () => ({ hasCerts: false, key: '' }), log: silentLog });
