@@ -43,12 +43,12 @@ export function haproxyLayout(dir: string) {
   };
 }
 
-/** The real HAProxy: files on disk, `haproxy -c`, master-worker reloads and the runtime API. */
 /** What of HAProxy's state dump the next worker loads for these servers; '' when the dump is not one (nothing is written). */
 function carriedState(state: string, servers: ConfiguredServers): string {
   return state.startsWith('1') ? carryOverServerState(state, servers) : '';
 }
 
+/** The real HAProxy: files on disk, `haproxy -c`, master-worker reloads and the runtime API. */
 export class HaproxyDataPlane implements DataPlane {
   readonly files: ReturnType<typeof haproxyLayout>;
   readonly process: HaproxyProcess;
@@ -81,14 +81,14 @@ export class HaproxyDataPlane implements DataPlane {
     );
   }
 
-  /** Writes the first config and starts (or adopts) HAProxy with it. */
+  /** No pid file of an earlier run: start launches a new HAProxy. */
   startsFresh(): boolean {
     return !fs.existsSync(this.files.pidFile);
   }
 
+  /** Writes the first config and starts (or adopts) HAProxy with it. */
   async start(files: ConfigFiles): Promise<'started' | 'adopted'> {
-    const adoptable = fs.existsSync(this.files.pidFile);
-    if (!adoptable) this.writeLive(files);
+    if (this.startsFresh()) this.writeLive(files);
     // A first start has no saved server state yet: an empty one spares HAProxy's "Can't open" warning.
     if (!fs.existsSync(this.files.serverState)) writeFileAtomic(this.files.serverState, EMPTY_STATE, 0o600, false);
     const how = await this.process.start();
