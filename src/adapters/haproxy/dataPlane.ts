@@ -1,3 +1,4 @@
+// Long on purpose: the one adapter behind the DataPlane port; its files, runtime commands, deferred deletes and reloads share one turn on the admin socket, so they stay together.
 import fs from 'node:fs';
 import path from 'node:path';
 import { formatAddress as address } from '../../domain/values.js';
