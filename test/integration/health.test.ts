@@ -119,6 +119,29 @@ test.serial('health checks by default: a server that refuses connections is DOWN
   t.is(json.ServerHealth.length, 2, 'config?type=json shows the same health');
 });
 
+// A container is a server as soon as it starts, often before its app listens: the request that finds it closed is
+// retried elsewhere and marks it down, and it must come back on its own once it listens (the README's promise).
+test.serial('a server marked down before it listened is UP again after 2 passed checks, and serves', async (t) => {
+  const late = await freePort();
+  await discovered({ serviceName: 'late', servicePath: '/late', port: '80' }, [late, good.port]);
+  const early = await Promise.all(Array.from({ length: 6 }, () => request({ port: httpPort, path: '/late/x' })));
+  t.true(early.every((r) => answeredBy(r) === 'good'), 'no request failed while it was not listening');
+  await eventually(() => serversOf('late'), (s) => s.some((x) => x.Address.endsWith(`:${late}`) && x.Health.startsWith('DOWN')), 10_000);
+  const app = await startBackend('late', late);
+  try {
+    const since = Date.now();
+    const up = await eventually(() => serversOf('late'), (s) => s.some((x) => x.Address.endsWith(`:${late}`) && x.Health.startsWith('UP')), 10_000);
+    const tookMs = Date.now() - since;
+    t.regex(up.find((x) => x.Address.endsWith(`:${late}`))?.Health ?? '', /^UP/, JSON.stringify(up));
+    // HEALTH_CHECK_INTERVAL is 300 ms here: 2 checks at most 300 ms apart, with room for a loaded machine.
+    t.true(tookMs < 3000, `UP ${tookMs} ms after it listened`);
+    const answers = await Promise.all(Array.from({ length: 10 }, () => request({ port: httpPort, path: '/late/x' })));
+    t.true(answers.some((r) => answeredBy(r) === 'late'), 'it takes requests again');
+  } finally {
+    await app.close();
+  }
+});
+
 // The next worker starts from the state the old one had: a server found DOWN does not come back UP (and take requests) for a reload.
 test.serial('a server found DOWN is still DOWN right after a reload of another service\'s change', async (t) => {
   const closed = await freePort();
