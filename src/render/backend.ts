@@ -1,6 +1,7 @@
 // Long on purpose: one backend view per service, with every HAProxy option a service can set.
 import crypto from 'node:crypto';
 import type { Destination, HeaderRules, ServiceSpec } from '../domain/spec.js';
+import { withFields } from '../domain/objects.js';
 import { formatAddress } from '../domain/values.js';
 import { renderMemo, type RenderMemo } from './memo.js';
 import type { RenderSettings } from './settings.js';
@@ -175,7 +176,7 @@ export function withAddresses(view: BackendView, addresses: ReadonlyMap<string, 
   const servers = view.servers.map((s): ServerView => {
     if (s.ip !== undefined) return s;
     const ip = addresses.get(s.host);
-    return ip !== undefined ? { ...s, ip, address: formatAddress(ip, s.port) } : { ...s, initAddr: 'last,none' };
+    return ip !== undefined ? withFields(s, { ip, address: formatAddress(ip, s.port) }) : withFields(s, { initAddr: 'last,none' });
   });
   const resolved = { ...view, servers };
   memo.resolved.set(view, { key, view: resolved });

@@ -4,6 +4,7 @@ import type { ParseContext } from '../../domain/parse.js';
 import type { Entry } from '../../domain/registry.js';
 import type { ServerAddr, ServiceSpec } from '../../domain/spec.js';
 import { toEntry } from '../../domain/entry.js';
+import { withFields } from '../../domain/objects.js';
 import { labelValue, OWN_HOST, routesToTasks, SWARM_ROUTING_LABEL, taskServers, type DockerTask, type SwarmRouting, type TaskServer } from './swarmTasks.js';
 import { chooseAddress, LOCAL_ENGINE, type AddressChoice, type EngineHost, type SharedNetwork } from './containerAddress.js';
 
@@ -183,7 +184,7 @@ export function dockerSync(state: DockerState, options: DockerSyncOptions): Dock
     // No server means no entry: an empty server list would fall back to the service name as host.
     if (servers.length === 0) continue;
     claimed.set(name, `container "${newest.container.name}"`);
-    entries.set(name, { ...newest.entry, spec: { ...newest.entry.spec, servers } });
+    entries.set(name, { ...newest.entry, spec: withFields(newest.entry.spec, { servers }) });
     origins.set(name, { name, kind: 'container', from, addresses });
   }
 
@@ -256,7 +257,7 @@ function serviceEntry(service: DockerSwarmService, options: DockerSyncOptions, h
   if (!parsed.ok) return { ok: false, reason: `bad labels: ${describeIssues(parsed.issues)}` };
   const { entry } = parsed;
   if (onHost && entry.spec.discoveryType === undefined) {
-    return { ok: true, entry: { ...entry, spec: { ...entry.spec, servers: [{ host: hostAddress, id: service.id }] } } };
+    return { ok: true, entry: { ...entry, spec: withFields(entry.spec, { servers: [{ host: hostAddress, id: service.id }] }) } };
   }
   if (!toTasks) return { ok: true, entry };
   const chosen = taskServers(service.tasks ?? [], labelValue(service.labels, `${PREFIX}network`), options.network);
@@ -264,7 +265,7 @@ function serviceEntry(service: DockerSwarmService, options: DockerSyncOptions, h
   if (chosen.tasks.length === 0) return { ok: false, reason: chosen.problems.length > 0 ? chosen.problems.join('; ') : 'none of its tasks is running' };
   // The task id keeps each server's slot steady.
   const servers = chosen.tasks.map((t): ServerAddr => ({ host: t.ip, id: t.task }));
-  return { ok: true, entry: { ...entry, spec: { ...entry.spec, servers } }, tasks: chosen.tasks, problems: chosen.problems };
+  return { ok: true, entry: { ...entry, spec: withFields(entry.spec, { servers }) }, tasks: chosen.tasks, problems: chosen.problems };
 }
 
 /** Adds parameters the labels did not give. */
