@@ -16,6 +16,16 @@ export interface Entry {
   warnings?: readonly string[];
 }
 
+/**
+ * The entry with this write stamp, as a literal with its fields in one order:
+ * every stamped entry shares one hidden class with its fields in the object
+ * itself (see withFields for why not `{ ...entry, stamp }`).
+ */
+export function stamped(entry: Entry, stamp: number): Entry {
+  const { name, owner, params, spec, warnings } = entry;
+  return warnings === undefined ? { name, owner, params, spec, stamp } : { name, owner, params, spec, warnings, stamp };
+}
+
 /** The desired state: an immutable, versioned snapshot. */
 export interface Registry {
   version: number;

@@ -1,6 +1,5 @@
 import { GONE, LayeredMap } from '../../domain/layered.js';
-import { Draft, EMPTY_REGISTRY, registryOf, remove, sameEntry, upsert, type Entry, type Owner, type Registry } from '../../domain/registry.js';
-import { withFields } from '../../domain/objects.js';
+import { Draft, EMPTY_REGISTRY, registryOf, remove, sameEntry, stamped, upsert, type Entry, type Owner, type Registry } from '../../domain/registry.js';
 import type { ServiceSpec } from '../../domain/spec.js';
 import type { StoredService, Tombstone } from '../ports.js';
 import { liveTombstones, TOMBSTONE_HORIZON_MS } from './storedState.js';
@@ -158,7 +157,7 @@ export function applyCommands(state: DesiredState, batch: readonly ReducibleComm
       if (unchanged(draft.get(c.entry.name), c.entry)) continue;
       const stamp = stampOf(c.stamp);
       r.stamps.set(i, stamp);
-      draft.set(c.entry.owner === 'docker' ? c.entry : withFields(c.entry, { stamp }));
+      draft.set(c.entry.owner === 'docker' ? c.entry : stamped(c.entry, stamp));
       tombstones.delete(c.entry.name);
       quarantine.delete(c.entry.name);
       mark(c.entry.name, i);

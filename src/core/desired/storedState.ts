@@ -1,8 +1,7 @@
 import { describeIssues } from '../../domain/errors.js';
 import { fromRecord } from '../../domain/params.js';
 import type { ParseContext } from '../../domain/parse.js';
-import type { Entry, Owner, Registry } from '../../domain/registry.js';
-import { withFields } from '../../domain/objects.js';
+import { stamped, type Entry, type Owner, type Registry } from '../../domain/registry.js';
 import type { StoredChanges, StoredService, StoredState, Tombstone } from '../ports.js';
 import { toEntry } from '../../domain/entry.js';
 import { LayeredMap } from '../../domain/layered.js';
@@ -17,7 +16,7 @@ import { LayeredMap } from '../../domain/layered.js';
 export function fromStored(stored: StoredService, ctx: ParseContext, owner: Owner = stored.owner): { ok: true; entry: Entry } | { ok: false; reason: string } {
   const parsed = toEntry({ params: fromRecord(stored.params), issues: [] }, ctx, owner);
   if (!parsed.ok) return { ok: false, reason: describeIssues(parsed.issues) };
-  return { ok: true, entry: stored.stamp !== undefined ? withFields(parsed.entry, { stamp: stored.stamp }) : parsed.entry };
+  return { ok: true, entry: stored.stamp !== undefined ? stamped(parsed.entry, stored.stamp) : parsed.entry };
 }
 
 /** Every record of a stored state: the entries that parse, and those that do not (kept, never dropped silently). */
