@@ -147,7 +147,7 @@ export const SETTINGS = {
   MWORKER_MAX_RELOADS: { group: HTTP, default: '50', doc: 'A worker that survived this many reloads is stopped.', parse: int(50, 1, 1_000_000) },
   SPARE_BACKENDS: { group: HTTP, default: '32', doc: 'Empty backends kept ready so that a new plain service needs no reload.', parse: int(32, 0, 100_000) },
   MAXCONN: { group: HTTP, default: '5000', doc: 'maxconn of HAProxy.', parse: int(5000, 1, 10_000_000) },
-  NBTHREAD: { group: HTTP, default: "(HAProxy's)", doc: 'HAProxy threads.', parse: optionalInt(1, 64) },
+  NBTHREAD: { group: HTTP, default: "(HAProxy's)", doc: 'HAProxy threads (HAProxy uses one per CPU). Each one adds to a reload with thousands of services.', parse: optionalInt(1, 64) },
   TERMINATE_ON_RELOAD: { group: HTTP, default: 'false', doc: 'Stop old workers right after a reload instead of letting them finish.', parse: bool(false) },
   HAPROXY_METRICS_PORT: { group: HTTP, default: '', doc: "Port of HAProxy's own Prometheus exporter.", parse: optionalInt(1, 65535) },
   DEFAULT_REQ_MODE: {
