@@ -22,7 +22,10 @@ export interface Entry {
  * itself (see withFields for why not `{ ...entry, stamp }`).
  */
 export function stamped(entry: Entry, stamp: number): Entry {
-  const { name, owner, params, spec, warnings } = entry;
+  const { name, owner, params, spec, warnings, stamp: _before, ...rest } = entry;
+  // A field added to Entry fails to compile here until it is copied above.
+  const none: Record<string, never> = rest;
+  void none;
   return warnings === undefined ? { name, owner, params, spec, stamp } : { name, owner, params, spec, warnings, stamp };
 }
 

@@ -1,7 +1,7 @@
 // Long on purpose: one backend view per service, with every HAProxy option a service can set.
 import crypto from 'node:crypto';
 import type { Destination, HeaderRules, ServiceSpec } from '../domain/spec.js';
-import { withFields } from '../domain/objects.js';
+import { withFields } from '../domain/withFields.js';
 import { formatAddress } from '../domain/values.js';
 import { renderMemo, type RenderMemo } from './memo.js';
 import type { RenderSettings } from './settings.js';

@@ -175,13 +175,15 @@ test.serial('while its engine is down, a container that dies is taken out by HAP
 });
 
 /**
- * Until HAProxy has the server at `address` UP. A container is a server as soon as it starts, but one that is
- * not listening yet when its first request or check reaches it is marked down at once, and is back after two
- * passed checks (1-2 s): the only replica of a service is stopped once its successor is UP, as the README says.
+ * Until HAProxy has the server at `address` UP after a passed check ("UP 1/2" is a server added but not
+ * checked yet). A container is a server as soon as it starts, but one that is not listening yet when its first
+ * request or check reaches it is marked down at once, and is back after two passed checks (1-2 s): the only
+ * replica of a service is stopped once its successor is UP, as the README says.
  */
 async function untilUp(service: string, address: string): Promise<void> {
-  const servers = await eventually(() => health(service), (s) => s.some((x) => x.Address === address && x.Health.startsWith('UP')), 20_000);
-  if (!servers.some((x) => x.Address === address && x.Health.startsWith('UP'))) throw new Error(`${service} has no UP server at ${address}: ${JSON.stringify(servers)}`);
+  const up = (s: HaproxyServer[]) => s.some((x) => x.Address === address && x.Health === 'UP');
+  const servers = await eventually(() => health(service), up, 20_000);
+  if (!up(servers)) throw new Error(`${service} has no checked UP server at ${address}: ${JSON.stringify(servers)}`);
 }
 
 test.serial('a container moved between hosts under load (start it on the new engine, stop it on the old, once it is UP): 0 failed requests', async (t) => {

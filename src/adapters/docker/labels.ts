@@ -4,7 +4,7 @@ import type { ParseContext } from '../../domain/parse.js';
 import type { Entry } from '../../domain/registry.js';
 import type { ServerAddr, ServiceSpec } from '../../domain/spec.js';
 import { toEntry } from '../../domain/entry.js';
-import { withFields } from '../../domain/objects.js';
+import { withFields } from '../../domain/withFields.js';
 import { labelValue, OWN_HOST, routesToTasks, SWARM_ROUTING_LABEL, taskServers, type DockerTask, type SwarmRouting, type TaskServer } from './swarmTasks.js';
 import { chooseAddress, LOCAL_ENGINE, type AddressChoice, type EngineHost, type SharedNetwork } from './containerAddress.js';
 
