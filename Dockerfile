@@ -40,4 +40,4 @@ HEALTHCHECK --interval=10s --timeout=3s --start-period=30s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.PORT||8080)+'/ready').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
 # tini -g forwards signals to the whole group and reaps HAProxy's old workers.
 ENTRYPOINT ["tini", "-g", "--"]
-CMD ["node", "--max-semi-space-size=2", "--heap-growing-percent=20", "/app/dist/src/main.js"]
+CMD ["node", "--max-semi-space-size=2", "--heap-growing-percent=20", "--optimize-for-size", "/app/dist/src/main.js"]
