@@ -9,7 +9,7 @@
  *    of V8's default (up to 4x): a reload at 10,000 services leaves tens of
  *    megabytes of garbage, which V8 otherwise lets pile up to 300-400 MB;
  *  - V8 sized for memory over speed: under an hour of churn at 10,000
- *    services its committed heap otherwise kept growing (+25 MB/h of RSS,
+ *    services its committed heap otherwise kept growing (+27 MB/h of RSS,
  *    194 MB at most); with it +6 MB/h and 171 MB at most, for about 7% fewer
  *    changes a second (docs/benchmarks.md §13, session of 2026-12-03).
  */
