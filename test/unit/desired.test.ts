@@ -1,6 +1,6 @@
 import test from 'ava';
 import { applyCommands, EMPTY_DESIRED, initialDesired, quarantineService, replicaStateOf, revertService, SWEEP_EVERY_MS, type DesiredState, type ReducibleCommand } from '../../src/core/desired/desired.js';
-import { TOMBSTONE_HORIZON_MS } from '../../src/core/desired/storedState.js';
+import { storedChanges, TOMBSTONE_HORIZON_MS, TOMBSTONE_LIMIT } from '../../src/core/desired/storedState.js';
 import type { Entry } from '../../src/domain/registry.js';
 import { apiEntry } from '../support/fakes.js';
 
@@ -140,4 +140,47 @@ test('removals past the horizon are dropped by an hourly sweep, not at every bat
   const hourLater = applyCommands(soon, [{ kind: 'reload', recreate: false }], at + SWEEP_EVERY_MS).next;
   t.deepEqual([...hourLater.tombstones.keys()], ['recent']);
   t.is(hourLater.swept, at + SWEEP_EVERY_MS);
+});
+
+// Removals of ever new names (previews, CI stacks): `count` of them, the oldest first, all inside the horizon.
+const manyRemovals = (count: number) => new Map(Array.from({ length: count }, (_, i) => [`gone-${String(i).padStart(6, '0')}`, NOW - 100_000 + 1 + i] as [string, number]));
+
+test('at most the newest TOMBSTONE_LIMIT removals are kept: the oldest are forgotten in one cut, and the store is told', (t) => {
+  const full = manyRemovals(TOMBSTONE_LIMIT * 1.25);
+  const live = reduce({ ...EMPTY_DESIRED, tombstones: full, swept: NOW }, { kind: 'upsert', entry: web() }).next;
+  t.is(live.tombstones.size, TOMBSTONE_LIMIT * 1.25, 'a quarter over the limit is held until one more removal');
+  t.is(replicaStateOf(live, NOW).removed.length, TOMBSTONE_LIMIT, 'but replicas only ever see the newest TOMBSTONE_LIMIT');
+
+  const r = reduce(live, { kind: 'remove', name: 'web' });
+  t.is(r.next.tombstones.size, TOMBSTONE_LIMIT);
+  t.is(r.next.tombstones.get('web'), r.stamps.get(0), 'the new removal is kept');
+  const kept = [...r.next.tombstones.keys()].filter((n) => n !== 'web').sort();
+  t.is(kept[0], `gone-${String(TOMBSTONE_LIMIT * 0.25 + 1).padStart(6, '0')}`, 'the oldest went first');
+  t.false(r.next.tombstones.has('gone-000000'));
+
+  const changes = storedChanges({ entries: live.registry.entries, tombstones: live.tombstones, unparsed: live.unparsed }, r.next.registry, r.next.tombstones, r.next.unparsed, NOW);
+  t.deepEqual(changes.removed, [{ name: 'web', stamp: r.stamps.get(0) as number }]);
+  t.is(changes.forgotten.length, TOMBSTONE_LIMIT * 0.25 + 1);
+  t.true(changes.forgotten.includes('gone-000000'));
+});
+
+test('replicas that cut their removals at different times show the same ones, and a peer\'s old removal does not come back', (t) => {
+  // One replica has cut to the limit, the other still holds a quarter more: their views, and so their digests, agree.
+  const uncut: DesiredState = { ...EMPTY_DESIRED, tombstones: manyRemovals(TOMBSTONE_LIMIT * 1.25), swept: NOW };
+  const cut = reduce({ ...uncut, tombstones: new Map([...uncut.tombstones, ['older', NOW - 200_000]]) }, { kind: 'reload', recreate: false }).next;
+  t.is(cut.tombstones.size, TOMBSTONE_LIMIT);
+  t.deepEqual(replicaStateOf(cut, NOW).removed, replicaStateOf(uncut, NOW).removed);
+
+  // The one that cut merges the other's full view: nothing it shows changes.
+  const merged = reduce(cut, { kind: 'merge', entries: [], removed: [...uncut.tombstones].map(([name, stamp]) => ({ name, stamp })) }).next;
+  t.deepEqual(replicaStateOf(merged, NOW).removed, replicaStateOf(cut, NOW).removed);
+});
+
+test('a store with hundreds of thousands of removals starts, keeping the newest', (t) => {
+  const removed = [...manyRemovals(300_000)].map(([name, stamp]) => ({ name, stamp }));
+  const s = initialDesired([], [], removed);
+  t.is(s.lastStamp, NOW - 100_000 + 300_000);
+  t.false(s.tombstones.has('gone-289999'), 'the oldest are not');
+  t.is(s.tombstones.size, TOMBSTONE_LIMIT);
+  t.true(s.tombstones.has('gone-299999'));
 });

@@ -2,7 +2,7 @@ import { GONE, LayeredMap } from '../../domain/layered.js';
 import { Draft, EMPTY_REGISTRY, registryOf, remove, sameEntry, stamped, upsert, type Entry, type Owner, type Registry } from '../../domain/registry.js';
 import type { ServiceSpec } from '../../domain/spec.js';
 import type { StoredService, Tombstone } from '../ports.js';
-import { liveTombstones, TOMBSTONE_HORIZON_MS } from './storedState.js';
+import { liveTombstones, TOMBSTONE_HORIZON_MS, trimTombstones } from './storedState.js';
 
 /**
  * The desired state and the rules that change it, as a pure reducer:
@@ -49,7 +49,7 @@ export interface QuarantineRecord extends Quarantined {
 export interface DesiredState {
   readonly registry: Registry;
   readonly quarantine: ReadonlyMap<string, QuarantineRecord>;
-  /** Removals of API services, by name, with their time: replicas must not resurrect them. */
+  /** Removals of API services, by name, with their time: replicas must not resurrect them (the newest TOMBSTONE_LIMIT, for the horizon). */
   readonly tombstones: ReadonlyMap<string, number>;
   /** Stored services that no longer parse: kept in the store, shown as quarantined, never dropped silently. */
   readonly unparsed: ReadonlyMap<string, StoredService>;
@@ -68,14 +68,17 @@ export const EMPTY_DESIRED: DesiredState = { registry: EMPTY_REGISTRY, quarantin
 
 /** The state a start restores: stored and environment entries, records that no longer parse, remembered removals. */
 export function initialDesired(entries: readonly Entry[], invalid: ReadonlyArray<Quarantined & { stored: StoredService }>, removed: readonly Tombstone[]): DesiredState {
-  const stamps = [...entries.map((e) => e.stamp ?? 0), ...removed.map((t) => t.stamp)];
+  // A loop, not Math.max(...stamps): a store of a few hundred thousand stamps is more arguments than a call takes.
+  let lastStamp = 0;
+  for (const e of entries) lastStamp = Math.max(lastStamp, e.stamp ?? 0);
+  for (const t of removed) lastStamp = Math.max(lastStamp, t.stamp);
   return {
     registry: registryOf(entries),
     quarantine: new Map(invalid.map((q) => [q.name, { name: q.name, reason: q.reason, owner: q.owner, params: '' }])),
-    tombstones: new Map(removed.map((t) => [t.name, t.stamp])),
+    tombstones: trimTombstones(new Map(removed.map((t) => [t.name, t.stamp]))),
     unparsed: new Map(invalid.map((q) => [q.name, q.stored])),
     synced: new Map(),
-    lastStamp: Math.max(0, ...stamps),
+    lastStamp,
     swept: Number.NEGATIVE_INFINITY,
   };
 }
@@ -245,7 +248,7 @@ export function applyCommands(state: DesiredState, batch: readonly ReducibleComm
       r.reason = c.reason;
     }
   }
-  r.next = { registry: draft.toRegistry(), quarantine, tombstones: LayeredMap.on(removals, layer), unparsed, synced, lastStamp, swept: sweep ? now : state.swept };
+  r.next = { registry: draft.toRegistry(), quarantine, tombstones: trimTombstones(LayeredMap.on(removals, layer)), unparsed, synced, lastStamp, swept: sweep ? now : state.swept };
   return r;
 }
 
