@@ -6,6 +6,12 @@ export type Layer<K, V> = ReadonlyMap<K, V | typeof GONE>;
 const MAX_DEPTH = 8;
 
 /**
+ * A flattened map's last layer: the map it was put on (weakly: whoever compares against that
+ * map holds it) and the keys it changed, so that `changedKeys` goes on through a flattening.
+ */
+const flattenedOn = new WeakMap<ReadonlyMap<unknown, unknown>, { base: WeakRef<ReadonlyMap<unknown, unknown>>; keys: ReadonlySet<unknown> }>();
+
+/**
  * An immutable map made of a base map and the changes of one batch on top:
  * making the next registry costs the changes, not a copy of every service.
  * After a few layers the result is flattened into a plain Map (one copy per
@@ -33,20 +39,53 @@ export class LayeredMap<K, V> implements ReadonlyMap<K, V> {
     }
     const depth = base instanceof LayeredMap ? base.depth + 1 : 1;
     const layered = new LayeredMap(base, new Map(changes), depth, size);
-    return depth >= MAX_DEPTH || changes.size * 4 > size ? new Map(layered) : layered;
+    if (depth < MAX_DEPTH && changes.size * 4 <= size) return layered;
+    const flat = layered.flatten();
+    flattenedOn.set(flat, { base: new WeakRef(base), keys: new Set(changes.keys()) });
+    return flat;
+  }
+
+  /**
+   * A plain Map of the same entries: a copy of the plain map at the bottom, then each layer's
+   * changes from the bottom up. Iterating the layers instead (`new Map(this)`) resumes one
+   * generator per layer for every key: 13-18 ms for 10,000 keys eight layers deep, against
+   * 1-2 ms for the copy, and three such maps are flattened in the same batch.
+   */
+  private flatten(): Map<K, V> {
+    const layers: Array<Layer<K, V>> = [];
+    let m: ReadonlyMap<K, V> = this;
+    while (m instanceof LayeredMap) {
+      layers.push(m.over);
+      m = m.base;
+    }
+    const flat = new Map(m);
+    for (let i = layers.length - 1; i >= 0; i--) {
+      for (const [k, v] of layers[i] as Layer<K, V>) {
+        if (v === GONE) flat.delete(k);
+        else flat.set(k, v);
+      }
+    }
+    return flat;
   }
 
   /**
    * The keys that may differ between `map` and `since` when `map` was layered on top of it (a few
-   * batches later); undefined when it was not (flattened since, or another map): compare them all.
+   * batches later, flattened or not); undefined when it was not (another map, or one no longer
+   * held by anyone): compare them all.
    */
   static changedKeys<K, V>(map: ReadonlyMap<K, V>, since: ReadonlyMap<K, V>): Set<K> | undefined {
     const keys = new Set<K>();
-    let m: ReadonlyMap<K, V> = map;
+    let m: ReadonlyMap<K, V> | undefined = map;
     while (m !== since) {
-      if (!(m instanceof LayeredMap)) return undefined;
-      for (const k of m.over.keys()) keys.add(k);
-      m = m.base;
+      if (m instanceof LayeredMap) {
+        for (const k of m.over.keys()) keys.add(k);
+        m = m.base;
+        continue;
+      }
+      const last = m === undefined ? undefined : flattenedOn.get(m);
+      if (last === undefined) return undefined;
+      for (const k of last.keys) keys.add(k as K);
+      m = last.base.deref() as ReadonlyMap<K, V> | undefined;
     }
     return keys;
   }
