@@ -58,7 +58,9 @@ export class LayeredMap<K, V> implements ReadonlyMap<K, V> {
       layers.push(m.over);
       m = m.base;
     }
-    const flat = new Map(m);
+    // forEach, not new Map(m): the iterator would allocate a [key, value] pair for every key.
+    const flat = new Map<K, V>();
+    m.forEach((v, k) => flat.set(k, v));
     for (let i = layers.length - 1; i >= 0; i--) {
       for (const [k, v] of layers[i] as Layer<K, V>) {
         if (v === GONE) flat.delete(k);
