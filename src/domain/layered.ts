@@ -6,8 +6,10 @@ export type Layer<K, V> = ReadonlyMap<K, V | typeof GONE>;
 const MAX_DEPTH = 8;
 
 /**
- * A flattened map's last layer: the map it was put on (weakly: whoever compares against that
- * map holds it) and the keys it changed, so that `changedKeys` goes on through a flattening.
+ * A flattened map's last layer: the map it was put on and the keys it changed, so that
+ * `changedKeys` goes on through a flattening. The link is weak, so that no map is kept alive
+ * for it: it leads on while the map it points to is held elsewhere (the reconciler's last saved
+ * snapshot is the map just before); otherwise changedKeys answers undefined: compare them all.
  */
 const flattenedOn = new WeakMap<ReadonlyMap<unknown, unknown>, { base: WeakRef<ReadonlyMap<unknown, unknown>>; keys: ReadonlySet<unknown> }>();
 
@@ -84,7 +86,8 @@ export class LayeredMap<K, V> implements ReadonlyMap<K, V> {
         m = m.base;
         continue;
       }
-      const last = m === undefined ? undefined : flattenedOn.get(m);
+      if (m === undefined) return undefined;
+      const last = flattenedOn.get(m);
       if (last === undefined) return undefined;
       for (const k of last.keys) keys.add(k as K);
       m = last.base.deref() as ReadonlyMap<K, V> | undefined;

@@ -149,10 +149,11 @@ test('at most the newest TOMBSTONE_LIMIT removals are kept: the oldest are forgo
   const full = manyRemovals(TOMBSTONE_LIMIT * 1.25);
   const live = reduce({ ...EMPTY_DESIRED, tombstones: full, swept: NOW }, { kind: 'upsert', entry: web() }).next;
   t.is(live.tombstones.size, TOMBSTONE_LIMIT * 1.25, 'a quarter over the limit is held until one more removal');
-  t.is(replicaStateOf(live, NOW).removed.length, TOMBSTONE_LIMIT, 'but replicas only ever see the newest TOMBSTONE_LIMIT');
+  t.is(replicaStateOf(live, NOW).removed.length, TOMBSTONE_LIMIT * 1.25, 'replicas see every removal held');
 
   const r = reduce(live, { kind: 'remove', name: 'web' });
   t.is(r.next.tombstones.size, TOMBSTONE_LIMIT);
+  t.is(replicaStateOf(r.next, NOW).removed.length, TOMBSTONE_LIMIT);
   t.is(r.next.tombstones.get('web'), r.stamps.get(0), 'the new removal is kept');
   const kept = [...r.next.tombstones.keys()].filter((n) => n !== 'web').sort();
   t.is(kept[0], `gone-${String(TOMBSTONE_LIMIT * 0.25 + 1).padStart(6, '0')}`, 'the oldest went first');
@@ -164,16 +165,32 @@ test('at most the newest TOMBSTONE_LIMIT removals are kept: the oldest are forgo
   t.true(changes.forgotten.includes('gone-000000'));
 });
 
-test('replicas that cut their removals at different times show the same ones, and a peer\'s old removal does not come back', (t) => {
-  // One replica has cut to the limit, the other still holds a quarter more: their views, and so their digests, agree.
-  const uncut: DesiredState = { ...EMPTY_DESIRED, tombstones: manyRemovals(TOMBSTONE_LIMIT * 1.25), swept: NOW };
-  const cut = reduce({ ...uncut, tombstones: new Map([...uncut.tombstones, ['older', NOW - 200_000]]) }, { kind: 'reload', recreate: false }).next;
-  t.is(cut.tombstones.size, TOMBSTONE_LIMIT);
-  t.deepEqual(replicaStateOf(cut, NOW).removed, replicaStateOf(uncut, NOW).removed);
+test('replicas that cut their removals at different moments end up with the same ones, and refuse the same old writes', (t) => {
+  const removal = (s: DesiredState) => [...s.tombstones].map(([name, stamp]) => ({ name, stamp }));
+  const view = (s: DesiredState) => replicaStateOf(s, NOW);
+  // B holds a quarter over the limit; A got one older removal more (of `x`) and has cut to the limit already.
+  const b: DesiredState = { ...EMPTY_DESIRED, tombstones: manyRemovals(TOMBSTONE_LIMIT * 1.25), swept: NOW };
+  const a = reduce({ ...b, tombstones: new Map([...b.tombstones, ['x', NOW - 200_000]]) }, { kind: 'reload', recreate: false }).next;
+  t.is(a.tombstones.size, TOMBSTONE_LIMIT);
+  t.notDeepEqual(view(a), view(b), 'their digests differ: anti-entropy exchanges their views');
 
-  // The one that cut merges the other's full view: nothing it shows changes.
-  const merged = reduce(cut, { kind: 'merge', entries: [], removed: [...uncut.tombstones].map(([name, stamp]) => ({ name, stamp })) }).next;
-  t.deepEqual(replicaStateOf(merged, NOW).removed, replicaStateOf(cut, NOW).removed);
+  // Each merges the other's view: both hold what B held (x's removal is past the cut of that set).
+  const a2 = reduce(a, { kind: 'merge', entries: [], removed: view(b).removed }).next;
+  const b2 = reduce(b, { kind: 'merge', entries: [], removed: view(a).removed }).next;
+  t.deepEqual(view(a2), view(b2));
+  t.deepEqual(removal(a2).sort((p, q) => (p.name < q.name ? -1 : 1)), view(b2).removed);
+
+  // A write of a removed service older than its removal is refused by both.
+  const old = stamped(apiEntry('serviceName=gone-012000&servicePath=/g&port=80'), NOW - 100_000);
+  t.is(reduce(a2, { kind: 'merge', entries: [old], removed: [] }).changed.size, 0);
+  t.is(reduce(b2, { kind: 'merge', entries: [old], removed: [] }).changed.size, 0);
+
+  // The next removal takes both over the cut: they keep the same newest TOMBSTONE_LIMIT.
+  const next = { kind: 'merge' as const, entries: [], removed: [{ name: 'last', stamp: NOW }] };
+  const a3 = reduce(a2, next).next;
+  const b3 = reduce(b2, next).next;
+  t.is(a3.tombstones.size, TOMBSTONE_LIMIT);
+  t.deepEqual(view(a3), view(b3));
 });
 
 test('a store with hundreds of thousands of removals starts, keeping the newest', (t) => {

@@ -1,3 +1,5 @@
+import v8 from 'node:v8';
+import vm from 'node:vm';
 import test from 'ava';
 import { GONE, LayeredMap, type Layer } from '../../src/domain/layered.js';
 
@@ -67,4 +69,21 @@ test('the keys changed since a map layered over: through a flattening; from anot
   t.false(m instanceof LayeredMap, 'flattened after 8 layers');
   t.deepEqual([...(LayeredMap.changedKeys(m, start) ?? [])].sort(), ['k0', 'k1', 'k2', 'k3', 'k4', 'k5', 'k6', 'k7']);
   t.is(LayeredMap.changedKeys(m, new Map(start)), undefined, 'another map with the same entries');
+});
+
+test('the keys changed since a map no longer held by anyone else are not guessed: the caller compares them all', async (t) => {
+  v8.setFlagsFromString('--expose-gc');
+  const gc = vm.runInNewContext('gc') as () => void;
+  const start: ReadonlyMap<string, number> = new Map(Array.from({ length: 100 }, (_, i) => [`base${i}`, i] as [string, number]));
+  // Seven layers nobody keeps, then the eighth flattens: only a weak link leads back to them (and to `start`).
+  const build = () => {
+    let m = start;
+    for (let i = 0; i < 8; i++) m = LayeredMap.on(m, new Map([[`k${i}`, i]]));
+    return m;
+  };
+  const flat = build();
+  t.false(flat instanceof LayeredMap);
+  await new Promise((resolve) => setTimeout(resolve, 0)); // a WeakRef's target lives at least until the end of the job that made it
+  gc();
+  t.is(LayeredMap.changedKeys(flat, start), undefined);
 });

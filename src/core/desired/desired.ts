@@ -49,7 +49,7 @@ export interface QuarantineRecord extends Quarantined {
 export interface DesiredState {
   readonly registry: Registry;
   readonly quarantine: ReadonlyMap<string, QuarantineRecord>;
-  /** Removals of API services, by name, with their time: replicas must not resurrect them (the newest TOMBSTONE_LIMIT, for the horizon). */
+  /** Removals of API services, by name, with their time: replicas must not resurrect them (for the horizon; up to TOMBSTONE_LIMIT × 1.25, storedState.ts). */
   readonly tombstones: ReadonlyMap<string, number>;
   /** Stored services that no longer parse: kept in the store, shown as quarantined, never dropped silently. */
   readonly unparsed: ReadonlyMap<string, StoredService>;

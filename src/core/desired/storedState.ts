@@ -35,21 +35,19 @@ export function entriesFromStored(services: readonly StoredService[], ctx: Parse
 export const TOMBSTONE_HORIZON_MS = 7 * 24 * 3600 * 1000;
 
 /**
- * At most this many removals are remembered, the newest (by stamp, then name): removals of
- * new names (previews, CI stacks) would otherwise grow memory, the state file and every
- * replica's full sync for the whole horizon. Replicas agree on them because each shows its
- * newest TOMBSTONE_LIMIT, whatever else it still holds. A replica away for more removals than
- * this can bring back a service removed while it was away, as one away past the horizon can.
+ * Removals of new names (previews, CI stacks) would otherwise grow memory, the state file and
+ * every replica's full sync for the whole horizon: once more than TOMBSTONE_LIMIT × 1.25 are
+ * held, only the newest TOMBSTONE_LIMIT (by stamp, then name) are kept. A replica shows, stores
+ * and decides with every removal it holds, and the cut depends only on that set, so replicas
+ * that hold the same removals cut the same ones. A replica away for more removals than this
+ * can bring back a service removed while it was away, as one away past the horizon can.
  */
 export const TOMBSTONE_LIMIT = 10_000;
 
 /** Newer first; the same stamp by name, so that every replica keeps the same ones. */
 const newerFirst = (a: [string, number], b: [string, number]) => b[1] - a[1] || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0);
 
-/**
- * The removals kept when `tombstones` holds a quarter more than the limit: the newest
- * TOMBSTONE_LIMIT, as a new map (a sort every 2,500 removals, not one at every removal).
- */
+/** `tombstones`, or the newest TOMBSTONE_LIMIT of them as a new map once it holds a quarter more (a sort every 2,500 removals). */
 export function trimTombstones(tombstones: ReadonlyMap<string, number>): ReadonlyMap<string, number> {
   if (tombstones.size <= TOMBSTONE_LIMIT * 1.25) return tombstones;
   return new Map([...tombstones].sort(newerFirst).slice(0, TOMBSTONE_LIMIT));
@@ -130,10 +128,8 @@ export function noStoredChanges(c: StoredChanges): boolean {
   return c.set.length === 0 && c.del.length === 0 && c.removed.length === 0 && c.forgotten.length === 0;
 }
 
-/** Removals newer than the horizon, at most the newest TOMBSTONE_LIMIT, sorted by name. */
+/** Removals newer than the horizon, sorted by name. */
 export function liveTombstones(tombstones: ReadonlyMap<string, number>, now: number): Tombstone[] {
   const horizon = now - TOMBSTONE_HORIZON_MS;
-  let live = [...tombstones].filter(([, stamp]) => stamp >= horizon);
-  if (live.length > TOMBSTONE_LIMIT) live = live.sort(newerFirst).slice(0, TOMBSTONE_LIMIT);
-  return live.map(([name, stamp]) => ({ name, stamp })).sort((a, b) => (a.name < b.name ? -1 : 1));
+  return [...tombstones].filter(([, stamp]) => stamp >= horizon).map(([name, stamp]) => ({ name, stamp })).sort((a, b) => (a.name < b.name ? -1 : 1));
 }
