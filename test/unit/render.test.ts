@@ -76,14 +76,14 @@ test('owners of each line point back to the service', (t) => {
 test('a plain new service fits a spare backend: same structure, no reload needed', (t) => {
   const first = render([svc(`serviceName=a&servicePath=/a&port=1&${local}`)]);
   const next = render([svc(`serviceName=a&servicePath=/a&port=1&${local}`), svc(`serviceName=b&servicePath=/b&port=2&${local}`)], baseSettings(), false, first.model.layout);
-  t.is(next.model.structure, first.model.structure);
+  t.is(next.model.structure.value, first.model.structure.value);
   t.is(next.model.maps.pathPrefix.find((e) => e.key === '/b')?.backend, '_spare_1');
 });
 
 test('a service with options of its own needs a new structure', (t) => {
   const first = render([svc(`serviceName=a&servicePath=/a&port=1&${local}`)]);
   const next = render([svc(`serviceName=a&servicePath=/a&port=1&${local}`), svc(`serviceName=b&servicePath=/b&port=2&${local}&httpsOnly=true`)], baseSettings(), false, first.model.layout);
-  t.not(next.model.structure, first.model.structure);
+  t.not(next.model.structure.value, first.model.structure.value);
 });
 
 test('scaling servers keeps the structure, and every server its name, whatever its position', (t) => {
@@ -91,7 +91,7 @@ test('scaling servers keeps the structure, and every server its name, whatever i
   const withServers = (hosts: string[]) => ({ ...one, servers: hosts.map((h) => ({ host: h, id: h })) });
   const first = render([withServers(['10.0.0.1', '10.0.0.2'])]);
   const next = render([withServers(['10.0.0.2', '10.0.0.3', '10.0.0.4'])], baseSettings(), false, first.model.layout);
-  t.is(next.model.structure, first.model.structure);
+  t.is(next.model.structure.value, first.model.structure.value);
   const before = new Map(first.model.layout.backends.get('a-be1_0')?.view.servers.map((s) => [s.host, s.name]));
   const after = new Map(next.model.layout.backends.get('a-be1_0')?.view.servers.map((s) => [s.host, s.name]));
   t.is(after.get('10.0.0.2'), before.get('10.0.0.2'), 'the surviving server keeps its name');

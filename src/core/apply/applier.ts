@@ -223,7 +223,7 @@ export class Applier {
       if (sticky.conflicts.size > 0) return { ok: false, culprits: sticky.conflicts, code: 'REJECTED' };
       const clashes = this.routeConflicts(sticky.model, upserted);
       if (clashes.size > 0) return { ok: false, culprits: clashes, code: 'ROUTE_CONFLICT' };
-      if (sticky.model.structure === live.model.structure) {
+      if (sticky.model.structure.value === live.model.structure.value) {
         const ops = runtimeDiff(live, sticky.model);
         const failed = await persistence.save(state.registry);
         if (failed) return { ok: false, fatal: failed.message, code: failed.code };

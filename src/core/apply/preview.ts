@@ -80,7 +80,7 @@ async function previewAttempt(applier: Applier, state: DesiredState, live: LiveS
   if (sticky.conflicts.size > 0) return sticky.conflicts;
   const clashes = applier.routeConflicts(sticky.model, overrides.revived ?? new Set());
   if (clashes.size > 0) return { ok: false, code: 'ROUTE_CONFLICT', message: [...clashes.values()].join(' ') };
-  if (sticky.model.structure === live.model.structure) {
+  if (sticky.model.structure.value === live.model.structure.value) {
     const ops = runtimeDiff(live, sticky.model);
     const candidate = renderFiles(templates, sticky.model).files;
     return ops.length === 0
