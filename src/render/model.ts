@@ -279,7 +279,7 @@ export function buildModel(input: ModelInput, assign: AssignBackends = canonical
   return { view, layout, maps: plan.maps, routes: routeInputs, conflicts, shadowed: plan.shadowed, ruleRoutes, certsKey, structure: new Lazy(() => `${certsKey}|${structureKey(view, memo)}`) };
 }
 
-/** A model whose view was changed in place of being built (a reload patch): its structure key again. */
+/** A model whose view was changed in place of being built (a reload patch): its structure key again, when first compared. */
 export function restructured(model: Model, memo: RenderMemo): Model {
   return { ...model, structure: new Lazy(() => `${model.certsKey}|${structureKey(model.view, memo)}`) };
 }
