@@ -5,6 +5,7 @@ import { stamped, type Entry, type Owner, type Registry } from '../../domain/reg
 import type { StoredChanges, StoredService, StoredState, Tombstone } from '../ports.js';
 import { toEntry } from '../../domain/entry.js';
 import { LayeredMap } from '../../domain/layered.js';
+import { cmp } from '../../domain/values.js';
 
 /**
  * Stored records and registry entries, both ways: what the store keeps, and
@@ -45,7 +46,7 @@ export const TOMBSTONE_HORIZON_MS = 7 * 24 * 3600 * 1000;
 export const TOMBSTONE_LIMIT = 10_000;
 
 /** Newer first; the same stamp by name, so that every replica keeps the same ones. */
-const newerFirst = (a: [string, number], b: [string, number]) => b[1] - a[1] || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0);
+const newerFirst = (a: [string, number], b: [string, number]) => b[1] - a[1] || cmp(a[0], b[0]);
 
 /** `tombstones`, or the newest TOMBSTONE_LIMIT of them as a new map once it holds a quarter more (a sort every 2,500 removals). */
 export function trimTombstones(tombstones: ReadonlyMap<string, number>): ReadonlyMap<string, number> {
