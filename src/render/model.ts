@@ -276,12 +276,17 @@ export function buildModel(input: ModelInput, assign: AssignBackends = canonical
   const layout: Layout = { order, backends: new Map(order.map((name) => [name, { key: keys.get(name), view: backends.get(name) as BackendView }])) };
   const ruleRoutes = plan.steps.flatMap((step) => (step.kind === 'rule' ? [step.rule.route] : []));
   const certsKey = input.certsKey ?? '';
-  return { view, layout, maps: plan.maps, routes: routeInputs, conflicts, shadowed: plan.shadowed, ruleRoutes, certsKey, structure: new Lazy(() => `${certsKey}|${structureKey(view, memo)}`) };
+  return { view, layout, maps: plan.maps, routes: routeInputs, conflicts, shadowed: plan.shadowed, ruleRoutes, certsKey, structure: structureOfModel(certsKey, view, memo) };
 }
 
 /** A model whose view was changed in place of being built (a reload patch): its structure key again, when first compared. */
 export function restructured(model: Model, memo: RenderMemo): Model {
-  return { ...model, structure: new Lazy(() => `${model.certsKey}|${structureKey(model.view, memo)}`) };
+  return { ...model, structure: structureOfModel(model.certsKey, model.view, memo) };
+}
+
+/** Model.structure of a view built with these certificates. */
+function structureOfModel(certsKey: string, view: ConfigView, memo: RenderMemo): Lazy<string> {
+  return new Lazy(() => `${certsKey}|${structureKey(view, memo)}`);
 }
 
 /** The server names the model of these services needs resolved (see ModelInput.addresses). */
