@@ -107,21 +107,21 @@ export class LayeredMap<K, V> implements ReadonlyMap<K, V> {
     return this.base.has(key);
   }
 
-  *entries(): MapIterator<[K, V]> {
-    for (const [k, v] of this.base) {
-      const o = this.over.get(k);
-      if (o === undefined) yield [k, v];
-      else if (o !== GONE) yield [k, o];
-    }
-    for (const [k, o] of this.over) if (o !== GONE && !this.base.has(k)) yield [k, o];
+  /**
+   * Iteration goes through a flattened copy: iterating the layers themselves resumes one generator
+   * per layer for every key and allocates a pair at each (20-30 ms for 10,000 keys seven layers
+   * deep, against 1-2 ms for the copy); every apply iterates the registry a few times.
+   */
+  entries(): MapIterator<[K, V]> {
+    return this.flatten().entries();
   }
 
-  *keys(): MapIterator<K> {
-    for (const [k] of this.entries()) yield k;
+  keys(): MapIterator<K> {
+    return this.flatten().keys();
   }
 
-  *values(): MapIterator<V> {
-    for (const [, v] of this.entries()) yield v;
+  values(): MapIterator<V> {
+    return this.flatten().values();
   }
 
   [Symbol.iterator](): MapIterator<[K, V]> {
@@ -129,6 +129,6 @@ export class LayeredMap<K, V> implements ReadonlyMap<K, V> {
   }
 
   forEach(fn: (value: V, key: K, map: ReadonlyMap<K, V>) => void): void {
-    for (const [k, v] of this.entries()) fn(v, k, this);
+    this.flatten().forEach((v, k) => fn(v, k, this));
   }
 }
