@@ -8,10 +8,32 @@ export interface TemplateSources {
   partials: Readonly<Record<string, string>>;
 }
 
-export type Compiled = (view: ConfigView) => string;
+/**
+ * A compiled set of templates: the text of a view with its ownership markers (see renderConfig), or
+ * without them (`plain`).
+ */
+export interface Compiled {
+  (view: ConfigView): string;
+  plain(view: ConfigView): string;
+}
 
 /** Ownership markers: a NUL line opens a block owned by services, a lone NUL closes it. User values never hold NUL. */
 const MARK = '\u0000';
+
+/** Every ownership marker line, with its line break. */
+const MARKER_LINES = new RegExp(`^${MARK}[^\n]*\n`, 'gm');
+
+/** Where `backendsText` goes in the main template's output, for the backends to be put in afterwards. */
+const BACKENDS_AT = '\u0002BACKENDS\u0002';
+
+/** A backend's text: with its ownership markers, and without them (the one to write). */
+interface BackendText {
+  plain: string;
+  /** The owners of a text that is one owned block: it is `MARK owners \n plain MARK \n`, not kept twice. */
+  owners?: string;
+  /** The text with its markers, when it is not one owned block (a partial of the user's). */
+  marked?: string;
+}
 
 /** A Handlebars environment of our own: strict, unescaped (HAProxy config is not HTML). */
 export function createEnvironment(): typeof Handlebars {
@@ -31,7 +53,14 @@ export function createEnvironment(): typeof Handlebars {
  * Compiles the main template and its partials. Backends are rendered one by
  * one with the `backend` partial and cached per view object (views of
  * unchanged services are reused across applies), then handed to the main
- * template as `renderedBackends`.
+ * template, as `renderedBackends` (one text each) and as `backendsText` (all
+ * of them, each after a line break).
+ *
+ * The plain text of a main template that writes `backendsText` is put
+ * together from pieces: the main template's own output without its markers,
+ * and each backend's cached plain text. At 10,000 services that spares the
+ * Handlebars loop over every backend and the copies of the whole text that
+ * taking the markers out of it made: several MB to collect per reload.
  */
 export function compileTemplates(sources: TemplateSources): Compiled {
   const hb = createEnvironment();
@@ -41,19 +70,53 @@ export function compileTemplates(sources: TemplateSources): Compiled {
   const main = hb.compile(sources.main, { strict: true, noEscape: true });
   const backend = hb.compile(sources.partials.backend ?? '', { strict: true, noEscape: true });
   // Owned by this compiled set of templates (the apply side keeps it): a backend view renders to the same text every time.
-  const cache = new WeakMap<BackendView, string>();
+  const cache = new WeakMap<BackendView, BackendText>();
   // A main template of the user's (CFG_TEMPLATE_PATH) without the shared `defaults fp_std` gets every option on every line.
   const shared = /^defaults fp_std from /m.test(sources.main);
-  const renderBackend = (view: BackendView) => {
+  const textOf = (view: BackendView): BackendText => {
     let text = cache.get(view);
     if (text === undefined) {
-      // Kept for as long as the view lives: stored flat, not as the rope of pieces the template made.
-      text = flat(backend(shared || !view.standard ? view : { ...view, standard: false }));
+      const marked = backend(shared || !view.standard ? view : { ...view, standard: false });
+      text = asBackendText(marked);
       cache.set(view, text);
     }
     return text;
   };
-  return (view) => main({ ...view, renderedBackends: view.backends.map(renderBackend) });
+  const markedOf = (view: BackendView): string => {
+    const t = textOf(view);
+    return t.owners === undefined ? (t.marked as string) : `${MARK}${t.owners}\n${t.plain}${MARK}\n`;
+  };
+  // The view a main template sees; `renderedBackends` is made only for a template that reads it.
+  const context = (view: ConfigView, backendsText: string) => {
+    const ctx: Record<string, unknown> = { ...view, backendsText };
+    let rendered: string[] | undefined;
+    Object.defineProperty(ctx, 'renderedBackends', { enumerable: true, get: () => (rendered ??= view.backends.map(markedOf)) });
+    return ctx;
+  };
+  const joined = (view: ConfigView, each: (b: BackendView) => string, head = '', tail = '') => {
+    const pieces: string[] = [head];
+    for (const b of view.backends) pieces.push('\n', each(b));
+    pieces.push(tail);
+    return pieces.join('');
+  };
+  const compiled = (view: ConfigView) => main(context(view, joined(view, markedOf)));
+  compiled.plain = (view: ConfigView) => {
+    const parts = main(context(view, BACKENDS_AT)).replace(MARKER_LINES, '').split(BACKENDS_AT);
+    // A template that writes its backends from renderedBackends: its whole output, without the markers.
+    if (parts.length === 1) return compiled(view).replace(MARKER_LINES, '');
+    const plainOf = (b: BackendView) => textOf(b).plain;
+    return parts.slice(1).reduce((text, part) => joined(view, plainOf, text, part), parts[0] as string);
+  };
+  return compiled;
+}
+
+/** A backend's rendered text, kept flat (not as the rope of pieces the template made), with its markers taken out. */
+function asBackendText(marked: string): BackendText {
+  const plain = flat(marked.replace(MARKER_LINES, ''));
+  const open = marked.indexOf('\n');
+  const owners = marked.startsWith(MARK) && open > 0 ? marked.slice(1, open) : undefined;
+  if (owners !== undefined && owners !== '' && marked === `${MARK}${owners}\n${plain}${MARK}\n`) return { plain, owners: flat(owners) };
+  return { plain, marked: flat(marked) };
 }
 
 /** The same text in one piece (slicing a concatenation makes V8 flatten it). */
@@ -78,12 +141,8 @@ export interface Rendered {
  * no check will blame lines of) the markers are only taken out, which costs a fraction at 10,000 services.
  */
 export function renderConfig(compiled: Compiled, view: ConfigView, owners = true): Rendered {
-  const raw = compiled(view);
-  return owners ? stripMarkers(raw) : { text: raw.replace(MARKER_LINES, ''), owners: [] };
+  return owners ? stripMarkers(compiled(view)) : { text: compiled.plain(view), owners: [] };
 }
-
-/** Every ownership marker line, with its line break. */
-const MARKER_LINES = new RegExp(`^${MARK}[^\n]*\n`, 'gm');
 
 export function stripMarkers(raw: string): Rendered {
   const lines = raw.split('\n');

@@ -129,3 +129,38 @@ test('plain HTTP backends use the shared defaults; one with options of its own, 
   t.regex(section(own, 'plain'), /^backend plain-be80_0\n    mode http\n    http-request disable-l7-retry unless \{ method GET HEAD OPTIONS \}\n    server s-\w+ plain:80 pool-max-conn -1 pool-purge-delay 5s check inter /);
   t.true((await checkConfig('haproxy', writeConfig(renderFiles(custom, model).files))).ok, 'HAProxy accepts that one too');
 });
+
+// The text written for HAProxy (no owners asked for) is put together from each backend's cached plain text; it must be
+// exactly the marked render with its markers taken out, for our templates and for a user's that write the backends
+// themselves (from renderedBackends) or whose backend partial is not one owned block.
+test('the plain render is the marked render without its markers, whatever the templates write', (t) => {
+  const services = [...cases.flatMap(([, queries]) => queries.map((q) => svc(q))).filter((s, i, all) => all.findIndex((o) => o.serviceName === s.serviceName) === i)];
+  const settings = baseSettings({ spareBackends: 3 });
+  const model = render(services, settings).model;
+  const sources = loadTemplateSources(path.join(ROOT, 'templates'));
+  const variants: Array<[string, typeof sources]> = [
+    ['our templates', sources],
+    ['a main template that loops over renderedBackends', { ...sources, main: sources.main.replace('{{{backendsText}}}', '{{#each renderedBackends}}\n\n{{{this}}}{{/each}}') }],
+    ['backendsText written twice', { ...sources, main: `${sources.main}\n# again\n{{{backendsText}}}\n` }],
+    ['a backend partial with a block of its own inside', { ...sources, partials: { ...sources.partials, backend: `# before\n${sources.partials.backend as string}{{#owned name}}\n    # inner\n{{/owned}}` } }],
+    ['a backend partial without owners', { ...sources, partials: { ...sources.partials, backend: (sources.partials.backend as string).replace(/\{\{#owned owner\}\}\n|\{\{\/owned\}\}\n?/g, '') } }],
+  ];
+  const MARKER_LINE = /^\u0000[^\n]*\n/gm;
+  for (const [name, variant] of variants) {
+    const compiled = compileTemplates(variant);
+    const marked = compiled(model.view);
+    t.true(marked.includes('backend '), name);
+    t.is(compiled.plain(model.view), marked.replace(MARKER_LINE, ''), name);
+    // Twice: the second comes from the cache of backend texts.
+    t.is(renderFiles(compiled, model, false).files.config, renderFiles(compiled, model, true).files.config, name);
+    t.is(renderFiles(compiled, model, false).files.config, renderFiles(compiled, model, true).files.config, name);
+  }
+  // Our templates write every backend once, each after a blank line.
+  const text = compileTemplates(sources).plain(model.view);
+  const lines = text.split('\n');
+  for (const b of model.view.backends) {
+    const at = lines.flatMap((l, i) => (l === `backend ${b.name}` || l.startsWith(`backend ${b.name} `) ? [i] : []));
+    t.is(at.length, 1, b.name);
+    t.is(lines[(at[0] as number) - 1], '', b.name);
+  }
+});

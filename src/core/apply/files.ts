@@ -14,13 +14,27 @@ export interface RenderedFiles {
 export function renderFiles(compiled: Compiled, model: Model, owners = true): RenderedFiles {
   const rendered = renderConfig(compiled, model.view, owners);
   const maps: Record<string, string> = {};
-  for (const lookup of LOOKUPS) {
-    maps[mapFileName(lookup)] = model.maps[lookup].map((e) => `${e.key} ${e.backend}\n`).join('');
-  }
+  for (const lookup of LOOKUPS) maps[mapFileName(lookup)] = mapText(model.maps[lookup]);
   let servers: ReturnType<ConfigFiles['servers']> | undefined;
   const config = rendered.text.endsWith('\n') ? rendered.text : `${rendered.text}\n`;
   // Asked for by a reload only: not for a candidate that is only checked, nor for files written after runtime changes.
   return { files: { config, maps, servers: () => (servers ??= configuredServers(model)) }, owners: rendered.owners };
+}
+
+/**
+ * A map file's text by its entries: a model's map lists are replaced, never changed, and the ones a
+ * change leaves alone are shared by the next model (and by its checked part), so their text is the
+ * same string from one render to the next (10,000 lines not written again; see also writeSet).
+ */
+const mapTexts = new WeakMap<Model['maps'][keyof Model['maps']], string>();
+
+function mapText(entries: Model['maps'][keyof Model['maps']]): string {
+  let text = mapTexts.get(entries);
+  if (text === undefined) {
+    text = entries.map((e) => `${e.key} ${e.backend}\n`).join('');
+    mapTexts.set(entries, text);
+  }
+  return text;
 }
 
 type ServersOf = Map<string, { host: string; port: number; checked: boolean }>;
