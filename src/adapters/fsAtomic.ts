@@ -7,14 +7,16 @@ import path from 'node:path';
  * `durable: false` keeps the atomic rename (a reader never sees half a file)
  * but skips both fsyncs: for files derived from stored state and rewritten
  * from it at every start (HAProxy's config and maps), where an fsync would
- * only add to the latency of every apply.
+ * only add to the latency of every apply. Content given as pieces is
+ * written one after the other, never joined into one string first.
  */
-export function writeFileAtomic(file: string, content: string | Buffer, mode = 0o600, durable = true): void {
+export function writeFileAtomic(file: string, content: string | Buffer | readonly string[], mode = 0o600, durable = true): void {
   const dir = path.dirname(file);
   const tmp = path.join(dir, `.${path.basename(file)}.${process.pid}.tmp`);
   const fd = fs.openSync(tmp, 'w', mode);
   try {
-    fs.writeFileSync(fd, content);
+    if (typeof content === 'string' || Buffer.isBuffer(content)) fs.writeFileSync(fd, content);
+    else for (const piece of content) fs.writeFileSync(fd, piece);
     if (durable) fs.fsyncSync(fd);
   } catch (e) {
     fs.closeSync(fd);

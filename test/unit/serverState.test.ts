@@ -57,3 +57,53 @@ test('a kept line is written as HAProxy dumped it; one with doubled or trailing 
   // One field too many or too few is dropped either way.
   t.is(carryOverServerState(dump(`${plain} extra`), configured), `1\n${HEADER}\n`);
 });
+
+// The filter reads the dump in place (slices of runs of kept lines). Against the plain reading, split into lines and
+// fields, on random dumps: comments, blank lines, odd spacing, forced and HAProxy's own admin states, weights, moved
+// servers, unknown ones, and a last line with or without its line break.
+function plainReading(saved: string, servers: ConfiguredServers): string {
+  const lines = saved.split('\n');
+  if (lines[0]?.trim() !== '1') return EMPTY_STATE;
+  const header = lines.find((l) => l.startsWith('# '))?.slice(2).trim().split(/\s+/) ?? [];
+  const col = (name: string) => header.indexOf(name);
+  const [be, srv, addr, admin, uw, iw, port] = ['be_name', 'srv_name', 'srv_addr', 'srv_admin_state', 'srv_uweight', 'srv_iweight', 'srv_port'].map(col) as number[];
+  if ([be, srv, addr, admin, uw, iw, port].some((i) => (i as number) < 0)) return EMPTY_STATE;
+  const out = ['1', `# ${header.join(' ')}`];
+  for (const raw of lines.slice(1)) {
+    if (raw.startsWith('#') || raw.trim() === '') continue;
+    let f = raw.split(' ');
+    if (f.length !== header.length) f = raw.trim().split(/\s+/);
+    if (f.length !== header.length) continue;
+    const a = Number(f[admin as number]);
+    if (!Number.isInteger(a) || (a & 0x09) !== 0) continue;
+    const s = servers.get(f[be as number] as string)?.get(f[srv as number] as string);
+    if (s && /^\d{1,3}(\.\d{1,3}){3}$/.test(s.host) && (s.host !== f[addr as number] || String(s.port) !== f[port as number])) continue;
+    if (s && s.checked === false) continue;
+    f[uw as number] = f[iw as number] as string;
+    out.push(f.join(' '));
+  }
+  return `${out.join('\n')}\n`;
+}
+
+test('reading the dump in place gives what reading it line by line gives', (t) => {
+  let x = 7;
+  const next = () => {
+    x = (x * 1103515245 + 12345) % 2 ** 31;
+    return x / 2 ** 31;
+  };
+  const pick = <T>(items: readonly T[]): T => items[Math.floor(next() * items.length)] as T;
+  for (let round = 0; round < 300; round++) {
+    const lines: string[] = [];
+    for (let i = 0; i < 1 + Math.floor(next() * 12); i++) {
+      const r = next();
+      if (r < 0.08) lines.push(pick(['# a comment', '', '   ', '\t']));
+      else {
+        let l = line({ be: pick(['web-be9000_0', 'vip-be80_0', 'unchecked', 'other']), srv: pick(['s-a', 's-v', 's-u', 's-x']), addr: pick(['127.0.0.1', '127.0.0.9', '10.0.0.5']), admin: pick([0, 0, 0, 1, 0x08, 0x20, 0x04]), uweight: pick([1, 1, 0, 7]), iweight: pick([1, 1, 3]), port: pick([9000, 9000, 80, 9001]) });
+        if (r > 0.9) l = pick([`  ${l}`, `${l} `, l.replace(' 1 ', '   1 '), `${l} extra`, l.split(' ').slice(0, 9).join(' ')]);
+        lines.push(l);
+      }
+    }
+    const saved = `1\n${HEADER}\n${lines.join('\n')}${pick(['\n', '\n\n', ''])}`;
+    t.is(carryOverServerState(saved, configured), plainReading(saved, configured), saved);
+  }
+});

@@ -5,7 +5,7 @@ import { formatAddress as address } from '../../domain/values.js';
 import { linkOrCopy, writeFileAtomic } from '../fsAtomic.js';
 import { checkConfig, type CheckResult } from './check.js';
 import { cliBatch, cliCommand, isSuccessAnswer } from './cli.js';
-import { carryOverServerState, EMPTY_STATE, type ConfiguredServers } from './serverState.js';
+import { carriedPieces, EMPTY_STATE, type ConfiguredServers } from './serverState.js';
 import { ServerStateReads } from './stateReads.js';
 import { HaproxyProcess, type RecoveryHooks, type ReloadResult } from './process.js';
 import type { RuntimeOp } from '../../core/apply/runtimeDiff.js';
@@ -44,9 +44,9 @@ export function haproxyLayout(dir: string) {
   };
 }
 
-/** What of HAProxy's state dump the next worker loads for these servers; '' when the dump is not one (nothing is written). */
-function carriedState(state: string, servers: ConfiguredServers): string {
-  return state.startsWith('1') ? carryOverServerState(state, servers) : '';
+/** What of HAProxy's state dump the next worker loads for these servers, in pieces; none when the dump is not one (nothing is written). */
+function carriedState(state: string, servers: ConfiguredServers): string[] {
+  return state.startsWith('1') ? carriedPieces(state, servers) : [];
 }
 
 /** The real HAProxy: files on disk, `haproxy -c`, master-worker reloads and the runtime API. */
@@ -60,7 +60,9 @@ export class HaproxyDataPlane implements DataPlane {
   }
 
   private readonly readServerState = () => cliCommand(this.files.adminSocket, 'show servers state', { timeoutMs: 5000 });
-  private readonly stateReads = new ServerStateReads(this.readServerState);
+  private readonly stateReads = new ServerStateReads<string[]>(this.readServerState);
+  /** The derived files written last, with what they held then (see writeUnlessThere). */
+  private readonly written = new Map<string, { content: string; ino: number; size: number; mtimeMs: number }>();
 
   constructor(private readonly options: DataPlaneOptions) {
     this.files = haproxyLayout(options.dir);
@@ -279,14 +281,14 @@ export class HaproxyDataPlane implements DataPlane {
    * never the maintenance, drain or weight the runtime path set (see
    * carryOverServerState), so a server the new config renders serves.
    */
-  private async saveServerState(servers: () => ConfiguredServers, read: Promise<string> = this.readServerState(), prepared?: Promise<string>): Promise<void> {
+  private async saveServerState(servers: () => ConfiguredServers, read: Promise<string> = this.readServerState(), prepared?: Promise<string[]>): Promise<void> {
     try {
       const t0 = performance.now();
       const state = await read;
       this.options.log.debug({ stateWaitMs: Math.round(performance.now() - t0) }, 'server state read');
       // Prepared from this same read (prepareFiles), unless that read failed and the state was read again.
       const carried = (prepared && (await prepared.catch(() => undefined))) ?? carriedState(state, servers());
-      if (carried !== '') writeFileAtomic(this.files.serverState, carried, 0o600, false);
+      if (carried.length > 0) writeFileAtomic(this.files.serverState, carried, 0o600, false);
     } catch (e) {
       this.options.log.warn({ err: e }, 'could not save server state before reload');
     }
@@ -294,8 +296,26 @@ export class HaproxyDataPlane implements DataPlane {
 
   private writeSet(files: ConfigFiles, config: string, mapDir: string): void {
     // Derived files, rendered again from the stored state at every start: atomic, not fsynced.
-    for (const [name, content] of Object.entries(files.maps)) writeFileAtomic(path.join(mapDir, name), content, 0o600, false);
-    writeFileAtomic(config, files.config.split(MAP_DIR_TOKEN).join(mapDir), 0o600, false);
+    for (const [name, content] of Object.entries(files.maps)) this.writeUnlessThere(path.join(mapDir, name), content);
+    // In pieces: the map directory between them, no copy of the whole text (1 MB at 10,000 services).
+    const pieces = files.config.split(MAP_DIR_TOKEN).flatMap((piece, i) => (i === 0 ? [piece] : [mapDir, piece]));
+    writeFileAtomic(config, pieces, 0o600, false);
+  }
+
+  /**
+   * Writes a derived file unless it holds this content already: the same file (inode, size and
+   * time) as written last with it. Most map files are the same from one check or reload to the next.
+   */
+  private writeUnlessThere(file: string, content: string): void {
+    const last = this.written.get(file);
+    if (last !== undefined && last.content === content) {
+      const now = fs.statSync(file, { throwIfNoEntry: false });
+      if (now !== undefined && now.ino === last.ino && now.size === last.size && now.mtimeMs === last.mtimeMs) return;
+    }
+    this.written.delete(file);
+    writeFileAtomic(file, content, 0o600, false);
+    const stat = fs.statSync(file);
+    this.written.set(file, { content, ino: stat.ino, size: stat.size, mtimeMs: stat.mtimeMs });
   }
 
   /** Keeps (or puts back) a set of files as links (see linkOrCopy); the config names the live maps: it is only ever put back. */

@@ -28,9 +28,22 @@ const FORCED_ADMIN = 0x01 | 0x08;
  * a dump it cannot read at all gives an empty state.
  */
 export function carryOverServerState(saved: string, configured: ConfiguredServers): string {
-  const lines = saved.split('\n');
-  if (lines[0]?.trim() !== '1') return EMPTY_STATE;
-  const header = lines.find((l) => l.startsWith('# '))?.slice(2).trim().split(/\s+/) ?? [];
+  return carriedPieces(saved, configured).join('');
+}
+
+/** What a kept line becomes: written as dumped, or this text instead. */
+const AS_DUMPED = true;
+
+/**
+ * carryOverServerState's text in pieces, to be written one after the other. The dump (10,000 lines
+ * at 10,000 services) is read in place: each run of lines kept as dumped is one slice of it, and a
+ * line is cut into strings only for the names its server is looked up by. Splitting it into lines
+ * and fields, then joining them again, made several MB of garbage at every reload.
+ */
+export function carriedPieces(saved: string, configured: ConfiguredServers): string[] {
+  const firstEnd = lineEnd(saved, 0);
+  if (saved.slice(0, firstEnd).trim() !== '1') return [EMPTY_STATE];
+  const header = headerOf(saved, firstEnd + 1);
   const col = (name: string) => header.indexOf(name);
   const at = {
     backend: col('be_name'),
@@ -41,47 +54,95 @@ export function carryOverServerState(saved: string, configured: ConfiguredServer
     iweight: col('srv_iweight'),
     port: col('srv_port'),
   };
-  if (Object.values(at).some((i) => i < 0)) return EMPTY_STATE;
-  const out = ['1', `# ${header.join(' ')}`];
-  // Where each field ends (a line is kept as it is unless its weight changes: no split and join of 10,000 lines).
+  if (Object.values(at).some((i) => i < 0)) return [EMPTY_STATE];
+  const out = ['1\n', `# ${header.join(' ')}\n`];
   const ends = new Int32Array(header.length);
-  for (const raw of lines.slice(1)) {
-    if (raw.startsWith('#') || raw.trim() === '') continue;
-    // HAProxy separates the fields with one space; anything else is read the slow way.
-    let line = raw;
-    if (!fieldEnds(line, ends)) {
-      line = raw.trim().split(/\s+/).join(' ');
-      if (!fieldEnds(line, ends)) continue;
+  let run = -1; // where the current run of lines kept as dumped starts
+  for (let pos = firstEnd + 1; pos < saved.length; ) {
+    const nl = saved.indexOf('\n', pos);
+    const end = nl < 0 ? saved.length : nl;
+    const verdict = judge(saved, pos, end, at, ends, configured);
+    if (verdict === AS_DUMPED && nl >= 0) {
+      if (run < 0) run = pos;
+    } else {
+      if (run >= 0) out.push(saved.slice(run, pos));
+      run = -1;
+      if (verdict === AS_DUMPED) out.push(`${saved.slice(pos, end)}\n`);
+      else if (verdict !== undefined) out.push(`${verdict}\n`);
     }
-    const field = (i: number) => line.slice(i === 0 ? 0 : (ends[i - 1] as number) + 1, ends[i]);
-    const admin = Number(field(at.admin));
-    if (!Number.isInteger(admin) || (admin & FORCED_ADMIN) !== 0) continue;
-    const server = configured.get(field(at.backend))?.get(field(at.server));
-    if (server && isLiteralAddress(server.host) && (bare(server.host) !== field(at.addr) || String(server.port) !== field(at.port))) continue;
-    // A server that is no longer checked would keep a "down" it can never leave.
-    if (server && server.checked === false) continue;
-    if (field(at.uweight) === field(at.iweight)) {
-      out.push(line);
-      continue;
-    }
-    const f = line.split(' ');
-    f[at.uweight] = f[at.iweight] as string;
-    out.push(f.join(' '));
+    pos = end + 1;
   }
-  return `${out.join('\n')}\n`;
+  if (run >= 0) out.push(saved.slice(run));
+  return out;
 }
 
-/** Fills `ends` with where each space-separated field of `line` ends; false unless it has exactly that many fields. */
-function fieldEnds(line: string, ends: Int32Array): boolean {
-  let from = 0;
+type Columns = Record<'backend' | 'server' | 'addr' | 'admin' | 'uweight' | 'iweight' | 'port', number>;
+
+/**
+ * One line of the dump, `saved` from `start` to `end`: undefined to drop it, AS_DUMPED to keep it
+ * as it is, or the line to write instead (its weight reset, or its spacing made single).
+ */
+function judge(saved: string, start: number, end: number, at: Columns, ends: Int32Array, configured: ConfiguredServers): string | typeof AS_DUMPED | undefined {
+  if (saved.charCodeAt(start) === 0x23 /* # */ || isBlank(saved, start, end)) return undefined;
+  // HAProxy separates the fields with one space; anything else is read the slow way.
+  if (!fieldEnds(saved, start, end, ends)) {
+    const line = saved.slice(start, end).trim().split(/\s+/).join(' ');
+    if (!fieldEnds(line, 0, line.length, ends)) return undefined;
+    const verdict = judge(line, 0, line.length, at, ends, configured);
+    return verdict === AS_DUMPED ? line : verdict;
+  }
+  const from = (i: number) => (i === 0 ? start : (ends[i - 1] as number) + 1);
+  const field = (i: number) => saved.slice(from(i), ends[i]);
+  const is = (i: number, text: string) => (ends[i] as number) - from(i) === text.length && saved.startsWith(text, from(i));
+  const admin = Number(field(at.admin));
+  if (!Number.isInteger(admin) || (admin & FORCED_ADMIN) !== 0) return undefined;
+  const server = configured.get(field(at.backend))?.get(field(at.server));
+  if (server && isLiteralAddress(server.host) && (!is(at.addr, bare(server.host)) || !is(at.port, String(server.port)))) return undefined;
+  // A server that is no longer checked would keep a "down" it can never leave.
+  if (server && server.checked === false) return undefined;
+  const iweight = field(at.iweight);
+  if (is(at.uweight, iweight)) return AS_DUMPED;
+  const f = saved.slice(start, end).split(' ');
+  f[at.uweight] = iweight;
+  return f.join(' ');
+}
+
+/** Where the line starting at `from` ends (its line break, or the end of the text). */
+function lineEnd(text: string, from: number): number {
+  const nl = text.indexOf('\n', from);
+  return nl < 0 ? text.length : nl;
+}
+
+/** The column names of the first `# ` line from `from` on. */
+function headerOf(saved: string, from: number): string[] {
+  for (let pos = from; pos < saved.length; ) {
+    const end = lineEnd(saved, pos);
+    if (saved.startsWith('# ', pos)) return saved.slice(pos + 2, end).trim().split(/\s+/);
+    pos = end + 1;
+  }
+  return [];
+}
+
+function isBlank(text: string, start: number, end: number): boolean {
+  for (let i = start; i < end; i++) {
+    const c = text.charCodeAt(i);
+    if (c !== 0x20 && c !== 0x09 && c !== 0x0d && c !== 0x0b && c !== 0x0c && c !== 0xa0) return false;
+  }
+  return true;
+}
+
+/** Fills `ends` with where each space-separated field of text[start, end) ends; false unless it has exactly that many fields. */
+function fieldEnds(text: string, start: number, end: number, ends: Int32Array): boolean {
+  let from = start;
   for (let i = 0; i < ends.length - 1; i++) {
-    const space = line.indexOf(' ', from);
-    if (space < 0) return false;
+    const space = text.indexOf(' ', from);
+    if (space < 0 || space >= end) return false;
     ends[i] = space;
     from = space + 1;
   }
-  if (line.indexOf(' ', from) >= 0) return false;
-  ends[ends.length - 1] = line.length;
+  const extra = text.indexOf(' ', from);
+  if (extra >= 0 && extra < end) return false;
+  ends[ends.length - 1] = end;
   return true;
 }
 

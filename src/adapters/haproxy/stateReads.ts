@@ -9,8 +9,8 @@ const FRESH_MS = 1_000;
  * command was sent since, it is under a second old and it succeeded;
  * otherwise the state is read again.
  */
-export class ServerStateReads {
-  private ahead: { state: Promise<string>; commands: number; at: number; derived?: { key: object; value: Promise<string> } } | undefined;
+export class ServerStateReads<Derived = string> {
+  private ahead: { state: Promise<string>; commands: number; at: number; derived?: { key: object; value: Promise<Derived> } } | undefined;
   private commands = 0;
 
   constructor(private readonly read: () => Promise<string>, private readonly now: () => number = () => performance.now()) {}
@@ -31,7 +31,7 @@ export class ServerStateReads {
    * What the reload for `key` will make of the state read ahead (the new config's filter), computed
    * as soon as it arrives: while `haproxy -c` runs, not after. Used with that read only (current).
    */
-  deriveAhead(key: object, derive: (state: string) => string): void {
+  deriveAhead(key: object, derive: (state: string) => Derived): void {
     if (this.ahead === undefined) return;
     const value = this.ahead.state.then(derive);
     value.catch(() => undefined);
@@ -44,7 +44,7 @@ export class ServerStateReads {
   }
 
   /** current(), and what deriveAhead made of that read for the reload of `key`, when it is that read. */
-  currentFor(key: object | undefined): { state: Promise<string>; derived?: Promise<string> } {
+  currentFor(key: object | undefined): { state: Promise<string>; derived?: Promise<Derived> } {
     const ahead = this.ahead;
     this.ahead = undefined;
     if (ahead !== undefined && ahead.commands === this.commands && this.now() - ahead.at < FRESH_MS) {
