@@ -91,20 +91,38 @@ function judge(saved: string, start: number, end: number, at: Columns, ends: Int
     const verdict = judge(line, 0, line.length, at, ends, configured);
     return verdict === AS_DUMPED ? line : verdict;
   }
-  const from = (i: number) => (i === 0 ? start : (ends[i - 1] as number) + 1);
-  const field = (i: number) => saved.slice(from(i), ends[i]);
-  const is = (i: number, text: string) => (ends[i] as number) - from(i) === text.length && saved.startsWith(text, from(i));
-  const admin = Number(field(at.admin));
-  if (!Number.isInteger(admin) || (admin & FORCED_ADMIN) !== 0) return undefined;
-  const server = configured.get(field(at.backend))?.get(field(at.server));
-  if (server && isLiteralAddress(server.host) && (!is(at.addr, bare(server.host)) || !is(at.port, String(server.port)))) return undefined;
+  const admin = adminState(saved, fieldStart(start, ends, at.admin), ends[at.admin] as number);
+  if (admin === undefined || (admin & FORCED_ADMIN) !== 0) return undefined;
+  const backend = saved.slice(fieldStart(start, ends, at.backend), ends[at.backend]);
+  const server = configured.get(backend)?.get(saved.slice(fieldStart(start, ends, at.server), ends[at.server]));
+  if (server && isLiteralAddress(server.host) && (!fieldIs(saved, start, ends, at.addr, bare(server.host)) || !fieldIs(saved, start, ends, at.port, String(server.port)))) return undefined;
   // A server that is no longer checked would keep a "down" it can never leave.
   if (server && server.checked === false) return undefined;
-  const iweight = field(at.iweight);
-  if (is(at.uweight, iweight)) return AS_DUMPED;
+  const iweight = saved.slice(fieldStart(start, ends, at.iweight), ends[at.iweight]);
+  if (fieldIs(saved, start, ends, at.uweight, iweight)) return AS_DUMPED;
   const f = saved.slice(start, end).split(' ');
   f[at.uweight] = iweight;
   return f.join(' ');
+}
+
+function fieldStart(lineStart: number, ends: Int32Array, i: number): number {
+  return i === 0 ? lineStart : (ends[i - 1] as number) + 1;
+}
+
+/** Whether field `i` of the line is exactly `text`. */
+function fieldIs(saved: string, lineStart: number, ends: Int32Array, i: number, text: string): boolean {
+  const from = fieldStart(lineStart, ends, i);
+  return (ends[i] as number) - from === text.length && saved.startsWith(text, from);
+}
+
+/** The admin state field as a number (Number() of the field: digits without a string made for most lines); undefined unless an integer. */
+function adminState(saved: string, from: number, to: number): number | undefined {
+  if (to - from === 1) {
+    const d = saved.charCodeAt(from) - 0x30;
+    if (d >= 0 && d <= 9) return d;
+  }
+  const n = Number(saved.slice(from, to));
+  return Number.isInteger(n) ? n : undefined;
 }
 
 /** Where the line starting at `from` ends (its line break, or the end of the text). */
