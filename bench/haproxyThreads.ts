@@ -8,27 +8,16 @@
  *
  *   BENCH_SIZE=10000 BENCH_THREADS=1,2,4,8 BENCH_ITER=5 BENCH_PASSES=2 node dist/bench/haproxyThreads.js
  */
-import { spawnSync } from 'node:child_process';
-import fs from 'node:fs';
 import os from 'node:os';
 import { runBench, progress } from './support/cleanup.js';
 import { startFastBackend } from './support/backend.js';
-import { apiAgent, plainServices, startBenchProxy } from './support/proxy.js';
+import { apiAgent, cpuSeconds, plainServices, startBenchProxy } from './support/proxy.js';
 import { envInt, envInts, fmt, median, table } from './support/stats.js';
 
 const SIZE = envInt('BENCH_SIZE', 10000);
 const THREADS = envInts('BENCH_THREADS', [1, 2, 4, 8]);
 const ITER = envInt('BENCH_ITER', 5);
 const PASSES = envInt('BENCH_PASSES', 2);
-
-const ticksPerSecond = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
-
-/** User + system CPU seconds of a process so far (/proc/<pid>/stat fields 14 and 15; an exec keeps them). */
-function cpuSeconds(pid: number): number {
-  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / ticksPerSecond;
-}
 
 runBench('haproxyThreads', async () => {
   const backend = await startFastBackend('a');

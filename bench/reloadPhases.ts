@@ -2,13 +2,14 @@
  * Where the time of a change that needs a reload goes, at a given size: the
  * applier's phases (model, render, check, persist, reload) and the data
  * plane's (server state, files, HAProxy reload), from flow-proxy's debug log,
- * for a few option changes on a real flow-proxy and HAProxy.
+ * for a few option changes on a real flow-proxy and HAProxy, and the CPU
+ * the control plane spent per change (from /proc).
  *
  *   BENCH_SIZES=1000,10000 BENCH_ITER=5 node dist/bench/reloadPhases.js
  */
 import { runBench, progress } from './support/cleanup.js';
 import { startFastBackend } from './support/backend.js';
-import { apiAgent, plainServices, startBenchProxy } from './support/proxy.js';
+import { apiAgent, cpuSeconds, plainServices, startBenchProxy } from './support/proxy.js';
 import { envInt, envInts, summarize } from './support/stats.js';
 
 const SIZES = envInts('BENCH_SIZES', [1000, 10000]);
@@ -21,13 +22,16 @@ runBench('reloadPhases', async () => {
     const proxy = await startBenchProxy({ services: [...plainServices(size - 1, backend.port), { serviceName: 'opt', servicePath: '/opt', port: String(backend.port), outboundHostname: '127.0.0.1' }], env: { LOG_LEVEL: 'debug', LOG_FORMAT: 'json' } });
     const agent = apiAgent();
     const totals: number[] = [];
+    const pid = proxy.child.pid as number;
     try {
+      const cpuBefore = cpuSeconds(pid);
       for (let i = 0; i < ITER; i++) {
         const t0 = performance.now();
         const r = await proxy.api('reconfigure', { serviceName: 'opt', servicePath: '/opt', port: String(backend.port), outboundHostname: '127.0.0.1', setResHeader: `X-Gen g${i}` }, { agent });
         totals.push(performance.now() - t0);
         if (r.status !== 200) throw new Error(r.body);
       }
+      const cpuMs = ((cpuSeconds(pid) - cpuBefore) * 1000) / ITER;
       const phases: Record<string, number[]> = {};
       for (const line of proxy.output().split('\n')) {
         if (!line.startsWith('{')) continue;
@@ -47,7 +51,7 @@ runBench('reloadPhases', async () => {
           add('commit.haproxyReload', o.reloadMs);
         }
       }
-      results[String(size)] = { total: summarize(totals).median, ...Object.fromEntries(Object.entries(phases).map(([k, v]) => [k, summarize(v.slice(-ITER)).median])) };
+      results[String(size)] = { total: summarize(totals).median, flowProxyCpuPerChange: Math.round(cpuMs), ...Object.fromEntries(Object.entries(phases).map(([k, v]) => [k, summarize(v.slice(-ITER)).median])) };
       progress(`size ${size}: ${JSON.stringify(results[String(size)])}`);
     } finally {
       agent.destroy();

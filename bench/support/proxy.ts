@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
@@ -197,6 +197,15 @@ export function apiAgent(maxSockets = 1000): http.Agent {
   const agent = new http.Agent({ keepAlive: true, maxSockets });
   track('api agent', () => agent.destroy());
   return agent;
+}
+
+const ticksPerSecond = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
+
+/** User + system CPU seconds of a process so far (/proc/<pid>/stat fields 14 and 15; an exec keeps them). */
+export function cpuSeconds(pid: number): number {
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / ticksPerSecond;
 }
 
 export function procMemory(pid: number): ProcMemory | undefined {
