@@ -1,5 +1,6 @@
 import type { ServiceSpec } from '../domain/spec.js';
 import type { BackendSlot, BackendView } from './backend.js';
+import type { RouteInput } from './routes.js';
 import type { RenderSettings } from './settings.js';
 
 /**
@@ -22,10 +23,12 @@ export interface RenderMemo {
   readonly emptied: WeakMap<BackendView, BackendView>;
   /** One copy of each option string backends share (server options, retry methods). */
   readonly strings: Map<string, string>;
+  /** The HTTP routes of a spec's destinations (by index), for the backend names they were made for. */
+  readonly routes: WeakMap<ServiceSpec, Array<{ plain: string | undefined; tls: string | undefined; routes: readonly RouteInput[] } | undefined>>;
   /** The spare backends, by name, for the settings they were built with. */
   readonly spares: Map<string, { settings: RenderSettings; view: BackendView }>;
 }
 
 export function renderMemo(): RenderMemo {
-  return { slots: new WeakMap(), resolved: new WeakMap(), structure: new WeakMap(), renamed: new WeakMap(), emptied: new WeakMap(), spares: new Map(), strings: new Map() };
+  return { slots: new WeakMap(), resolved: new WeakMap(), structure: new WeakMap(), renamed: new WeakMap(), emptied: new WeakMap(), routes: new WeakMap(), spares: new Map(), strings: new Map() };
 }

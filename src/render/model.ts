@@ -187,7 +187,8 @@ export function buildModel(input: ModelInput, assign: AssignBackends = canonical
   const memo = input.memo ?? renderMemo();
   const conflicts = new Map<string, string>();
   const services = [...input.services].sort((a, b) => cmp(a.aclName, b.aclName) || cmp(a.serviceName, b.serviceName));
-  const usable = services.filter((s) => !portConflict(s, settings, conflicts));
+  const httpPorts = new Set([...settings.defaultPorts, ...settings.bindPorts].map((b) => b.port));
+  const usable = services.filter((s) => !portConflict(s, settings, httpPorts, conflicts));
 
   // A service with templateBePath brings its own backends; routes still point at the canonical names.
   const addresses = input.addresses;
@@ -210,10 +211,12 @@ export function buildModel(input: ModelInput, assign: AssignBackends = canonical
     if (spec.templateFePath !== undefined) continue;
     for (const d of spec.destinations) {
       if (d.reqMode !== 'http') continue;
-      const routes = httpRoutes(spec, d, nameOf(spec, d, 'http'), nameOf(spec, d, 'https'));
+      const plain = nameOf(spec, d, 'http');
+      const tls = nameOf(spec, d, 'https');
+      const routes = httpRoutesOf(spec, d, plain, tls, memo);
       routeInputs.push(...routes);
       redirects.push(...frontRedirects(spec, d));
-      const first = nameOf(spec, d, 'http') ?? nameOf(spec, d, 'https');
+      const first = plain ?? tls;
       if (spec.isDefaultBackend && defaultBackend === undefined && first) defaultBackend = first;
     }
   }
@@ -253,10 +256,7 @@ export function buildModel(input: ModelInput, assign: AssignBackends = canonical
       redirects,
       routing,
       defaultBackend: defaultBackend ?? NO_ROUTE_BACKEND,
-      customFrontends: usable.flatMap((s) => {
-        const text = input.custom.get(s.serviceName)?.frontend;
-        return text === undefined ? [] : [{ owner: s.serviceName, text }];
-      }),
+      customFrontends: customTexts(usable, input.custom, 'frontend'),
       debug: settings.debug,
       debugErrorsOnly: settings.debug && settings.debugErrorsOnly === true,
       ...(settings.debug && settings.debugHttpFormat !== undefined && { logFormat: settings.debugHttpFormat }),
@@ -267,13 +267,14 @@ export function buildModel(input: ModelInput, assign: AssignBackends = canonical
     tcpFrontends: tcpFrontends(usable, nameOf, settings.debug).map((f) => (settings.debug && settings.debugTcpFormat !== undefined ? { ...f, logFormat: settings.debugTcpFormat } : f)),
     listens: listens(usable, addresses),
     backends: order.map((name) => backends.get(name) as BackendView),
-    customBackends: usable.flatMap((s) => {
-      const text = input.custom.get(s.serviceName)?.backend;
-      return text === undefined ? [] : [{ owner: s.serviceName, text }];
-    }),
+    customBackends: customTexts(usable, input.custom, 'backend'),
   };
-  const keys = new Map([...names].map(([key, name]) => [name, key]));
-  const layout: Layout = { order, backends: new Map(order.map((name) => [name, { key: keys.get(name), view: backends.get(name) as BackendView }])) };
+  // Loops, not maps of [key, value] pairs: at 10,000 services every pair is garbage the next moment.
+  const keys = new Map<string, string>();
+  names.forEach((name, key) => keys.set(name, key));
+  const layoutBackends = new Map<string, { key: string | undefined; view: BackendView }>();
+  for (const name of order) layoutBackends.set(name, { key: keys.get(name), view: backends.get(name) as BackendView });
+  const layout: Layout = { order, backends: layoutBackends };
   const ruleRoutes = plan.steps.flatMap((step) => (step.kind === 'rule' ? [step.rule.route] : []));
   const certsKey = input.certsKey ?? '';
   return { view, layout, maps: plan.maps, routes: routeInputs, conflicts, shadowed: plan.shadowed, ruleRoutes, certsKey, structure: structureOfModel(certsKey, view, memo) };
@@ -327,14 +328,15 @@ export function structureKey(view: ConfigView, memo: RenderMemo = renderMemo()):
   return digest.digest('hex');
 }
 
-function portConflict(spec: ServiceSpec, settings: RenderSettings, conflicts: Map<string, string>): boolean {
-  const httpPorts = new Set([...settings.defaultPorts, ...settings.bindPorts].map((b) => b.port));
+/** `httpPorts`: the ports the HTTP frontend binds (DEFAULT_PORTS and BIND_PORTS). */
+function portConflict(spec: ServiceSpec, settings: RenderSettings, httpPorts: ReadonlySet<number>, conflicts: Map<string, string>): boolean {
   for (const d of spec.destinations) {
     // An HTTP srcPort only selects traffic that arrived on that port: one the frontend does not bind would never match.
-    for (const [name, port] of [['srcPort', d.srcPort], ['srcHttpsPort', d.srcHttpsPort]] as const) {
-      if (d.reqMode === 'http' && port !== undefined && !httpPorts.has(port)) {
-        const param = d.index > 0 ? `${name}.${d.index}` : name;
-        conflicts.set(spec.serviceName, `${param} ${port} of service "${spec.serviceName}" is not a port the HTTP frontend binds (${[...httpPorts].join(', ') || 'none'}); add it to BIND_PORTS or DEFAULT_PORTS.`);
+    if (d.reqMode === 'http') {
+      const unbound = d.srcPort !== undefined && !httpPorts.has(d.srcPort) ? 'srcPort' : d.srcHttpsPort !== undefined && !httpPorts.has(d.srcHttpsPort) ? 'srcHttpsPort' : undefined;
+      if (unbound !== undefined) {
+        const param = d.index > 0 ? `${unbound}.${d.index}` : unbound;
+        conflicts.set(spec.serviceName, `${param} ${d[unbound]} of service "${spec.serviceName}" is not a port the HTTP frontend binds (${[...httpPorts].join(', ') || 'none'}); add it to BIND_PORTS or DEFAULT_PORTS.`);
         return true;
       }
     }
@@ -426,6 +428,31 @@ function destinationConditions(d: Destination): string[] {
   return conditions;
 }
 
+/** The texts custom templates rendered for these services (templateFePath, templateBePath), in their order. */
+function customTexts(services: readonly ServiceSpec[], custom: ModelInput['custom'], part: 'frontend' | 'backend'): Array<{ owner: string; text: string }> {
+  const texts: Array<{ owner: string; text: string }> = [];
+  if (custom.size === 0) return texts;
+  for (const s of services) {
+    const text = custom.get(s.serviceName)?.[part];
+    if (text !== undefined) texts.push({ owner: s.serviceName, text });
+  }
+  return texts;
+}
+
+/** httpRoutes, the same array again for the same spec and backend names (a model of 10,000 services made them all anew). */
+function httpRoutesOf(spec: ServiceSpec, d: Destination, plain: string | undefined, tls: string | undefined, memo: RenderMemo): readonly RouteInput[] {
+  let known = memo.routes.get(spec);
+  if (known === undefined) {
+    known = [];
+    memo.routes.set(spec, known);
+  }
+  const hit = known[d.index];
+  if (hit && hit.plain === plain && hit.tls === tls) return hit.routes;
+  const routes = httpRoutes(spec, d, plain, tls);
+  known[d.index] = { plain, tls, routes };
+  return routes;
+}
+
 /** The routes of one HTTP destination; with httpsPort, plain and TLS traffic go to different backends. */
 function httpRoutes(spec: ServiceSpec, d: Destination, plain: string | undefined, tls: string | undefined): RouteInput[] {
   const base = destinationConditions(d);
@@ -472,7 +499,10 @@ export function plainParts(spec: ServiceSpec, settings: RenderSettings, memo: Re
   return { slots, routes: (nameOf) => spec.destinations.flatMap((d) => httpRoutes(spec, d, nameOf(backendKey(spec.serviceName, d.index, 'http')), undefined)) };
 }
 
-function frontRedirects(spec: ServiceSpec, d: Destination): FrontRuleView[] {
+const NO_RULES: readonly FrontRuleView[] = [];
+
+function frontRedirects(spec: ServiceSpec, d: Destination): readonly FrontRuleView[] {
+  if (d.redirectFromDomain.length === 0 && !spec.redirectWhenHttpProto && !spec.redirectUnlessHttpsProto) return NO_RULES;
   const rules: FrontRuleView[] = [];
   const owner = spec.serviceName;
   const target = d.serviceDomain.find((x) => !x.startsWith('*'));

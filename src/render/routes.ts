@@ -174,9 +174,11 @@ function simple(input: RouteInput): boolean {
 }
 
 /** One route per host and path, so each is ordered by its own specificity. */
-function split(input: RouteInput): RouteInput[] {
+function split(input: RouteInput): readonly RouteInput[] {
   const hosts: Array<string | undefined> = input.host.kind === 'exact' ? input.host.hosts : [undefined];
   const path = input.path as { kind: 'prefix' | 'exact'; paths: string[] };
+  // Most routes are one host (or none) and one path already: the route itself.
+  if (hosts.length === 1 && path.paths.length === 1) return [input];
   const result: RouteInput[] = [];
   for (const h of hosts) {
     for (const p of path.paths) {
@@ -191,7 +193,8 @@ function classify(input: RouteInput, seq: number, mappable: boolean): Candidate 
   const tier = paths.some((p) => WELL_KNOWN.test(p)) ? 0 : input.path.kind === 'prefix' && paths.includes('/') ? 2 : 1;
   const hostRank = input.host.kind === 'exact' ? 0 : input.host.kind === 'wildcard' ? 1 : input.host.kind === 'algo' ? 2 : 3;
   const pathRank = input.path.kind === 'exact' ? 0 : input.path.kind === 'prefix' ? 1 : 2;
-  const length = Math.max(0, ...paths.map((p) => p.length));
+  let length = 0;
+  for (const p of paths) length = Math.max(length, p.length);
   return { input, tier, hostRank, pathRank, length, conditional: input.conditions.length > 0, seq, mappable };
 }
 
