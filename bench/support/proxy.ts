@@ -199,10 +199,11 @@ export function apiAgent(maxSockets = 1000): http.Agent {
   return agent;
 }
 
-const ticksPerSecond = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
+let ticksPerSecond: number | undefined;
 
 /** User + system CPU seconds of a process so far (/proc/<pid>/stat fields 14 and 15; an exec keeps them). */
 export function cpuSeconds(pid: number): number {
+  ticksPerSecond ??= Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
   const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return (Number(fields[11]) + Number(fields[12])) / ticksPerSecond;

@@ -51,6 +51,10 @@ export function syncDir(dir: string): void {
  * while `from` is later replaced by writeFileAtomic, a rename), or a copy where links are refused.
  */
 export function linkOrCopy(from: string, to: string): void {
+  // Already one file (a map written once and linked before): a rename between two of its names does nothing, and would leave the temp name behind.
+  const a = fs.statSync(from, { throwIfNoEntry: false });
+  const b = fs.statSync(to, { throwIfNoEntry: false });
+  if (a && b && a.ino === b.ino && a.dev === b.dev) return;
   const tmp = path.join(path.dirname(to), `.${path.basename(to)}.${process.pid}.link`);
   fs.rmSync(tmp, { force: true });
   try {

@@ -109,8 +109,9 @@ export class LayeredMap<K, V> implements ReadonlyMap<K, V> {
 
   /**
    * Iteration goes through a flattened copy: iterating the layers themselves resumes one generator
-   * per layer for every key and allocates a pair at each (5-8 ms to read 10,000 values seven layers
-   * deep, against 3 ms through the copy); every apply iterates the registry a few times.
+   * per layer for every key and allocates a pair at each (see flatten). Reading the values of 10,000
+   * keys seven layers deep took 5-8 ms that way and takes 3 ms through the copy; every apply
+   * iterates the registry a few times.
    */
   entries(): MapIterator<[K, V]> {
     return this.flatten().entries();

@@ -26,14 +26,12 @@ const MARKER_LINES = new RegExp(`^${MARK}[^\n]*\n`, 'gm');
 /** Where `backendsText` goes in the main template's output, for the backends to be put in afterwards. */
 const BACKENDS_AT = '\u0002BACKENDS\u0002';
 
-/** A backend's text: with its ownership markers, and without them (the one to write). */
-interface BackendText {
-  plain: string;
-  /** The owners of a text that is one owned block: it is `MARK owners \n plain MARK \n`, not kept twice. */
-  owners?: string;
-  /** The text with its markers, when it is not one owned block (a partial of the user's). */
-  marked?: string;
-}
+/**
+ * A backend's text without its ownership markers (the one to write), and what gives it back with
+ * them: its owners when it is one owned block (`MARK owners \n plain MARK \n`, not kept twice),
+ * else the marked text itself (a partial of the user's).
+ */
+type BackendText = { plain: string; owners: string } | { plain: string; marked: string };
 
 /** A Handlebars environment of our own: strict, unescaped (HAProxy config is not HTML). */
 export function createEnvironment(): typeof Handlebars {
@@ -84,13 +82,15 @@ export function compileTemplates(sources: TemplateSources): Compiled {
   };
   const markedOf = (view: BackendView): string => {
     const t = textOf(view);
-    return t.owners === undefined ? (t.marked as string) : `${MARK}${t.owners}\n${t.plain}${MARK}\n`;
+    return 'marked' in t ? t.marked : `${MARK}${t.owners}\n${t.plain}${MARK}\n`;
   };
-  // The view a main template sees; `renderedBackends` is made only for a template that reads it.
-  const context = (view: ConfigView, backendsText: string) => {
-    const ctx: Record<string, unknown> = { ...view, backendsText };
+  // The view a main template sees; the backends' texts are made only for a template that reads them.
+  const context = (view: ConfigView, backendsText: () => string) => {
+    const ctx: Record<string, unknown> = { ...view };
     let rendered: string[] | undefined;
+    let text: string | undefined;
     Object.defineProperty(ctx, 'renderedBackends', { enumerable: true, get: () => (rendered ??= view.backends.map(markedOf)) });
+    Object.defineProperty(ctx, 'backendsText', { enumerable: true, get: () => (text ??= backendsText()) });
     return ctx;
   };
   const joined = (view: ConfigView, each: (b: BackendView) => string, head = '', tail = '') => {
@@ -99,11 +99,16 @@ export function compileTemplates(sources: TemplateSources): Compiled {
     pieces.push(tail);
     return pieces.join('');
   };
-  const compiled = (view: ConfigView) => main(context(view, joined(view, markedOf)));
+  const compiled = (view: ConfigView) => main(context(view, () => joined(view, markedOf)));
+  // Only for a template that writes backendsText (a user's that loops over renderedBackends renders once, whole).
+  const writesBackendsText = sources.main.includes('backendsText');
   compiled.plain = (view: ConfigView) => {
-    const parts = main(context(view, BACKENDS_AT)).replace(MARKER_LINES, '').split(BACKENDS_AT);
-    // A template that writes its backends from renderedBackends: its whole output, without the markers.
-    if (parts.length === 1) return compiled(view).replace(MARKER_LINES, '');
+    const whole = () => compiled(view).replace(MARKER_LINES, '');
+    // With no backend, backendsText is empty: a placeholder would be a text where the template tests for one.
+    if (!writesBackendsText || view.backends.length === 0) return whole();
+    const parts = main(context(view, () => BACKENDS_AT)).replace(MARKER_LINES, '').split(BACKENDS_AT);
+    // A marker line right after the backends starts a line in the whole text, not after the placeholder.
+    if (parts.length === 1 || parts.slice(1).some((p) => p.startsWith(MARK))) return whole();
     const plainOf = (b: BackendView) => textOf(b).plain;
     return parts.slice(1).reduce((text, part) => joined(view, plainOf, text, part), parts[0] as string);
   };

@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import test from 'ava';
+import { linkOrCopy } from '../../src/adapters/fsAtomic.js';
 import { HaproxyDataPlane } from '../../src/adapters/haproxy/dataPlane.js';
 import { silentLog } from '../../src/core/log.js';
 import { MAP_DIR_TOKEN, type ConfigFiles } from '../../src/core/ports.js';
@@ -48,4 +49,17 @@ test('a map file is written again only when it does not hold its text', (t) => {
   fs.rmSync(prefix);
   plane.writeLive(files({ 'path_prefix.map': big, 'host_root.map': 'b.test b-be80_0\n' }));
   t.is(fs.readFileSync(prefix, 'utf8'), big, 'a removed file is written again');
+});
+
+test('keeping a file that is already the same file as its copy leaves no temporary name behind', (t) => {
+  const dir = tempDir('fp-link-');
+  const from = path.join(dir, 'a.map');
+  const to = path.join(dir, 'previous.map');
+  fs.writeFileSync(from, '/a a\n');
+  linkOrCopy(from, to);
+  t.is(fs.statSync(to).ino, fs.statSync(from).ino);
+  // An unchanged map is not written again, so at the next commit it is linked onto a name that is already it.
+  linkOrCopy(from, to);
+  t.deepEqual(fs.readdirSync(dir).sort(), ['a.map', 'previous.map']);
+  t.is(fs.readFileSync(to, 'utf8'), '/a a\n');
 });

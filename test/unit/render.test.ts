@@ -142,15 +142,20 @@ test('the plain render is the marked render without its markers, whatever the te
     ['our templates', sources],
     ['a main template that loops over renderedBackends', { ...sources, main: sources.main.replace('{{{backendsText}}}', '{{#each renderedBackends}}\n\n{{{this}}}{{/each}}') }],
     ['backendsText written twice', { ...sources, main: `${sources.main}\n# again\n{{{backendsText}}}\n` }],
+    ['an owned block right after backendsText', { ...sources, main: sources.main.replace('{{{backendsText}}}\n', '{{{backendsText}}}{{#owned "x"}}\n# tail\n{{/owned}}') }],
+    ['backendsText tested', { ...sources, main: sources.main.replace('{{{backendsText}}}\n', '{{#if backendsText}}{{{backendsText}}}\n{{else}}# no backend\n{{/if}}') }],
     ['a backend partial with a block of its own inside', { ...sources, partials: { ...sources.partials, backend: `# before\n${sources.partials.backend as string}{{#owned name}}\n    # inner\n{{/owned}}` } }],
     ['a backend partial without owners', { ...sources, partials: { ...sources.partials, backend: (sources.partials.backend as string).replace(/\{\{#owned owner\}\}\n|\{\{\/owned\}\}\n?/g, '') } }],
   ];
   const MARKER_LINE = /^\u0000[^\n]*\n/gm;
+  // And a config with no backend at all (no service, no spare).
+  const empty = render([], baseSettings({ spareBackends: 0 })).model;
   for (const [name, variant] of variants) {
     const compiled = compileTemplates(variant);
     const marked = compiled(model.view);
     t.true(marked.includes('backend '), name);
     t.is(compiled.plain(model.view), marked.replace(MARKER_LINE, ''), name);
+    t.is(compiled.plain(empty.view), compiled(empty.view).replace(MARKER_LINE, ''), `${name}, no backend`);
     // Twice: the second comes from the cache of backend texts.
     t.is(renderFiles(compiled, model, false).files.config, renderFiles(compiled, model, true).files.config, name);
     t.is(renderFiles(compiled, model, false).files.config, renderFiles(compiled, model, true).files.config, name);

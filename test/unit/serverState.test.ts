@@ -58,52 +58,76 @@ test('a kept line is written as HAProxy dumped it; one with doubled or trailing 
   t.is(carryOverServerState(dump(`${plain} extra`), configured), `1\n${HEADER}\n`);
 });
 
-// The filter reads the dump in place (slices of runs of kept lines). Against the plain reading, split into lines and
-// fields, on random dumps: comments, blank lines, odd spacing, forced and HAProxy's own admin states, weights, moved
-// servers, unknown ones, and a last line with or without its line break.
-function plainReading(saved: string, servers: ConfiguredServers): string {
+// The filter reads the dump in place (slices of runs of kept lines). The reference is the filter as it was before, line by
+// line (split, then fields), on random dumps: comments, blank and white-space lines, odd spacing, CRs, forced and
+// HAProxy's own admin states, weights, moved and unknown servers, and a last line with or without its line break.
+function lineByLine(saved: string, configured: ConfiguredServers): string {
+  const bare = (host: string) => host.replace(/^\[|\]$/g, '');
+  const isLiteralAddress = (host: string) => /^\d{1,3}(\.\d{1,3}){3}$/.test(bare(host)) || bare(host).includes(':');
+  const fieldEnds = (line: string, ends: Int32Array) => {
+    let from = 0;
+    for (let i = 0; i < ends.length - 1; i++) {
+      const space = line.indexOf(' ', from);
+      if (space < 0) return false;
+      ends[i] = space;
+      from = space + 1;
+    }
+    if (line.indexOf(' ', from) >= 0) return false;
+    ends[ends.length - 1] = line.length;
+    return true;
+  };
   const lines = saved.split('\n');
   if (lines[0]?.trim() !== '1') return EMPTY_STATE;
   const header = lines.find((l) => l.startsWith('# '))?.slice(2).trim().split(/\s+/) ?? [];
   const col = (name: string) => header.indexOf(name);
-  const [be, srv, addr, admin, uw, iw, port] = ['be_name', 'srv_name', 'srv_addr', 'srv_admin_state', 'srv_uweight', 'srv_iweight', 'srv_port'].map(col) as number[];
-  if ([be, srv, addr, admin, uw, iw, port].some((i) => (i as number) < 0)) return EMPTY_STATE;
+  const at = { backend: col('be_name'), server: col('srv_name'), addr: col('srv_addr'), admin: col('srv_admin_state'), uweight: col('srv_uweight'), iweight: col('srv_iweight'), port: col('srv_port') };
+  if (Object.values(at).some((i) => i < 0)) return EMPTY_STATE;
   const out = ['1', `# ${header.join(' ')}`];
+  const ends = new Int32Array(header.length);
   for (const raw of lines.slice(1)) {
     if (raw.startsWith('#') || raw.trim() === '') continue;
-    let f = raw.split(' ');
-    if (f.length !== header.length) f = raw.trim().split(/\s+/);
-    if (f.length !== header.length) continue;
-    const a = Number(f[admin as number]);
-    if (!Number.isInteger(a) || (a & 0x09) !== 0) continue;
-    const s = servers.get(f[be as number] as string)?.get(f[srv as number] as string);
-    if (s && /^\d{1,3}(\.\d{1,3}){3}$/.test(s.host) && (s.host !== f[addr as number] || String(s.port) !== f[port as number])) continue;
-    if (s && s.checked === false) continue;
-    f[uw as number] = f[iw as number] as string;
+    let line = raw;
+    if (!fieldEnds(line, ends)) {
+      line = raw.trim().split(/\s+/).join(' ');
+      if (!fieldEnds(line, ends)) continue;
+    }
+    const field = (i: number) => line.slice(i === 0 ? 0 : (ends[i - 1] as number) + 1, ends[i]);
+    const admin = Number(field(at.admin));
+    if (!Number.isInteger(admin) || (admin & 0x09) !== 0) continue;
+    const server = configured.get(field(at.backend))?.get(field(at.server));
+    if (server && isLiteralAddress(server.host) && (bare(server.host) !== field(at.addr) || String(server.port) !== field(at.port))) continue;
+    if (server && server.checked === false) continue;
+    if (field(at.uweight) === field(at.iweight)) {
+      out.push(line);
+      continue;
+    }
+    const f = line.split(' ');
+    f[at.uweight] = f[at.iweight] as string;
     out.push(f.join(' '));
   }
   return `${out.join('\n')}\n`;
 }
 
-test('reading the dump in place gives what reading it line by line gives', (t) => {
+test('reading the dump in place gives what reading it line by line gave', (t) => {
   let x = 7;
   const next = () => {
     x = (x * 1103515245 + 12345) % 2 ** 31;
     return x / 2 ** 31;
   };
   const pick = <T>(items: readonly T[]): T => items[Math.floor(next() * items.length)] as T;
-  for (let round = 0; round < 300; round++) {
+  const servers = new Map<string, ReadonlyMap<string, { host: string; port: number; checked?: boolean }>>([...configured, ['v6-be80_0', new Map([['s-6', { host: '[::1]', port: 80 }]])]]);
+  for (let round = 0; round < 1000; round++) {
     const lines: string[] = [];
     for (let i = 0; i < 1 + Math.floor(next() * 12); i++) {
       const r = next();
-      if (r < 0.08) lines.push(pick(['# a comment', '', '   ', '\t']));
+      if (r < 0.1) lines.push(pick(['# a comment', '', '   ', '\t', '\r', '\u3000', '\ufeff', ' \u2028 ']));
       else {
-        let l = line({ be: pick(['web-be9000_0', 'vip-be80_0', 'unchecked', 'other']), srv: pick(['s-a', 's-v', 's-u', 's-x']), addr: pick(['127.0.0.1', '127.0.0.9', '10.0.0.5']), admin: pick([0, 0, 0, 1, 0x08, 0x20, 0x04]), uweight: pick([1, 1, 0, 7]), iweight: pick([1, 1, 3]), port: pick([9000, 9000, 80, 9001]) });
-        if (r > 0.9) l = pick([`  ${l}`, `${l} `, l.replace(' 1 ', '   1 '), `${l} extra`, l.split(' ').slice(0, 9).join(' ')]);
+        let l = line({ be: pick(['web-be9000_0', 'vip-be80_0', 'unchecked', 'other', 'v6-be80_0']), srv: pick(['s-a', 's-v', 's-u', 's-x', 's-6']), addr: pick(['127.0.0.1', '127.0.0.9', '10.0.0.5', '::1']), admin: pick([0, 0, 0, 1, 0x08, 0x20, 0x04]), uweight: pick([1, 1, 0, 7]), iweight: pick([1, 1, 3]), port: pick([9000, 9000, 80, 9001]) });
+        if (r > 0.85) l = pick([`  ${l}`, `${l} `, `${l}\r`, ` #${l}`, l.replace(' 1 ', '   1 '), l.replace(/ /g, '\u3000'), `${l} extra`, l.split(' ').slice(0, 9).join(' ')]);
         lines.push(l);
       }
     }
-    const saved = `1\n${HEADER}\n${lines.join('\n')}${pick(['\n', '\n\n', ''])}`;
-    t.is(carryOverServerState(saved, configured), plainReading(saved, configured), saved);
+    const saved = `1\n${HEADER}\n${lines.join(pick(['\n', '\n', '\r\n']))}${pick(['\n', '\n\n', ''])}`;
+    t.is(carryOverServerState(saved, servers), lineByLine(saved, servers), JSON.stringify(saved));
   }
 });

@@ -31,14 +31,14 @@ export function carryOverServerState(saved: string, configured: ConfiguredServer
   return carriedPieces(saved, configured).join('');
 }
 
-/** What a kept line becomes: written as dumped, or this text instead. */
+/** judge's answer for a line kept as HAProxy dumped it. */
 const AS_DUMPED = true;
 
 /**
  * carryOverServerState's text in pieces, to be written one after the other. The dump (10,000 lines
  * at 10,000 services) is read in place: each run of lines kept as dumped is one slice of it, and a
- * line is cut into strings only for the names its server is looked up by. Splitting it into lines
- * and fields, then joining them again, made several MB of garbage at every reload.
+ * line gives strings only for the fields compared by value (its backend, server and weight). Split
+ * into lines and joined again, it was a few MB of garbage at every reload.
  */
 export function carriedPieces(saved: string, configured: ConfiguredServers): string[] {
   const firstEnd = lineEnd(saved, 0);
@@ -59,10 +59,9 @@ export function carriedPieces(saved: string, configured: ConfiguredServers): str
   const ends = new Int32Array(header.length);
   let run = -1; // where the current run of lines kept as dumped starts
   for (let pos = firstEnd + 1; pos < saved.length; ) {
-    const nl = saved.indexOf('\n', pos);
-    const end = nl < 0 ? saved.length : nl;
+    const end = lineEnd(saved, pos);
     const verdict = judge(saved, pos, end, at, ends, configured);
-    if (verdict === AS_DUMPED && nl >= 0) {
+    if (verdict === AS_DUMPED && end < saved.length) {
       if (run < 0) run = pos;
     } else {
       if (run >= 0) out.push(saved.slice(run, pos));
@@ -84,13 +83,16 @@ type Columns = Record<'backend' | 'server' | 'addr' | 'admin' | 'uweight' | 'iwe
  */
 function judge(saved: string, start: number, end: number, at: Columns, ends: Int32Array, configured: ConfiguredServers): string | typeof AS_DUMPED | undefined {
   if (saved.charCodeAt(start) === 0x23 /* # */ || isBlank(saved, start, end)) return undefined;
+  if (fieldEnds(saved, start, end, ends)) return judgeFields(saved, start, end, at, ends, configured);
   // HAProxy separates the fields with one space; anything else is read the slow way.
-  if (!fieldEnds(saved, start, end, ends)) {
-    const line = saved.slice(start, end).trim().split(/\s+/).join(' ');
-    if (!fieldEnds(line, 0, line.length, ends)) return undefined;
-    const verdict = judge(line, 0, line.length, at, ends, configured);
-    return verdict === AS_DUMPED ? line : verdict;
-  }
+  const line = saved.slice(start, end).trim().split(/\s+/).join(' ');
+  if (!fieldEnds(line, 0, line.length, ends)) return undefined;
+  const verdict = judgeFields(line, 0, line.length, at, ends, configured);
+  return verdict === AS_DUMPED ? line : verdict;
+}
+
+/** judge, for a line whose fields `ends` holds. */
+function judgeFields(saved: string, start: number, end: number, at: Columns, ends: Int32Array, configured: ConfiguredServers): string | typeof AS_DUMPED | undefined {
   const admin = adminState(saved, fieldStart(start, ends, at.admin), ends[at.admin] as number);
   if (admin === undefined || (admin & FORCED_ADMIN) !== 0) return undefined;
   const backend = saved.slice(fieldStart(start, ends, at.backend), ends[at.backend]);
@@ -141,12 +143,12 @@ function headerOf(saved: string, from: number): string[] {
   return [];
 }
 
+/** Whether the line is only white space (what trim() takes away); HAProxy's lines start with a digit. */
 function isBlank(text: string, start: number, end: number): boolean {
-  for (let i = start; i < end; i++) {
-    const c = text.charCodeAt(i);
-    if (c !== 0x20 && c !== 0x09 && c !== 0x0d && c !== 0x0b && c !== 0x0c && c !== 0xa0) return false;
-  }
-  return true;
+  if (start === end) return true;
+  const first = text.charCodeAt(start);
+  if (first > 0x20 && first < 0x7f) return false;
+  return text.slice(start, end).trim() === '';
 }
 
 /** Fills `ends` with where each space-separated field of text[start, end) ends; false unless it has exactly that many fields. */

@@ -22,9 +22,10 @@ export function renderFiles(compiled: Compiled, model: Model, owners = true): Re
 }
 
 /**
- * A map file's text by its entries: a model's map lists are replaced, never changed, and the ones a
- * change leaves alone are shared by the next model (and by its checked part), so their text is the
- * same string from one render to the next (10,000 lines not written again; see also writeSet).
+ * A map file's text by its entries, a cache like serversOfView: a model's map lists are replaced,
+ * never changed. The checked part of a model has its lists, and a patched model (core/apply/patch.ts)
+ * those its change left alone, so their 10,000 lines are not joined again (a model built whole has
+ * new lists; the data plane still skips writing a file whose text is equal: writeUnlessThere).
  */
 const mapTexts = new WeakMap<Model['maps'][keyof Model['maps']], string>();
 
