@@ -443,7 +443,8 @@ function customTexts(services: readonly ServiceSpec[], custom: ModelInput['custo
 function httpRoutesOf(spec: ServiceSpec, d: Destination, plain: string | undefined, tls: string | undefined, memo: RenderMemo): readonly RouteInput[] {
   let known = memo.routes.get(spec);
   if (known === undefined) {
-    known = [];
+    // Sized once: an empty array given an element grows a backing store of 17 (this memo holds 10,000 of them).
+    known = new Array(Math.max(spec.destinations.length, d.index + 1));
     memo.routes.set(spec, known);
   }
   const hit = known[d.index];
