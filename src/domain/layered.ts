@@ -49,9 +49,8 @@ export class LayeredMap<K, V> implements ReadonlyMap<K, V> {
 
   /**
    * A plain Map of the same entries: a copy of the plain map at the bottom, then each layer's
-   * changes from the bottom up. Iterating the layers instead (`new Map(this)`) resumes one
-   * generator per layer for every key: 13-18 ms for 10,000 keys eight layers deep, against
-   * 1-2 ms for the copy, and three such maps are flattened in the same batch.
+   * changes from the bottom up, 1-2 ms for 10,000 keys eight layers deep (walking the layers
+   * key by key, with a generator per layer, took 13-18 ms; three such maps flatten in one batch).
    */
   private flatten(): Map<K, V> {
     const layers: Array<Layer<K, V>> = [];
@@ -108,10 +107,9 @@ export class LayeredMap<K, V> implements ReadonlyMap<K, V> {
   }
 
   /**
-   * Iteration goes through a flattened copy: iterating the layers themselves resumes one generator
-   * per layer for every key and allocates a pair at each (see flatten). Reading the values of 10,000
-   * keys seven layers deep took 5-8 ms that way and takes 3 ms through the copy; every apply
-   * iterates the registry a few times.
+   * Iteration goes through a flattened copy (see flatten): reading the values of 10,000 keys seven
+   * layers deep takes 3 ms that way, 5-8 ms walking the layers; every apply iterates the registry
+   * a few times.
    */
   entries(): MapIterator<[K, V]> {
     return this.flatten().entries();
