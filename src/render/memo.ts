@@ -19,6 +19,8 @@ export interface RenderMemo {
   readonly structure: WeakMap<BackendView, string>;
   /** A view under another name (a spare hosting a service). */
   readonly renamed: WeakMap<BackendView, BackendView>;
+  /** The view a renamed one was copied from (consolidation gives a backend its own name, and object, again). */
+  readonly originals: WeakMap<BackendView, BackendView>;
   /** A view with its owner and dynamic servers taken away (a removal waiting for a reload). */
   readonly emptied: WeakMap<BackendView, BackendView>;
   /** One copy of each option string backends share (server options, retry methods). */
@@ -30,5 +32,5 @@ export interface RenderMemo {
 }
 
 export function renderMemo(): RenderMemo {
-  return { slots: new WeakMap(), resolved: new WeakMap(), structure: new WeakMap(), renamed: new WeakMap(), emptied: new WeakMap(), routes: new WeakMap(), spares: new Map(), strings: new Map() };
+  return { slots: new WeakMap(), resolved: new WeakMap(), structure: new WeakMap(), renamed: new WeakMap(), originals: new WeakMap(), emptied: new WeakMap(), routes: new WeakMap(), spares: new Map(), strings: new Map() };
 }

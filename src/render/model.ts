@@ -374,15 +374,18 @@ export function canonicalBackends(slots: readonly BackendSlot[], settings: Rende
     names.set(s.key, s.canonicalName);
     backends.set(s.canonicalName, s.view);
   }
-  const httpCount = slots.filter((s) => s.view.mode === 'http').length;
-  const spares = Math.max(settings.spareBackends, Math.ceil(httpCount * 0.05));
   const order = [...backends.keys()].sort(cmp);
-  for (let i = 1; i <= spares; i++) {
-    const name = `${SPARE_PREFIX}${i}`;
-    backends.set(name, spareOf(name, settings, memo));
-    order.push(name);
+  for (const spare of sparesFor(slots.filter((s) => s.view.mode === 'http').length, settings, memo)) {
+    backends.set(spare.name, spare);
+    order.push(spare.name);
   }
   return { names, backends, order };
+}
+
+/** The spare backends a canonical config ends with, for this many HTTP backends. */
+export function sparesFor(httpCount: number, settings: RenderSettings, memo: RenderMemo): BackendView[] {
+  const spares = Math.max(settings.spareBackends, Math.ceil(httpCount * 0.05));
+  return Array.from({ length: spares }, (_, i) => spareOf(`${SPARE_PREFIX}${i + 1}`, settings, memo));
 }
 
 /** The spare backend of this name, the same object across applies (so its rendered text is reused). */

@@ -1,6 +1,6 @@
 import test from 'ava';
 import fc from 'fast-check';
-import { silentLog } from '../../src/core/log.js';
+import { silentLog, type Log } from '../../src/core/log.js';
 import { Reconciler, type Command } from '../../src/core/reconcile/reconciler.js';
 import type { RuntimeOp } from '../../src/core/apply/runtimeDiff.js';
 import type { ConfigFiles, RuntimeResult } from '../../src/core/ports.js';
@@ -19,11 +19,21 @@ class RecordingDataPlane extends FakeDataPlane {
   }
 }
 
+/** A log that counts the reloads whose canonical model was made from the live one (applier.ts `model: 'patched'`). */
+function countingLog(): Log & { patchedReloads: number } {
+  const log = { ...silentLog, patchedReloads: 0, child: () => log };
+  log.debug = (obj: object) => {
+    if ((obj as { model?: string }).model === 'patched') log.patchedReloads++;
+  };
+  return log;
+}
+
 async function reconciler(incremental: boolean, certs = { key: '' }) {
   const dataPlane = new RecordingDataPlane();
-  const r = new Reconciler({ dataPlane, store: new MemoryStore(), settings: baseSettings({ spareBackends: 2 }), templates, certs: () => ({ hasCerts: certs.key !== '', key: certs.key }), log: silentLog, incremental });
+  const log = countingLog();
+  const r = new Reconciler({ dataPlane, store: new MemoryStore(), settings: baseSettings({ spareBackends: 2 }), templates, certs: () => ({ hasCerts: certs.key !== '', key: certs.key }), log, incremental });
   await r.start([]);
-  return { r, dataPlane };
+  return { r, dataPlane, log };
 }
 
 const NAMES = ['a', 'b', 'c', 'd', 'e'];
@@ -44,7 +54,7 @@ const SHAPES: Array<(n: string) => string> = [
   (n) => `servicePath=/${n}&port=80&outboundHostname=127.0.0.1&aclName=0${n}`,
 ];
 
-type Step = { kind: 'upsert'; name: string; shape: number; cert?: boolean } | { kind: 'remove'; name: string } | { kind: 'batch'; steps: Array<{ name: string; shape: number; remove?: boolean }> };
+type Step = { kind: 'upsert'; name: string; shape: number; cert?: boolean } | { kind: 'remove'; name: string } | { kind: 'batch'; steps: Array<{ name: string; shape: number; remove?: boolean }> } | { kind: 'consolidate' };
 
 const stepArb: fc.Arbitrary<Step> = fc.oneof(
   { weight: 6, arbitrary: fc.record({ kind: fc.constant('upsert' as const), name: fc.constantFrom(...NAMES), shape: fc.nat({ max: SHAPES.length - 1 }) }) },
@@ -53,12 +63,15 @@ const stepArb: fc.Arbitrary<Step> = fc.oneof(
   { weight: 3, arbitrary: fc.record({ kind: fc.constant('remove' as const), name: fc.constantFrom(...NAMES) }) },
   // Batches mix removals and upserts: a spare one service leaves can be taken by another in the same apply.
   { weight: 2, arbitrary: fc.record({ kind: fc.constant('batch' as const), steps: fc.array(fc.record({ name: fc.constantFrom(...NAMES), shape: fc.nat({ max: 7 }), remove: fc.boolean() }), { minLength: 2, maxLength: 4 }) }) },
+  // What the consolidation timer submits (reconciler.ts): the canonical config, from the live model when it can be.
+  { weight: 1, arbitrary: fc.constant({ kind: 'consolidate' as const }) },
 );
 
 function commandsOf(step: Step): Command[] {
   const upsert = (name: string, shape: number): Command => ({ kind: 'upsert', entry: apiEntry(`serviceName=${name}&${(SHAPES[shape] as (n: string) => string)(name)}`) });
   if (step.kind === 'upsert') return [upsert(step.name, step.shape)];
   if (step.kind === 'remove') return [{ kind: 'remove', name: step.name }];
+  if (step.kind === 'consolidate') return [{ kind: 'reload', recreate: true, consolidate: true, reason: 'consolidation' }];
   return step.steps.map((s): Command => (s.remove ? { kind: 'remove', name: s.name } : upsert(s.name, s.shape)));
 }
 
@@ -81,6 +94,7 @@ function filesOf(files: ConfigFiles | undefined): { config: string; maps: Record
 
 test('a patched live model gives the same applies, operations, files and consolidation as building the whole model, for any sequence', async (t) => {
   let patched = 0;
+  let madeCanonical = 0;
   await fc.assert(
     fc.asyncProperty(fc.array(stepArb, { minLength: 1, maxLength: 25 }), async (steps) => {
       const certs = { key: '' };
@@ -89,6 +103,8 @@ test('a patched live model gives the same applies, operations, files and consoli
       for (const step of steps) {
         if (step.kind === 'upsert' && step.cert) certs.key = `${certs.key}+`;
         const commands = commandsOf(step);
+        const drifted = inc.r.namesDrifted();
+        const patchedReloads = inc.log.patchedReloads;
         const [a, b] = await Promise.all([inc.r.submitAll(commands), full.r.submitAll(commands)]);
         const kinds = (rs: typeof a) => rs.map((x) => (x.ok ? x.apply?.kind : x.code));
         if (JSON.stringify(kinds(a)) !== JSON.stringify(kinds(b))) throw new Error(`${JSON.stringify(step)}: ${JSON.stringify(kinds(a))} patched, ${JSON.stringify(kinds(b))} whole`);
@@ -96,6 +112,7 @@ test('a patched live model gives the same applies, operations, files and consoli
         const opsB = full.dataPlane.ops.splice(0);
         if (JSON.stringify(opsA.map(normalized)) !== JSON.stringify(opsB.map(normalized))) throw new Error(`${JSON.stringify(step)}: operations differ\n${JSON.stringify(opsA)}\n${JSON.stringify(opsB)}`);
         if (a.some((x) => x.ok && x.apply?.kind === 'runtime')) patched++;
+        if (drifted && inc.log.patchedReloads > patchedReloads) madeCanonical++;
         const fa = filesOf(inc.r.liveConfig);
         const fb = filesOf(full.r.liveConfig);
         if (fa.config !== fb.config) throw new Error(`${JSON.stringify(step)}: haproxy.cfg differs`);
@@ -108,6 +125,7 @@ test('a patched live model gives the same applies, operations, files and consoli
     { numRuns: 150, seed: 17 },
   );
   t.true(patched > 100, `runtime applies were made by both paths (${patched})`);
+  t.true(madeCanonical > 20, `drifted live models were made canonical without building every service (${madeCanonical})`);
 });
 
 test('a spare one service leaves and another takes in the same batch: its server is kept, as the whole model keeps it', async (t) => {
@@ -135,4 +153,39 @@ test('a plain service added at 2,000 services is patched: the runtime API gets i
   t.deepEqual(dataPlane.ops.flat().map((o) => o.kind), ['addServer', 'setMap']);
   t.true(r.liveConfig?.maps['path_prefix.map']?.includes('/fresh '), 'the map file written from the patched model has the route');
   await r.close();
+});
+
+test('consolidation at 400 services is made from the live model: the files of a whole build, more spares than SPARE_BACKENDS, and patches after it agree too', async (t) => {
+  const inc = await reconciler(true);
+  const full = await reconciler(false);
+  const plain = (name: string, port = 80, host = '127.0.0.1') => ({ kind: 'upsert', entry: apiEntry(`serviceName=${name}&servicePath=/${name}&port=${port}&outboundHostname=${host}`) }) as Command;
+  const consolidate: Command = { kind: 'reload', recreate: true, consolidate: true, reason: 'consolidation' };
+  const rounds: Command[][] = [
+    Array.from({ length: 400 }, (_, i) => plain(`s${String(i).padStart(3, '0')}`)),
+    // Drift: a port another backend name goes with, removals that leave emptied backends, new services on spares.
+    [plain('s010', 81)], [{ kind: 'remove', name: 's020' }], [{ kind: 'remove', name: 's399' }], [plain('new1')], [plain('a-first')], [plain('s030', 82, '127.0.0.2')],
+    [consolidate],
+    // After it: the index it came with must serve the next patches (a spare taken, a removal), then a second one.
+    [plain('new2')], [{ kind: 'remove', name: 's000' }], [plain('s040', 83)],
+    [consolidate],
+    [plain('z-last')], [consolidate],
+  ];
+  const kinds: string[] = [];
+  for (const commands of rounds) {
+    const before = inc.log.patchedReloads;
+    const [a, b] = await Promise.all([inc.r.submitAll(commands), full.r.submitAll(commands)]);
+    t.deepEqual(a.map((x) => x.apply?.kind), b.map((x) => x.apply?.kind));
+    const fa = filesOf(inc.r.liveConfig);
+    const fb = filesOf(full.r.liveConfig);
+    t.is(fa.config, fb.config);
+    t.deepEqual(fa.maps, fb.maps);
+    t.is(inc.r.namesDrifted(), full.r.namesDrifted());
+    kinds.push(commands[0] === consolidate ? `consolidate:${inc.log.patchedReloads - before}` : a[0]?.apply?.kind ?? '');
+  }
+  t.deepEqual(kinds, ['reload', 'runtime', 'runtime', 'runtime', 'runtime', 'runtime', 'runtime', 'consolidate:1', 'runtime', 'runtime', 'runtime', 'consolidate:1', 'runtime', 'consolidate:1']);
+  const spares = (inc.r.liveConfig?.config.match(/^backend _spare_\d+\b/gm) ?? []).length;
+  t.is(spares, 21, 'ceil(5% of the 401 HTTP backends), more than SPARE_BACKENDS=2');
+  t.false(inc.r.namesDrifted());
+  await inc.r.close();
+  await full.r.close();
 });

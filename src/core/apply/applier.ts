@@ -15,7 +15,7 @@ import type { Log } from '../log.js';
 import type { ApplyKind, ConfigFiles, CustomTemplates, DataPlane } from '../ports.js';
 import type { ResultCode } from '../results.js';
 import { describeOps, runtimeDiff } from './runtimeDiff.js';
-import { buildIndex, commitPatch, planPatch, type LiveIndex, type PatchChange } from './patch.js';
+import { buildIndex, canonicalized, commitPatch, planPatch, type LiveIndex, type PatchChange } from './patch.js';
 import { backendsFor } from '../../render/backend.js';
 import type { ServiceSpec } from '../../domain/spec.js';
 import { cmp } from '../../domain/values.js';
@@ -197,16 +197,17 @@ export class Applier {
    * One try at making a state live, by the cheapest safe path. `changed`: the services this batch changed;
    * `previous`: the state live now, when the change may be patched into the live model (patch.ts).
    */
-  async attempt(state: DesiredState, changed: ReadonlySet<string>, upserted: ReadonlySet<string>, opts: { rerender: boolean; reason: string; previous?: DesiredState }, persistence: Persistence): Promise<Attempt> {
+  async attempt(state: DesiredState, changed: ReadonlySet<string>, upserted: ReadonlySet<string>, opts: { rerender: boolean; consolidate?: boolean; reason: string; previous?: DesiredState }, persistence: Persistence): Promise<Attempt> {
     let reason = opts.reason || (opts.rerender ? 'reload requested' : '');
     const live = this.current;
     const phase = phases(this.deps.now);
     // A patch that cannot be made says why a reload is needed (HAProxy refused its operations, or the
     // structure certainly changes): the sticky model below would only say the same.
-    let reloadNeeded = false;
-    let prebuilt: Model | undefined;
+    // Consolidation is a reload to the canonical model: made from the live one when it can be.
+    let reloadNeeded = opts.consolidate === true;
+    let prebuilt: { model: Model; index: LiveIndex } | undefined;
     if (live && !opts.rerender && opts.previous && this.deps.incremental !== false) {
-      const patched = await this.patch(live, opts.previous, state, changed, persistence);
+      const patched = await this.patch(live, opts.previous, state, changed, persistence, reloadNeeded);
       if (patched && 'reload' in patched) {
         reason ||= patched.reload;
         reloadNeeded = true;
@@ -245,7 +246,7 @@ export class Applier {
       phase('sticky');
     }
 
-    const canonical = prebuilt ? { model: prebuilt, conflicts: new Map<string, string>() } : this.model(state, undefined, inputs as Prepared);
+    const canonical = prebuilt ? { model: prebuilt.model, conflicts: new Map<string, string>() } : this.model(state, undefined, inputs as Prepared);
     if (canonical.conflicts.size > 0) return { ok: false, culprits: canonical.conflicts, code: 'REJECTED' };
     const clashes = this.routeConflicts(canonical.model, upserted);
     if (clashes.size > 0) return { ok: false, culprits: clashes, code: 'ROUTE_CONFLICT' };
@@ -287,11 +288,10 @@ export class Applier {
       if (culprits.size > 0) return { ok: false, culprits, code: 'REJECTED' };
       return { ok: false, fatal: `HAProxy reload failed: ${reload.message}`, code: 'HAPROXY' };
     }
-    // A reload patch keeps every backend's name: the patch index still holds.
-    const index = prebuilt ? this.index : undefined;
+    // A reload patch comes with the patch index of its model.
     this.commit(canonical.model, rendered.files, true);
-    this.index = index;
-    this.deps.log.debug({ phases: phase.done() }, 'reload phases (ms)');
+    this.index = prebuilt?.index;
+    this.deps.log.debug({ phases: phase.done(), model: prebuilt ? 'patched' : 'built' }, 'reload phases (ms)');
     return { ok: true, kind: 'reload', reason: reason || 'configuration structure changed', commands: 0 };
   }
 
@@ -299,9 +299,10 @@ export class Applier {
    * A change local to a few plain services, made to the live model directly (patch.ts): the state
    * saved, then HAProxy's runtime API. Undefined when the change needs the whole model; `reload`
    * with why when it certainly needs a reload, or HAProxy refused the operations, and with the
-   * canonical model to reload with when the live one is canonical and only backends' options change.
+   * canonical model to reload with (and its index) when only backends' options change. `reload`:
+   * a reload comes whatever the change (consolidation).
    */
-  private async patch(live: LiveState, previous: DesiredState, state: DesiredState, changed: ReadonlySet<string>, persistence: Persistence): Promise<Attempt | { reload: string; canonical?: Model } | undefined> {
+  private async patch(live: LiveState, previous: DesiredState, state: DesiredState, changed: ReadonlySet<string>, persistence: Persistence, reload = false): Promise<Attempt | { reload: string; canonical?: { model: Model; index: LiveIndex } } | undefined> {
     // New certificates are loaded by a reload only.
     if (this.deps.certs().key !== live.model.certsKey) return undefined;
     const specOf = (s: DesiredState, name: string) => (s.quarantine.has(name) ? undefined : s.registry.entries.get(name)?.spec);
@@ -312,15 +313,15 @@ export class Applier {
     const addresses = this.deps.names && wanted.length > 0 ? await this.deps.names.resolveAll(namesToResolveFor(wanted, this.deps.settings, this.memo)) : undefined;
     const index = this.liveIndex(previous);
     const ctx = { settings: this.deps.settings, memo: this.memo, routeOrder: this.deps.settings.routeOrder, ...(addresses && { addresses }) };
-    const patch = planPatch(live.model, index, changes, ctx);
+    const patch = reload ? { reload: '' } : planPatch(live.model, index, changes, ctx);
     if (!patch) return undefined;
     if ('reload' in patch) {
-      // Options changed on a canonical config: the canonical model is the live one with those backends replaced.
+      // The canonical model is the live one made canonical (patch.ts canonicalized), with the changed backends replaced.
       const view = live.model.view;
-      const same = live.canonical && view.http.customFrontends.length === 0 && view.customBackends.length === 0
-        ? planPatch(live.model, index, changes, { ...ctx, reload: true })
-        : undefined;
-      return same && !('reload' in same) ? { ...patch, canonical: restructured(commitPatch(live.model, index, same), this.memo) } : patch;
+      const base = !live.canonical ? canonicalized(live.model, index, this.deps.settings, this.memo)
+        : view.http.customFrontends.length === 0 && view.customBackends.length === 0 ? { model: live.model, index } : undefined;
+      const same = base && planPatch(base.model, base.index, changes, { ...ctx, reload: true });
+      return base && same && !('reload' in same) ? { ...patch, canonical: { model: restructured(commitPatch(base.model, base.index, same), this.memo), index: base.index } } : patch;
     }
     const failed = await persistence.save(state.registry);
     if (failed) return { ok: false, fatal: failed.message, code: failed.code };

@@ -84,6 +84,7 @@ export function renamed(view: BackendView, name: string, memo: RenderMemo): Back
   if (hit?.name === name) return hit;
   const copy = { ...view, name };
   memo.renamed.set(view, copy);
+  memo.originals.set(copy, memo.originals.get(view) ?? view);
   memo.structure.set(copy, structureOf(view, memo));
   return copy;
 }

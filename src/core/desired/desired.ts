@@ -27,8 +27,11 @@ export type Command =
    * A function is read when the batch is applied, so that it reflects writes this replica made meanwhile.
    */
   | { kind: 'restore'; entries: Entry[] | (() => Entry[]) }
-  /** Reload HAProxy; with recreate the config is rendered again first. */
-  | { kind: 'reload'; recreate: boolean; reason?: string }
+  /**
+   * Reload HAProxy; with recreate the config is rendered again first. `consolidate`: a reload to give
+   * drifted backend names their canonical ones (the config may be made from the live one).
+   */
+  | { kind: 'reload'; recreate: boolean; reason?: string; consolidate?: boolean }
   /** Render again because something outside the registry changed (certificates, templates). */
   | { kind: 'refresh'; reason: string };
 
@@ -94,6 +97,8 @@ export interface Reduction {
   stamps: Map<number, number>;
   /** reload with recreate, or a refresh: render again. */
   rerender: boolean;
+  /** A consolidation reload, and no other reload or refresh: the canonical config, made from the live one when it can be. */
+  consolidate: boolean;
   /** reload without recreate: only reload HAProxy with its files. */
   reloadOnly: boolean;
   /** Why, when the batch asks to render again. */
@@ -135,7 +140,7 @@ export function applyCommands(state: DesiredState, batch: readonly ReducibleComm
   let lastStamp = state.lastStamp;
   const see = (stamp: number) => (lastStamp = Math.max(lastStamp, stamp));
   const give = () => (lastStamp = Math.max(now, lastStamp + 1));
-  const r: Reduction = { next: state, changed: new Map(), refused: new Map(), stamps: new Map(), rerender: false, reloadOnly: false, reason: '', stampsOnly: false };
+  const r: Reduction = { next: state, changed: new Map(), refused: new Map(), stamps: new Map(), rerender: false, consolidate: false, reloadOnly: false, reason: '', stampsOnly: false };
   const mark = (name: string, i: number) => r.changed.set(name, [...(r.changed.get(name) ?? []), i]);
   const unchanged = (before: Entry | undefined, e: Entry) => {
     const q = quarantine.get(e.name);
@@ -240,7 +245,8 @@ export function applyCommands(state: DesiredState, batch: readonly ReducibleComm
       }
       r.restored = draft.toRegistry();
     } else if (c.kind === 'reload') {
-      if (c.recreate) r.rerender = true;
+      if (c.consolidate) r.consolidate = true;
+      else if (c.recreate) r.rerender = true;
       else r.reloadOnly = true;
       if (c.reason !== undefined) r.reason = c.reason;
     } else {

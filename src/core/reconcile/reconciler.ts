@@ -252,7 +252,7 @@ export class Reconciler {
     const fromCaller = (name: string) => (changed.get(name) ?? []).some((i) => commands[i]?.kind === 'upsert' || commands[i]?.kind === 'remove');
     const refused = new Map<string, { code: ResultCode; message: string }>();
     let outcome: Attempt | undefined;
-    if (changed.size === 0 && !r.rerender) {
+    if (changed.size === 0 && !r.rerender && !r.consolidate) {
       this.desired = state;
       if (r.reloadOnly) {
         const reload = await this.applier.reloadOnly();
@@ -265,7 +265,7 @@ export class Reconciler {
     } else {
       for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
         const upserted = new Set([...changed].filter(([, is]) => is.some((i) => commands[i]?.kind === 'upsert')).map(([name]) => name));
-        outcome = await this.applier.attempt(state, new Set(changed.keys()), upserted, { rerender: r.rerender || r.reloadOnly, reason: r.reason, previous: this.desired }, this.persistenceFor(state));
+        outcome = await this.applier.attempt(state, new Set(changed.keys()), upserted, { rerender: r.rerender || r.reloadOnly, consolidate: r.consolidate, reason: r.reason, previous: this.desired }, this.persistenceFor(state));
         if (outcome.ok || !('culprits' in outcome)) break;
         for (const [name, reason] of outcome.culprits) {
           if (fromCaller(name)) {
@@ -376,7 +376,7 @@ export class Reconciler {
     const delay = Math.max(0, Math.min(quiet, this.driftSince + CONSOLIDATION_CAP * quiet - now));
     this.consolidation = setTimeout(() => {
       this.consolidation = undefined;
-      if (!this.closed && this.namesDrifted()) void this.submit({ kind: 'reload', recreate: true, reason: 'backend names made canonical again after runtime changes (consolidation)' }, 'consolidate');
+      if (!this.closed && this.namesDrifted()) void this.submit({ kind: 'reload', recreate: true, consolidate: true, reason: 'backend names made canonical again after runtime changes (consolidation)' }, 'consolidate');
     }, delay);
     this.consolidation.unref();
   }
