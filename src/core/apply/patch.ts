@@ -185,6 +185,8 @@ export function planPatch(model: Model, index: LiveIndex, changes: readonly Patc
  * are copied, so this costs the patch, not the services.
  */
 export function commitPatch(model: Model, index: LiveIndex, patch: Patch): Model {
+  // A batch with nothing to patch (a consolidation alone): not even a copy of the backends.
+  if (patch.owners.size === 0) return model;
   for (const b of patch.backends) {
     if (b.oldKey !== undefined && index.byKey.get(b.oldKey) === b.name) index.byKey.delete(b.oldKey);
   }

@@ -97,7 +97,7 @@ export interface Reduction {
   stamps: Map<number, number>;
   /** reload with recreate, or a refresh: render again. */
   rerender: boolean;
-  /** A consolidation reload, and no other reload or refresh: the canonical config, made from the live one when it can be. */
+  /** A consolidation reload is in the batch: the canonical config, made from the live one when it can be (rerender beside it builds it whole). */
   consolidate: boolean;
   /** reload without recreate: only reload HAProxy with its files. */
   reloadOnly: boolean;
