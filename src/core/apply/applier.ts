@@ -154,12 +154,17 @@ export class Applier {
       return quarantineService(s, name, reason);
     };
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-      const { model, conflicts } = this.model(s, undefined, await this.prepare(s));
+      const phase = phases(this.deps.now);
+      const inputs = await this.prepare(s);
+      phase('prepare');
+      const { model, conflicts } = this.model(s, undefined, inputs);
+      phase('model');
       if (conflicts.size > 0) {
         for (const [name, reason] of conflicts) s = quarantine(name, reason);
         continue;
       }
       const rendered = renderFiles(this.deps.templates, model);
+      phase('render');
       // With no HAProxy running there is no live config to protect: HAProxy's own start reads the
       // config, and `haproxy -c` (a quarter of a second at 10,000 services) runs only when it refuses,
       // to find the services to quarantine.
@@ -167,7 +172,9 @@ export class Applier {
       if (this.deps.dataPlane.startsFresh?.()) {
         try {
           const how = await this.writing(() => this.deps.dataPlane.start(rendered.files));
+          phase('haproxy');
           this.commit(model, rendered.files, true);
+          this.deps.log.debug({ phases: phase.done() }, 'start phases (ms)');
           return { state: s, how };
         } catch (e) {
           refused = e;
