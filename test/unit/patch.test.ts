@@ -52,9 +52,12 @@ const SHAPES: Array<(n: string) => string> = [
   (n) => `servicePath=/${n}&port=80&outboundHostname=127.0.0.1&timeoutServer=9`,
   (n) => `servicePath=/${n}&port=80&outboundHostname=127.0.0.1&users=u:p`,
   (n) => `servicePath=/${n}&port=80&outboundHostname=127.0.0.1&aclName=0${n}`,
+  // Backends named outside the maps: a default backend, a TCP frontend's.
+  (n) => `servicePath=/${n}&port=82&outboundHostname=127.0.0.1&isDefaultBackend=true`,
+  (n) => `reqMode=tcp&srcPort=${30000 + NAMES.indexOf(n)}&port=83&outboundHostname=127.0.0.1`,
 ];
 
-type Step = { kind: 'upsert'; name: string; shape: number; cert?: boolean } | { kind: 'remove'; name: string } | { kind: 'batch'; steps: Array<{ name: string; shape: number; remove?: boolean }> } | { kind: 'consolidate' };
+type Step = { kind: 'upsert'; name: string; shape: number; cert?: boolean } | { kind: 'remove'; name: string } | { kind: 'batch'; steps: Array<{ name: string; shape: number; remove?: boolean }> } | { kind: 'consolidate'; with?: { name: string; shape: number }; reloadFails?: boolean };
 
 const stepArb: fc.Arbitrary<Step> = fc.oneof(
   { weight: 6, arbitrary: fc.record({ kind: fc.constant('upsert' as const), name: fc.constantFrom(...NAMES), shape: fc.nat({ max: SHAPES.length - 1 }) }) },
@@ -65,13 +68,19 @@ const stepArb: fc.Arbitrary<Step> = fc.oneof(
   { weight: 2, arbitrary: fc.record({ kind: fc.constant('batch' as const), steps: fc.array(fc.record({ name: fc.constantFrom(...NAMES), shape: fc.nat({ max: 7 }), remove: fc.boolean() }), { minLength: 2, maxLength: 4 }) }) },
   // What the consolidation timer submits (reconciler.ts): the canonical config, from the live model when it can be.
   { weight: 1, arbitrary: fc.constant({ kind: 'consolidate' as const }) },
+  // A consolidation in one batch with a change, and one whose reload HAProxy refuses (the live model and its index stay).
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant('consolidate' as const), with: fc.record({ name: fc.constantFrom(...NAMES), shape: fc.nat({ max: SHAPES.length - 1 }) }) }) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant('consolidate' as const), reloadFails: fc.constant(true) }) },
 );
 
 function commandsOf(step: Step): Command[] {
   const upsert = (name: string, shape: number): Command => ({ kind: 'upsert', entry: apiEntry(`serviceName=${name}&${(SHAPES[shape] as (n: string) => string)(name)}`) });
   if (step.kind === 'upsert') return [upsert(step.name, step.shape)];
   if (step.kind === 'remove') return [{ kind: 'remove', name: step.name }];
-  if (step.kind === 'consolidate') return [{ kind: 'reload', recreate: true, consolidate: true, reason: 'consolidation' }];
+  if (step.kind === 'consolidate') {
+    const consolidate: Command = { kind: 'reload', recreate: true, consolidate: true, reason: 'consolidation' };
+    return step.with ? [consolidate, upsert(step.with.name, step.with.shape)] : [consolidate];
+  }
   return step.steps.map((s): Command => (s.remove ? { kind: 'remove', name: s.name } : upsert(s.name, s.shape)));
 }
 
@@ -105,7 +114,10 @@ test('a patched live model gives the same applies, operations, files and consoli
         const commands = commandsOf(step);
         const drifted = inc.r.namesDrifted();
         const patchedReloads = inc.log.patchedReloads;
+        const reloadFails = step.kind === 'consolidate' && step.reloadFails === true;
+        if (reloadFails) inc.dataPlane.failReload = full.dataPlane.failReload = 'refused for the test';
         const [a, b] = await Promise.all([inc.r.submitAll(commands), full.r.submitAll(commands)]);
+        if (reloadFails) inc.dataPlane.failReload = full.dataPlane.failReload = undefined;
         const kinds = (rs: typeof a) => rs.map((x) => (x.ok ? x.apply?.kind : x.code));
         if (JSON.stringify(kinds(a)) !== JSON.stringify(kinds(b))) throw new Error(`${JSON.stringify(step)}: ${JSON.stringify(kinds(a))} patched, ${JSON.stringify(kinds(b))} whole`);
         const opsA = inc.dataPlane.ops.splice(0);
@@ -122,7 +134,7 @@ test('a patched live model gives the same applies, operations, files and consoli
       await inc.r.close();
       await full.r.close();
     }),
-    { numRuns: 150, seed: 17 },
+    { numRuns: 250, seed: 17 },
   );
   t.true(patched > 100, `runtime applies were made by both paths (${patched})`);
   t.true(madeCanonical > 20, `drifted live models were made canonical without building every service (${madeCanonical})`);
@@ -188,4 +200,27 @@ test('consolidation at 400 services is made from the live model: the files of a 
   t.false(inc.r.namesDrifted());
   await inc.r.close();
   await full.r.close();
+});
+
+test('a consolidation made from the live model still looks up every server name, so that a changed address brings its refresh', async (t) => {
+  const asked: string[][] = [];
+  const names = { resolveAll: async (hosts: Iterable<string>) => {
+    const list = [...hosts];
+    asked.push(list);
+    return new Map(list.map((h) => [h, '127.0.0.9']));
+  } };
+  const log = countingLog();
+  const r = new Reconciler({ dataPlane: new RecordingDataPlane(), store: new MemoryStore(), settings: baseSettings({ spareBackends: 2 }), templates, certs: () => ({ hasCerts: false, key: '' }), log, names });
+  await r.start([apiEntry('serviceName=db&servicePath=/db&port=80&outboundHostname=db.internal')]);
+  const added = await r.submit({ kind: 'upsert', entry: apiEntry('serviceName=web&servicePath=/web&port=80&outboundHostname=127.0.0.1') });
+  t.is(added.apply?.kind, 'runtime');
+  t.true(r.namesDrifted(), 'web went live on a spare');
+  asked.length = 0;
+  const consolidated = await r.submit({ kind: 'reload', recreate: true, consolidate: true, reason: 'consolidation' });
+  t.is(consolidated.apply?.kind, 'reload');
+  t.is(log.patchedReloads, 1, 'the canonical model was made from the live one');
+  t.true(asked.some((hosts) => hosts.includes('db.internal')), 'the name of a service the consolidation did not change was looked up');
+  t.false(r.namesDrifted());
+  t.regex(r.liveConfig?.config ?? '', /127\.0\.0\.9:80/);
+  await r.close();
 });

@@ -15,7 +15,8 @@ import type { Log } from '../log.js';
 import type { ApplyKind, ConfigFiles, CustomTemplates, DataPlane } from '../ports.js';
 import type { ResultCode } from '../results.js';
 import { describeOps, runtimeDiff } from './runtimeDiff.js';
-import { buildIndex, canonicalized, commitPatch, planPatch, type LiveIndex, type PatchChange } from './patch.js';
+import { canonicalized } from './canonical.js';
+import { buildIndex, commitPatch, planPatch, type LiveIndex, type PatchChange, type PatchContext } from './patch.js';
 import { backendsFor } from '../../render/backend.js';
 import type { ServiceSpec } from '../../domain/spec.js';
 import { cmp } from '../../domain/values.js';
@@ -60,7 +61,7 @@ export interface LiveState {
   templates: Compiled;
   /** The backend views HAProxy read from a config file (at the last start or reload); runtime changes add none. */
   parsed: ReadonlySet<BackendView>;
-  /** Rendered from scratch (a start or a reload): every backend has its canonical name. */
+  /** Made live by a start or a reload (rendered whole, or patched from a canonical model): every backend has its canonical name. */
   canonical: boolean;
 }
 
@@ -189,12 +190,15 @@ export class Applier {
       }
       // HAProxy accepts the config but could not start with it (a port taken, a file it cannot read): a start-up error.
       if (refused !== undefined) throw refused;
+      phase('check');
       const how = await this.writing(() => this.deps.dataPlane.start(rendered.files));
       if (how === 'adopted') {
         const r = await this.writing(() => this.deps.dataPlane.commit(rendered.files));
         if (!r.ok) return { error: `could not reload the adopted HAProxy: ${r.message}` };
       }
+      phase('haproxy');
       this.commit(model, rendered.files, true);
+      this.deps.log.debug({ phases: phase.done() }, 'start phases (ms)');
       return { state: s, how };
     }
     return { error: 'could not build a valid configuration at start' };
@@ -208,9 +212,9 @@ export class Applier {
     let reason = opts.reason || (opts.rerender ? 'reload requested' : '');
     const live = this.current;
     const phase = phases(this.deps.now);
-    // A patch that cannot be made says why a reload is needed (HAProxy refused its operations, or the
-    // structure certainly changes): the sticky model below would only say the same.
-    // Consolidation is a reload to the canonical model: made from the live one when it can be.
+    // Consolidation is a reload to the canonical model (made from the live one when it can be); a
+    // patch that cannot be made says why a reload is needed (HAProxy refused its operations, or the
+    // structure certainly changes): either way the sticky model below would only say the same.
     let reloadNeeded = opts.consolidate === true;
     let prebuilt: { model: Model; index: LiveIndex } | undefined;
     if (live && !opts.rerender && opts.previous && this.deps.incremental !== false) {
@@ -306,10 +310,10 @@ export class Applier {
    * A change local to a few plain services, made to the live model directly (patch.ts): the state
    * saved, then HAProxy's runtime API. Undefined when the change needs the whole model; `reload`
    * with why when it certainly needs a reload, or HAProxy refused the operations, and with the
-   * canonical model to reload with (and its index) when only backends' options change. `reload`:
-   * a reload comes whatever the change (consolidation).
+   * canonical model to reload with (and its index) when only backends' options change.
+   * `consolidate`: a reload comes whatever the change; only its model is looked for.
    */
-  private async patch(live: LiveState, previous: DesiredState, state: DesiredState, changed: ReadonlySet<string>, persistence: Persistence, reload = false): Promise<Attempt | { reload: string; canonical?: { model: Model; index: LiveIndex } } | undefined> {
+  private async patch(live: LiveState, previous: DesiredState, state: DesiredState, changed: ReadonlySet<string>, persistence: Persistence, consolidate = false): Promise<Attempt | { reload: string; canonical?: { model: Model; index: LiveIndex } } | undefined> {
     // New certificates are loaded by a reload only.
     if (this.deps.certs().key !== live.model.certsKey) return undefined;
     const specOf = (s: DesiredState, name: string) => (s.quarantine.has(name) ? undefined : s.registry.entries.get(name)?.spec);
@@ -320,15 +324,12 @@ export class Applier {
     const addresses = this.deps.names && wanted.length > 0 ? await this.deps.names.resolveAll(namesToResolveFor(wanted, this.deps.settings, this.memo)) : undefined;
     const index = this.liveIndex(previous);
     const ctx = { settings: this.deps.settings, memo: this.memo, routeOrder: this.deps.settings.routeOrder, ...(addresses && { addresses }) };
-    const patch = reload ? { reload: '' } : planPatch(live.model, index, changes, ctx);
+    // A consolidation's reason is the caller's (attempt's opts.reason).
+    const patch = consolidate ? { reload: '' } : planPatch(live.model, index, changes, ctx);
     if (!patch) return undefined;
     if ('reload' in patch) {
-      // The canonical model is the live one made canonical (patch.ts canonicalized), with the changed backends replaced.
-      const view = live.model.view;
-      const base = !live.canonical ? canonicalized(live.model, index, this.deps.settings, this.memo)
-        : view.http.customFrontends.length === 0 && view.customBackends.length === 0 ? { model: live.model, index } : undefined;
-      const same = base && planPatch(base.model, base.index, changes, { ...ctx, reload: true });
-      return base && same && !('reload' in same) ? { ...patch, canonical: { model: restructured(commitPatch(base.model, base.index, same), this.memo), index: base.index } } : patch;
+      const canonical = await this.canonicalModel(live, index, previous, changes, ctx);
+      return canonical ? { ...patch, canonical } : patch;
     }
     const failed = await persistence.save(state.registry);
     if (failed) return { ok: false, fatal: failed.message, code: failed.code };
@@ -344,6 +345,25 @@ export class Applier {
     // The files follow within FILES_AFTER_MS (reconciler.ts), and before anything reads them.
     this.commitPatched(live, commitPatch(live.model, index, patch), undefined);
     return { ok: true, kind: 'runtime', reason: describeOps(patch.ops), commands: result.commands ?? 0 };
+  }
+
+  /**
+   * The canonical model a reload of these changes makes live, made from the live model: the live one,
+   * made canonical first (canonical.ts) when runtime changes left names behind, with the changed
+   * backends replaced (planPatch with `reload`). Undefined when only the whole model can tell. Every
+   * service's server names are looked up, as for a whole model: the lookups that are due (and the
+   * `refresh` an address that changed brings, NameResolver's onChange) keep coming with reloads.
+   */
+  private async canonicalModel(live: LiveState, index: LiveIndex, previous: DesiredState, changes: PatchChange[], ctx: PatchContext): Promise<{ model: Model; index: LiveIndex } | undefined> {
+    const view = live.model.view;
+    if (view.http.customFrontends.length > 0 || view.customBackends.length > 0) return undefined;
+    if (this.deps.names) await this.deps.names.resolveAll(namesToResolveFor(activeSpecs(previous).values(), this.deps.settings, this.memo));
+    // A canonical live model is its own base, and commitPatch updates the live index in place before
+    // the reload is made: harmless, as a reload patch renames no backend and empties none.
+    const base = live.canonical ? { model: live.model, index } : canonicalized(live.model, index, this.deps.settings, this.memo);
+    const replaced = base && planPatch(base.model, base.index, changes, { ...ctx, reload: true });
+    if (!base || !replaced || 'reload' in replaced) return undefined;
+    return { model: restructured(commitPatch(base.model, base.index, replaced), this.memo), index: base.index };
   }
 
   /** The patch index of the live model, built from the state it was made from when first needed. */

@@ -1,11 +1,10 @@
 // Long on purpose: planning a patch and committing it must agree on every index they share; they read best side by side.
-import { GONE, LayeredMap } from '../../domain/layered.js';
-import { cmp } from '../../domain/values.js';
+import { LayeredMap } from '../../domain/layered.js';
 import type { ServiceSpec } from '../../domain/spec.js';
 import { spareView, structureOf, withAddresses, type BackendView } from '../../render/backend.js';
 import type { RenderMemo } from '../../render/memo.js';
-import { plainParts, restructured, sparesFor, SPARE_PREFIX, type Model } from '../../render/model.js';
-import { LOOKUPS, mapKeysOf, overlaps, type Lookup, type MapEntry, type RouteInput, type RouteOrder } from '../../render/routes.js';
+import { plainParts, SPARE_PREFIX, type Model } from '../../render/model.js';
+import { mapKeysOf, overlaps, type Lookup, type MapEntry, type RouteInput, type RouteOrder } from '../../render/routes.js';
 import type { RenderSettings } from '../../render/settings.js';
 import { emptied, freeOrder, renamed } from './layout.js';
 import { orderOps, serverOps, type RuntimeOp } from './runtimeDiff.js';
@@ -212,105 +211,6 @@ export function commitPatch(model: Model, index: LiveIndex, patch: Patch): Model
     maps,
     routes: [...model.routes.filter((r) => !patch.owners.has(r.owner)), ...patch.routes],
   };
-}
-
-/**
- * The canonical model of a live model whose names drifted (consolidation, or the first reload after
- * runtime changes), made from it and its index rather than from every service: the drifted backends
- * a service owns under their canonical names (the name of the view each was renamed from: layout.ts
- * `renamed`), emptied ones dropped, the canonical order and spares, map entries and routes pointing
- * at the new names; and the index of that model. Undefined when a name that changes is named by
- * more than map entries (a rule, a default or TCP backend, a custom template), or the names are not
- * in canonical order (two backends would take one name): the whole model decides those. It costs a
- * pass over the backends and the map entries, with no copy of what stays.
- */
-export function canonicalized(model: Model, index: LiveIndex, settings: RenderSettings, memo: RenderMemo): { model: Model; index: LiveIndex } | undefined {
-  const { view, layout } = model;
-  if (view.http.customFrontends.length > 0 || view.customBackends.length > 0) return undefined;
-  const moved = new Map<string, string>();
-  const dropped = new Set<string>();
-  const placed: Array<{ name: string; key: string; view: BackendView }> = [];
-  for (const name of index.drifted) {
-    const entry = layout.backends.get(name);
-    if (!entry) return undefined;
-    if (entry.key === undefined) {
-      dropped.add(name);
-      continue;
-    }
-    const own = memo.originals.get(entry.view) ?? entry.view;
-    moved.set(name, own.name);
-    placed.push({ name: own.name, key: entry.key, view: own.name === name ? entry.view : own });
-  }
-  placed.sort((a, b) => cmp(a.name, b.name));
-  // Only map entries may point at a name that changes: anything else that names a backend is rendered elsewhere.
-  const gone = (name: string) => (moved.has(name) && moved.get(name) !== name) || dropped.has(name);
-  const named = [view.http.defaultBackend, ...model.ruleRoutes.map((r) => r.backend), ...view.tcpFrontends.flatMap((f) => [...(f.defaultBackend !== undefined ? [f.defaultBackend] : []), ...f.rules.map((r) => r.backend)])];
-  for (const step of view.http.routing) if (step.rule) named.push(step.rule.backend);
-  if (named.some(gone)) return undefined;
-
-  // The backends that keep their names are in canonical order already (the layout's order); the placed ones merge in.
-  const order: string[] = [];
-  const backends: BackendView[] = [];
-  const put = (name: string, backend: BackendView) => {
-    order.push(name);
-    backends.push(backend);
-  };
-  let next = 0;
-  const placeBefore = (name: string | undefined) => {
-    for (let p = placed[next]; p !== undefined && (name === undefined || p.name < name); p = placed[++next]) put(p.name, p.view);
-  };
-  layout.order.forEach((name, i) => {
-    if (index.drifted.has(name) || name.startsWith(SPARE_PREFIX)) return;
-    placeBefore(name);
-    put(name, view.backends[i] as BackendView);
-  });
-  placeBefore(undefined);
-  let httpCount = 0;
-  for (let i = 0; i < order.length; i++) {
-    if (i > 0 && (order[i] as string) <= (order[i - 1] as string)) return undefined;
-    if ((backends[i] as BackendView).mode === 'http') httpCount++;
-  }
-  const spares = sparesFor(httpCount, settings, memo);
-
-  const changes = new Map<string, { key?: string; view: BackendView } | typeof GONE>();
-  for (const name of [...moved.keys(), ...dropped]) changes.set(name, GONE);
-  for (const name of layout.order) if (name.startsWith(SPARE_PREFIX)) changes.set(name, GONE);
-  for (const p of placed) changes.set(p.name, { key: p.key, view: p.view });
-  for (const spare of spares) {
-    changes.set(spare.name, { view: spare });
-    put(spare.name, spare);
-  }
-
-  const maps = {} as Record<Lookup, MapEntry[]>;
-  for (const lookup of LOOKUPS) {
-    const entries = model.maps[lookup];
-    let copy: MapEntry[] | undefined;
-    for (let i = 0; i < entries.length; i++) {
-      const e = entries[i] as MapEntry;
-      if (dropped.has(e.backend)) return undefined;
-      const to = moved.get(e.backend);
-      if (to === undefined || to === e.backend) continue;
-      copy ??= entries.slice();
-      copy[i] = { ...e, backend: to };
-    }
-    maps[lookup] = copy ?? entries;
-  }
-  const routes = model.routes.some((r) => moved.has(r.backend)) ? model.routes.map((r) => (moved.has(r.backend) ? { ...r, backend: moved.get(r.backend) as string } : r)) : model.routes;
-
-  // What buildIndex would find in a canonical model: every name its slot's, the spares free, nothing drifted.
-  const byKey = new Map<string, string>();
-  index.byKey.forEach((name, key) => byKey.set(key, name));
-  for (const p of placed) byKey.set(p.key, p.name);
-  const position = new Map<string, number>();
-  order.forEach((name, i) => position.set(name, i));
-  const canonical: Model = {
-    ...model,
-    view: { ...view, backends },
-    layout: { order, backends: LayeredMap.on(layout.backends, changes) },
-    maps,
-    routes,
-  };
-  return { model: restructured(canonical, memo), index: { byKey, free: spares.map((s) => s.name), position, drifted: new Set(), spare: index.spare } };
 }
 
 /** The map entries of a route, unless it needs a rule, overlaps one, or repeats a key of the same batch. */
