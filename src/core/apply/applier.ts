@@ -350,14 +350,15 @@ export class Applier {
   /**
    * The canonical model a reload of these changes makes live, made from the live model: the live one,
    * made canonical first (canonical.ts) when runtime changes left names behind, with the changed
-   * backends replaced (planPatch with `reload`). Undefined when only the whole model can tell. Every
-   * service's server names are looked up, as for a whole model: the lookups that are due (and the
-   * `refresh` an address that changed brings, NameResolver's onChange) keep coming with reloads.
+   * backends replaced (planPatch with `reload`). Undefined when only the whole model can tell. In place
+   * of a whole model after runtime changes (consolidation), every service's server names are looked up
+   * as the whole model looked them up: the lookups that are due, and the `refresh` an address that
+   * changed brings (NameResolver's onChange), keep coming with consolidations.
    */
   private async canonicalModel(live: LiveState, index: LiveIndex, previous: DesiredState, changes: PatchChange[], ctx: PatchContext): Promise<{ model: Model; index: LiveIndex } | undefined> {
     const view = live.model.view;
     if (view.http.customFrontends.length > 0 || view.customBackends.length > 0) return undefined;
-    if (this.deps.names) await this.deps.names.resolveAll(namesToResolveFor(activeSpecs(previous).values(), this.deps.settings, this.memo));
+    if (this.deps.names && !live.canonical) await this.deps.names.resolveAll(namesToResolveFor(activeSpecs(previous).values(), this.deps.settings, this.memo));
     // A canonical live model is its own base, and commitPatch updates the live index in place before
     // the reload is made: harmless, as a reload patch renames no backend and empties none.
     const base = live.canonical ? { model: live.model, index } : canonicalized(live.model, index, this.deps.settings, this.memo);
