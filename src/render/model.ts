@@ -382,6 +382,16 @@ export function canonicalBackends(slots: readonly BackendSlot[], settings: Rende
   return { names, backends, order };
 }
 
+/** The backends the frontends name by name (default_backend, TCP use_backend), not through a map. */
+export function backendsNamedByFrontends(view: ConfigView): string[] {
+  const named = [view.http.defaultBackend];
+  for (const f of view.tcpFrontends) {
+    if (f.defaultBackend !== undefined) named.push(f.defaultBackend);
+    for (const r of f.rules) named.push(r.backend);
+  }
+  return named;
+}
+
 /** The spare backends a canonical config ends with, for this many HTTP backends. */
 export function sparesFor(httpCount: number, settings: RenderSettings, memo: RenderMemo): BackendView[] {
   const spares = Math.max(settings.spareBackends, Math.ceil(httpCount * 0.05));

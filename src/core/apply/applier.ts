@@ -1,7 +1,7 @@
 // Long on purpose: the safe apply (runtime or reload, check before swap, save, restore on failure, attribution) reads as one sequence.
 import type { Registry } from '../../domain/registry.js';
 import { renderMemo } from '../../render/memo.js';
-import { buildModel, namesToResolveFor, restructured, type Layout, type Model } from '../../render/model.js';
+import { backendsNamedByFrontends, buildModel, namesToResolveFor, restructured, type Layout, type Model } from '../../render/model.js';
 import { keepLiveNames } from './layout.js';
 import type { Compiled } from '../../render/render.js';
 import type { BackendView } from '../../render/backend.js';
@@ -475,11 +475,7 @@ export const MAX_ATTEMPTS = 12;
 export function checkedPart(next: Model, running: ReadonlySet<BackendView>): Model {
   // A custom template (templateFePath, templateBePath) may name any backend, or be named by any: all of it.
   if (next.view.http.customFrontends.length > 0 || next.view.customBackends.length > 0) return next;
-  const named = new Set<string>([next.view.http.defaultBackend]);
-  for (const f of next.view.tcpFrontends) {
-    if (f.defaultBackend !== undefined) named.add(f.defaultBackend);
-    for (const r of f.rules) named.add(r.backend);
-  }
+  const named = new Set(backendsNamedByFrontends(next.view));
   const backends = next.view.backends.filter((b) => !running.has(b) || named.has(b.name));
   return backends.length === next.view.backends.length ? next : { ...next, view: { ...next.view, backends } };
 }

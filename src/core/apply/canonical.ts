@@ -2,7 +2,7 @@ import { GONE, LayeredMap } from '../../domain/layered.js';
 import { cmp } from '../../domain/values.js';
 import type { BackendView } from '../../render/backend.js';
 import type { RenderMemo } from '../../render/memo.js';
-import { restructured, sparesFor, SPARE_PREFIX, type Model } from '../../render/model.js';
+import { backendsNamedByFrontends, restructured, sparesFor, SPARE_PREFIX, type Model } from '../../render/model.js';
 import { LOOKUPS, type Lookup, type MapEntry } from '../../render/routes.js';
 import type { RenderSettings } from '../../render/settings.js';
 import type { LiveIndex } from './patch.js';
@@ -48,12 +48,8 @@ export function canonicalized(model: Model, index: LiveIndex, settings: RenderSe
   }
   placed.sort((a, b) => cmp(a.name, b.name));
   const gone = (name: string) => (renames.has(name) && renames.get(name) !== name) || dropped.has(name);
-  const named = [view.http.defaultBackend, ...model.ruleRoutes.map((r) => r.backend)];
+  const named = [...backendsNamedByFrontends(view), ...model.ruleRoutes.map((r) => r.backend)];
   for (const step of view.http.routing) if (step.rule) named.push(step.rule.backend);
-  for (const f of view.tcpFrontends) {
-    if (f.defaultBackend !== undefined) named.push(f.defaultBackend);
-    for (const r of f.rules) named.push(r.backend);
-  }
   // Only map entries may point at a name that changes: anything else that names a backend is rendered elsewhere.
   if (named.some(gone)) return undefined;
 
