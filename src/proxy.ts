@@ -214,6 +214,7 @@ export async function startProxy(options: ProxyOptions): Promise<Proxy> {
     names,
     routeConflict: settings.routeConflict,
     consolidateAfterMs: settings.consolidateAfterMs,
+    checkBeforeReload: settings.checkBeforeReload,
     log,
     onApply: (record) => {
       metrics.recordApply(record);

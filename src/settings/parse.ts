@@ -136,6 +136,7 @@ function toSettings(r: Parsed, ctx: z.RefinementCtx, host: SettingsHost): Settin
     store: r.STORE,
     routeConflict: r.ROUTE_CONFLICT,
     consolidateAfterMs: r.CONSOLIDATE_AFTER * 1000,
+    checkBeforeReload: r.CHECK_BEFORE_RELOAD,
     ...(r.LOG_FORMAT !== undefined && { logFormat: r.LOG_FORMAT }),
     retry: { retries: r.RETRIES, on: r.RETRY_ON, methods: r.RETRY_METHODS },
     healthChecks: { enabled: r.HEALTH_CHECKS, intervalMs: r.HEALTH_CHECK_INTERVAL },

@@ -101,6 +101,7 @@ export const SETTINGS = {
   LOG_LEVEL: { group: API, default: 'info', doc: 'fatal, error, warn, info, debug, trace or silent.', parse: oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], 'info', 'must be one of fatal, error, warn, info, debug, trace, silent') },
   LOG_FORMAT: { group: API, default: 'json (pretty at a terminal)', doc: 'json: JSON lines; pretty: readable lines.', parse: oneOf(['json', 'pretty'], undefined, 'must be json or pretty') },
   CONSOLIDATE_AFTER: { group: API, default: '30', doc: 'Seconds without a change after runtime changes before one reload gives every backend its canonical name (under constant churn at the latest 20 times that after the drift began); 0: never.', parse: int(30, 0, 86_400) },
+  CHECK_BEFORE_RELOAD: { group: API, default: 'false', doc: "Run haproxy -c on the changed part before every reload. By default a running HAProxy's reload is its own check (its master keeps the live workers when it cannot load a config) and haproxy -c runs only to name the culprits of a refused one.", parse: bool(false) },
   ROUTE_CONFLICT: { group: API, default: 'warn', doc: 'A route another service has too: warn (accept, with a warning) or reject (409).', parse: oneOf(['warn', 'reject'], 'warn', 'must be warn or reject') },
   SECRETS_DIR: { group: API, default: '/run/secrets', doc: 'Where Docker secrets are read from.', parse: custom((v) => v ?? '/run/secrets') },
   STOP_GRACE: { group: API, default: '5', doc: 'Seconds HAProxy may finish requests on SIGTERM before it is stopped hard.', parse: int(5, 0, 3600) },

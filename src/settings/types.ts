@@ -91,6 +91,8 @@ export interface Settings {
   logFormat?: 'json' | 'pretty';
   /** CONSOLIDATE_AFTER (ms): quiet time after runtime changes before one reload makes backend names canonical; 0 never. */
   consolidateAfterMs: number;
+  /** CHECK_BEFORE_RELOAD: haproxy -c before every reload, not only to explain a refused one. */
+  checkBeforeReload: boolean;
   /** ROUTE_CONFLICT: a change whose route another service has too is accepted with a warning, or refused (409). */
   routeConflict: 'warn' | 'reject';
   /** LISTENER_ADDRESS: docker-flow-swarm-listener base URLs, pulled at start (get-services). */

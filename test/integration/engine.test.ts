@@ -95,23 +95,67 @@ test('changes that only touch routes or servers go through the runtime API; othe
   t.deepEqual(await proxyDataPlaneProblems(p), []);
 });
 
-test('quarantine: in one batch, only the service HAProxy refuses is rejected; the others are applied', async (t) => {
+for (const check of ['false', 'true']) {
+  test(`quarantine: in one batch, only the service HAProxy refuses is rejected; the others are applied (CHECK_BEFORE_RELOAD=${check})`, async (t) => {
+    const p = await start({ env: { CHECK_BEFORE_RELOAD: check } });
+    const calls = [
+      ...Array.from({ length: 20 }, (_, i) => p.api('reconfigure', svc(`good-${i}`, a, { servicePath: `/good/${i}`, timeoutServer: '10' }))),
+      p.api('reconfigure', svc('bad', b, { servicePath: '/bad', backendExtra: 'option no-such-option' })),
+      ...Array.from({ length: 20 }, (_, i) => p.api('reconfigure', svc(`good2-${i}`, a, { servicePath: `/good2/${i}`, timeoutServer: '10' }))),
+    ];
+    const results = await Promise.all(calls);
+    const bad = results[20];
+    t.is(bad?.status, 400);
+    t.regex(String(bad?.json.Message), /"bad".*no-such-option/);
+    t.true(results.filter((_, i) => i !== 20).every((r) => r.status === 200));
+    t.is(answeredBy(await p.get('/good/7')), 'a');
+    t.is(answeredBy(await p.get('/good2/19')), 'a');
+    t.is((await p.get('/bad')).status, 503);
+    const json = (await p.api('config', { type: 'json' })).json;
+    t.false('bad' in json);
+    t.deepEqual(await proxyDataPlaneProblems(p), []);
+  });
+}
+
+test('reloads HAProxy refuses cost no request: the old workers serve on, the culprit is named with its haproxy.cfg line, the next reload works', async (t) => {
+  const { cliCommand } = await import('../../src/adapters/haproxy/cli.js');
   const p = await start();
-  const calls = [
-    ...Array.from({ length: 20 }, (_, i) => p.api('reconfigure', svc(`good-${i}`, a, { servicePath: `/good/${i}`, timeoutServer: '10' }))),
-    p.api('reconfigure', svc('bad', b, { servicePath: '/bad', backendExtra: 'option no-such-option' })),
-    ...Array.from({ length: 20 }, (_, i) => p.api('reconfigure', svc(`good2-${i}`, a, { servicePath: `/good2/${i}`, timeoutServer: '10' }))),
-  ];
-  const results = await Promise.all(calls);
-  const bad = results[20];
-  t.is(bad?.status, 400);
-  t.regex(String(bad?.json.Message), /"bad".*no-such-option/);
-  t.true(results.filter((_, i) => i !== 20).every((r) => r.status === 200));
-  t.is(answeredBy(await p.get('/good/7')), 'a');
-  t.is(answeredBy(await p.get('/good2/19')), 'a');
-  t.is((await p.get('/bad')).status, 503);
+  t.is((await p.api('reconfigure', svc('steady', a, { servicePath: '/steady', timeoutServer: '20' }))).status, 200);
+  let ok = 0;
+  const errors: string[] = [];
+  let running = true;
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 8 });
+  const worker = async (via: http.Agent | false) => {
+    while (running) {
+      try {
+        const r = await request({ port: p.httpPort, path: '/steady', agent: via });
+        if (r.status === 200) ok++;
+        else errors.push(`status ${r.status}`);
+      } catch (e) {
+        errors.push((e as NodeJS.ErrnoException).code ?? String(e));
+      }
+    }
+  };
+  const workers = [...Array.from({ length: 8 }, () => worker(agent)), ...Array.from({ length: 2 }, () => worker(false))];
+  for (let i = 0; i < 8; i++) {
+    const refused = await p.api('reconfigure', svc(`broken-${i}`, b, { servicePath: `/broken/${i}`, timeoutServer: '9', backendExtra: 'option no-such-option' }));
+    t.is(refused.status, 400);
+    t.regex(String(refused.json.Message), new RegExp(`"broken-${i}".*\\[haproxy\\.cfg:\\d+\\].*no-such-option`));
+    // The refusal was HAProxy's master's own (it counts failed reloads until one succeeds).
+    const proc = await cliCommand(path.join(p.dataDir, 'haproxy', 'run', 'master.sock'), 'show proc');
+    t.regex(proc, /master\s+\d+ \[failed: 1\]/, proc);
+    const good = await p.api('reconfigure', svc('steady', a, { servicePath: '/steady', timeoutServer: String(21 + i) }));
+    t.is((good.json.Applied as { Kind: string }).Kind, 'reload', 'the next reload works');
+  }
+  running = false;
+  await Promise.all(workers);
+  agent.destroy();
+  t.deepEqual(errors, []);
+  t.true(ok > 100, `${ok} requests served`);
+  t.regex(fs.readFileSync(path.join(p.dataDir, 'haproxy', 'haproxy.cfg'), 'utf8'), /timeout server 28s/, 'the live files are the last good ones');
+  t.notRegex(fs.readFileSync(path.join(p.dataDir, 'haproxy', 'haproxy.cfg'), 'utf8'), /no-such-option/);
   const json = (await p.api('config', { type: 'json' })).json;
-  t.false('bad' in json);
+  t.deepEqual(Object.keys(json).filter((k) => k.startsWith('broken')), [], 'a refused call stores nothing');
   t.deepEqual(await proxyDataPlaneProblems(p), []);
 });
 

@@ -8,7 +8,7 @@ import { compileTemplates } from '../../src/render/render.js';
 import { ROOT } from './flowProxy.js';
 import { svc } from './render.js';
 
-/** A data plane that records every call and accepts everything unless told otherwise. */
+/** A data plane that records every call and accepts everything unless told otherwise (`refuse`: by its check and its reload alike). */
 export class FakeDataPlane implements DataPlane {
   calls: string[] = [];
   /** The files of the last commit (what HAProxy would run). */
@@ -28,6 +28,9 @@ export class FakeDataPlane implements DataPlane {
   async commit(files: ConfigFiles) {
     this.calls.push('commit');
     if (this.failReload !== undefined) return { ok: false, message: this.failReload, durationMs: 1 };
+    // As HAProxy's master: files it cannot load leave the live ones running.
+    const refused = this.refuse(files);
+    if (refused) return { ok: false, message: refused.alerts.map((a) => a.message).join(' '), durationMs: 1 };
     this.committed = files;
     return { ok: true, message: '', durationMs: 1 };
   }

@@ -7,10 +7,10 @@ import { baseSettings } from '../support/render.js';
 
 // The reconciler with a fake data plane: batching, the cheapest path, persist-or-fail, refusals.
 
-async function reconciler() {
+async function reconciler(opts: { checkBeforeReload?: boolean } = {}) {
   const dataPlane = new FakeDataPlane();
   const store = new MemoryStore();
-  const r = new Reconciler({ dataPlane, store, settings: baseSettings({ spareBackends: 2 }), templates, certs: () => ({ hasCerts: false, key: '' }), log: silentLog });
+  const r = new Reconciler({ dataPlane, store, settings: baseSettings({ spareBackends: 2 }), templates, certs: () => ({ hasCerts: false, key: '' }), log: silentLog, ...opts });
   await r.start([]);
   dataPlane.calls = [];
   return { r, dataPlane, store };
@@ -32,7 +32,7 @@ test('changes that arrive during an apply join the next batch: one apply for the
   t.deepEqual(results.slice(1).map((x) => x.apply?.kind), Array(20).fill('reload'));
 });
 
-test('a plain new service goes through the runtime API; an option change checks, saves, then reloads', async (t) => {
+test('a plain new service goes through the runtime API; an option change saves, then reloads (the reload is its own check)', async (t) => {
   const { r, dataPlane, store } = await reconciler();
   const runtime = await r.submit({ kind: 'upsert', entry: plain('web') });
   t.is(runtime.apply?.kind, 'runtime');
@@ -42,7 +42,23 @@ test('a plain new service goes through the runtime API; an option change checks,
   const reload = await r.submit({ kind: 'upsert', entry: withOption('web') });
   t.is(reload.apply?.kind, 'reload');
   t.regex(reload.apply?.reason ?? '', /options of web changed/);
+  t.deepEqual(dataPlane.calls, ['commit'], 'HAProxy running keeps its workers if it cannot load the files: no haproxy -c first');
+  t.is(store.saves, 3);
+});
+
+test('CHECK_BEFORE_RELOAD: an option change is checked, then saved, then reloaded', async (t) => {
+  const { r, dataPlane, store } = await reconciler({ checkBeforeReload: true });
+  dataPlane.refuse = (files) => (/timeout server 9s/.test(files.config) ? { ok: false, alerts: [{ message: 'refused for the test', names: [] }], output: '' } : undefined);
+  const refused = await r.submit({ kind: 'upsert', entry: withOption('web') });
+  t.false(refused.ok);
+  t.is(dataPlane.calls[0], 'check');
+  t.false(dataPlane.calls.includes('commit'), `no reload: ${dataPlane.calls.join(',')}`);
+  t.is(store.saves, 1, 'nothing saved');
+  dataPlane.refuse = () => undefined;
+  dataPlane.calls = [];
+  t.is((await r.submit({ kind: 'upsert', entry: withOption('web') })).apply?.kind, 'reload');
   t.deepEqual(dataPlane.calls, ['check', 'commit']);
+  t.is(store.saves, 2);
 });
 
 test('when the state cannot be saved nothing changes, and the code says why', async (t) => {

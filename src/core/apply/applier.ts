@@ -1,4 +1,4 @@
-// Long on purpose: the safe apply (runtime or reload, check before swap, save, restore on failure, attribution) reads as one sequence.
+// Long on purpose: the safe apply (runtime or reload, save, swap, restore on failure, check and attribution) reads as one sequence.
 import type { Registry } from '../../domain/registry.js';
 import { renderMemo } from '../../render/memo.js';
 import { backendsNamedByFrontends, buildModel, namesToResolveFor, restructured, type Layout, type Model } from '../../render/model.js';
@@ -9,10 +9,10 @@ import type { RenderSettings } from '../../render/settings.js';
 import type { Lookup, MapEntry } from '../../render/routes.js';
 import { attribute, attributeReloadFailure } from './attribution.js';
 import { activeSpecs, quarantineService, type DesiredState } from '../desired/desired.js';
-import { renderFiles } from './files.js';
+import { renderFiles, type RenderedFiles } from './files.js';
 import { explainReload, newRouteConflicts } from './liveView.js';
 import type { Log } from '../log.js';
-import type { ApplyKind, ConfigFiles, CustomTemplates, DataPlane } from '../ports.js';
+import type { ApplyKind, CheckResult, ConfigFiles, CustomTemplates, DataPlane } from '../ports.js';
 import type { ResultCode } from '../results.js';
 import { describeOps, runtimeDiff } from './runtimeDiff.js';
 import { canonicalized } from './canonical.js';
@@ -27,9 +27,10 @@ import { cmp } from '../../domain/values.js';
  * plain services, patched into the live model (patch.ts) and sent through
  * HAProxy's runtime API; else, if only map entries and dynamic servers
  * differ from the live layout, the runtime API too; else a fresh render,
- * `haproxy -c` of what HAProxy has not read yet, the state saved, the files
- * swapped and a seamless reload. A refused config names its culprits; it
- * never goes live.
+ * the state saved, the files swapped and a seamless reload, which HAProxy's
+ * master refuses whole if it cannot load the files. A refused config never
+ * goes live, and `haproxy -c` of what HAProxy has not read yet names its
+ * culprits (before the reload with CHECK_BEFORE_RELOAD, or without a live HAProxy).
  */
 
 export type { ApplyKind };
@@ -45,6 +46,8 @@ export interface ApplierDeps {
   names?: { resolveAll(hosts: Iterable<string>): Promise<ReadonlyMap<string, string | undefined>> };
   /** ROUTE_CONFLICT=reject: a change that makes one of its routes another service's is refused. */
   routeConflict?: 'warn' | 'reject';
+  /** CHECK_BEFORE_RELOAD: `haproxy -c` before every reload, not only to explain a refused one. */
+  checkBeforeReload?: boolean;
   /** false: every change builds the whole model (no runtime patches); for tests that compare both paths. */
   incremental?: boolean;
   log: Log;
@@ -263,24 +266,21 @@ export class Applier {
     if (clashes.size > 0) return { ok: false, culprits: clashes, code: 'ROUTE_CONFLICT' };
     phase('model');
     this.deps.dataPlane.prepareCommit?.();
-    // What HAProxy checks: everything but the backends it runs already, unchanged (see checkedPart). The
-    // whole config is rendered while `haproxy -c` reads that part.
+    // What HAProxy checks: everything but the backends it runs already, unchanged (see checkedPart).
     const checked = live && live.templates === this.deps.templates ? checkedPart(canonical.model, live.parsed) : canonical.model;
-    const candidate = checked === canonical.model ? undefined : renderFiles(this.deps.templates, checked);
-    const checkOf = (files: ConfigFiles) => this.deps.dataPlane.check(files).then((result) => ({ result }), (error: unknown) => ({ error }));
-    const early = candidate && checkOf(candidate.files);
-    const rendered = renderFiles(this.deps.templates, canonical.model, candidate === undefined);
+    // A running master keeps its workers when it cannot load a config, so a reload is checked by the reload
+    // itself, and `haproxy -c` runs only to say why one was refused. Without a live HAProxy, or with
+    // CHECK_BEFORE_RELOAD, it runs first, while the whole config is rendered.
+    const checkFirst = !live || this.deps.checkBeforeReload === true;
+    const candidate = checkFirst && checked !== canonical.model ? renderFiles(this.deps.templates, checked) : undefined;
+    const early = candidate && this.checkOf(candidate.files);
+    const rendered = renderFiles(this.deps.templates, canonical.model, checkFirst && candidate === undefined);
     this.deps.dataPlane.prepareFiles?.(rendered.files);
     phase('render');
-    const outcome = await (early ?? checkOf(rendered.files));
-    if ('error' in outcome) return { ok: false, fatal: `could not write the candidate configuration, nothing was changed: ${messageOf(outcome.error)}`, code: diskCode(outcome.error) };
-    const check = outcome.result;
-    phase('check');
-    if (!check.ok) {
-      const suspects = [...changed].filter((n) => state.registry.entries.has(n) && !state.quarantine.has(n));
-      const culprits = await attribute(check.alerts, candidate ?? rendered, checked, suspects.length > 0 ? suspects : [...activeSpecs(state).keys()], (without) => this.valid(state, without));
-      if (culprits.size > 0) return { ok: false, culprits, code: 'REJECTED' };
-      return { ok: false, fatal: `HAProxy rejected the configuration: ${check.alerts.map((a) => a.message).join(' ')}`, code: 'HAPROXY' };
+    if (checkFirst) {
+      const refused = await this.refusal(await (early ?? this.checkOf(rendered.files)), candidate ?? rendered, checked, state, changed);
+      phase('check');
+      if (refused) return refused;
     }
     const failed = await persistence.save(state.registry);
     if (failed) return { ok: false, fatal: failed.message, code: failed.code };
@@ -295,6 +295,12 @@ export class Applier {
     }
     if (!reload.ok) {
       await persistence.restore();
+      if (!checkFirst) {
+        // HAProxy kept the live config; its check names the culprits in the part that changed.
+        const diagnosis = renderFiles(this.deps.templates, checked);
+        const refused = await this.refusal(await this.checkOf(diagnosis.files), diagnosis, checked, state, changed);
+        if (refused) return refused;
+      }
       const culprits = attributeReloadFailure(reload.message, canonical.model, [...changed]);
       if (culprits.size > 0) return { ok: false, culprits, code: 'REJECTED' };
       return { ok: false, fatal: `HAProxy reload failed: ${reload.message}`, code: 'HAPROXY' };
@@ -432,6 +438,21 @@ export class Applier {
   }
 
   /** Does HAProxy accept the config of this state without these services? (for group testing) */
+  private checkOf(files: ConfigFiles): Promise<{ result: CheckResult } | { error: unknown }> {
+    return this.deps.dataPlane.check(files).then((result) => ({ result }), (error: unknown) => ({ error }));
+  }
+
+  /** What an apply answers when `haproxy -c` refused the files rendered from `checked` (undefined: it accepted them). */
+  private async refusal(outcome: { result: CheckResult } | { error: unknown }, rendered: RenderedFiles, checked: Model, state: DesiredState, changed: ReadonlySet<string>): Promise<Attempt | undefined> {
+    if ('error' in outcome) return { ok: false, fatal: `could not write the candidate configuration, nothing was changed: ${messageOf(outcome.error)}`, code: diskCode(outcome.error) };
+    const check = outcome.result;
+    if (check.ok) return undefined;
+    const suspects = [...changed].filter((n) => state.registry.entries.has(n) && !state.quarantine.has(n));
+    const culprits = await attribute(check.alerts, rendered, checked, suspects.length > 0 ? suspects : [...activeSpecs(state).keys()], (without) => this.valid(state, without));
+    if (culprits.size > 0) return { ok: false, culprits, code: 'REJECTED' };
+    return { ok: false, fatal: `HAProxy rejected the configuration: ${check.alerts.map((a) => a.message).join(' ')}`, code: 'HAPROXY' };
+  }
+
   private async valid(state: DesiredState, without: Set<string>): Promise<boolean> {
     const m = this.model(state, undefined, await this.prepare(state), without).model;
     return (await this.deps.dataPlane.check(renderFiles(this.deps.templates, m).files)).ok;
@@ -468,7 +489,7 @@ export const MAX_ATTEMPTS = 12;
  * same text, under the same templates), except those a frontend names
  * (default_backend, TCP use_backend); with a custom template anywhere, the
  * whole config. HAProxy parsing its whole config twice
- * per reload (check, then reload) is most of a reload's cost at 10,000
+ * per reload (check, then reload) was most of a reload's cost at 10,000
  * services; the reload itself still reads the whole file, and a failure
  * there leaves the old workers serving and the previous files restored.
  */
