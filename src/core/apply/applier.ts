@@ -437,7 +437,6 @@ export class Applier {
     return live.files ?? renderFiles(this.deps.templates, live.model, false).files;
   }
 
-  /** Does HAProxy accept the config of this state without these services? (for group testing) */
   private checkOf(files: ConfigFiles): Promise<{ result: CheckResult } | { error: unknown }> {
     return this.deps.dataPlane.check(files).then((result) => ({ result }), (error: unknown) => ({ error }));
   }
@@ -453,6 +452,7 @@ export class Applier {
     return { ok: false, fatal: `HAProxy rejected the configuration: ${check.alerts.map((a) => a.message).join(' ')}`, code: 'HAPROXY' };
   }
 
+  /** Does HAProxy accept the config of this state without these services? (for group testing) */
   private async valid(state: DesiredState, without: Set<string>): Promise<boolean> {
     const m = this.model(state, undefined, await this.prepare(state), without).model;
     return (await this.deps.dataPlane.check(renderFiles(this.deps.templates, m).files)).ok;
