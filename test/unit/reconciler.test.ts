@@ -162,3 +162,22 @@ test('a burst still arriving is gathered into one batch: calls that come while o
   t.true(results.every((x) => x.ok));
   t.is(new Set(results.map((x) => x.apply?.id)).size, 1, 'one apply for the whole burst');
 });
+
+test('when a reload is certain, HAProxy\'s server state is read ahead before the model is built, not after', async (t) => {
+  const dataPlane = new (class extends FakeDataPlane {
+    prepareCommit = () => void this.calls.push('prepareCommit');
+  })();
+  // Name lookups are part of building the model (prepare): where they come in the calls shows when it was built.
+  const names = { resolveAll: async (hosts: Iterable<string>) => (dataPlane.calls.push('resolve'), new Map([...hosts].map((h) => [h, '127.0.0.1']))) };
+  const r = new Reconciler({ dataPlane, store: new MemoryStore(), settings: baseSettings({ spareBackends: 2 }), templates, certs: () => ({ hasCerts: false, key: '' }), log: silentLog, names });
+  await r.start([apiEntry('serviceName=web&servicePath=/web&port=80&outboundHostname=web.local')]);
+  dataPlane.calls = [];
+  t.is((await r.submit({ kind: 'reload', recreate: true })).apply?.kind, 'reload');
+  const order = dataPlane.calls.filter((c) => c !== 'writeLive');
+  t.deepEqual(order, ['prepareCommit', 'resolve', 'commit'], order.join(','));
+  // Whether a change reloads is known only once its model is built: the read comes after it, once.
+  dataPlane.calls = [];
+  t.is((await r.submit({ kind: 'upsert', entry: apiEntry('serviceName=web&servicePath=/web&port=80&outboundHostname=web.local&timeoutServer=9') })).apply?.kind, 'reload');
+  t.is(dataPlane.calls.filter((c) => c === 'prepareCommit').length, 1, dataPlane.calls.join(','));
+  t.true(dataPlane.calls.indexOf('prepareCommit') < dataPlane.calls.indexOf('commit'));
+});

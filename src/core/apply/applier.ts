@@ -229,6 +229,9 @@ export class Applier {
       } else if (patched) return patched;
       phase('patch');
     }
+    // A reload is certain: HAProxy's server state is read while the model is made and rendered.
+    const readingAhead = opts.rerender || reloadNeeded;
+    if (readingAhead) this.deps.dataPlane.prepareCommit?.();
     const inputs = prebuilt ? undefined : await this.prepare(state);
     if (inputs) phase('prepare');
     if (inputs && inputs.failures.size > 0) return { ok: false, culprits: inputs.failures, code: 'REJECTED' };
@@ -265,7 +268,7 @@ export class Applier {
     const clashes = this.routeConflicts(canonical.model, upserted);
     if (clashes.size > 0) return { ok: false, culprits: clashes, code: 'ROUTE_CONFLICT' };
     phase('model');
-    this.deps.dataPlane.prepareCommit?.();
+    if (!readingAhead) this.deps.dataPlane.prepareCommit?.();
     // What HAProxy checks: everything but the backends it runs already, unchanged (see checkedPart).
     const checked = live && live.templates === this.deps.templates ? checkedPart(canonical.model, live.parsed) : canonical.model;
     // A running master keeps its workers when it cannot load a config, so a reload is checked by the reload
