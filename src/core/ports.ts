@@ -83,7 +83,7 @@ export interface DataPlane {
   startsFresh?(): boolean;
   check(files: ConfigFiles): Promise<CheckResult>;
   commit(files: ConfigFiles): Promise<ReloadResult>;
-  /** Optional: a commit is likely soon (render and check are under way); work it would do first may start now. */
+  /** Optional: a commit is likely soon (its model, render or check are under way); work it would do first may start now. */
   prepareCommit?(): void;
   /** The files that reload will commit, rendered: what it carries over of the server state is prepared for them meanwhile. */
   prepareFiles?(files: ConfigFiles): void;

@@ -108,7 +108,7 @@ export class HaproxyDataPlane implements DataPlane {
     return this.inTurn(() => this.commitNow(files));
   }
 
-  /** A reload is coming (the apply side renders and checks): the server state is read meanwhile (see ServerStateReads). */
+  /** A reload is coming (the apply side makes, renders and may check its config): the server state is read meanwhile (see ServerStateReads). */
   prepareCommit = (): void => this.stateReads.readAhead();
 
   /** The state read ahead is filtered for these files as soon as it arrives, while they are checked. */

@@ -3,9 +3,9 @@ const FRESH_MS = 1_000;
 
 /**
  * Reads of HAProxy's server state (`show servers state`) for the next
- * reload. A reload is announced while the config is rendered and checked
- * (readAhead), so the read (50 ms at 10,000 servers) runs beside that work
- * instead of after it. The read ahead is used once, and only if no runtime
+ * reload. A reload is announced as soon as it is certain, before its model
+ * is made and rendered (readAhead), so the read (50-120 ms at 10,000 servers)
+ * runs beside that work instead of after it. The read ahead is used once, and only if no runtime
  * command was sent since, it is under a second old and it succeeded;
  * otherwise the state is read again.
  */
