@@ -87,12 +87,11 @@ export function renderSettings(settings: Settings, files: HaproxyDataPlane['file
 /**
  * Refuses to start when a port this instance needs is held by another
  * process: HAProxy's SO_REUSEPORT would let two proxies share it and split
- * the traffic. The HAProxy this instance adopts (its pid file), or the one
- * it started early (`started`, see the data plane's startEarly), may hold them.
+ * the traffic. The HAProxy this instance adopts (its pid file) may hold them.
  */
-async function refuseTakenPorts(settings: Settings, entries: readonly Entry[], pidFile: string, started?: number): Promise<void> {
-  const master = started ?? readPidFile(pidFile);
-  const own = () => (master !== undefined && isLiveHaproxy(master) ? processTree(master) : new Set<number>());
+async function refuseTakenPorts(settings: Settings, entries: readonly Entry[], pidFile: string): Promise<void> {
+  const master = readPidFile(pidFile);
+  const own = master !== undefined && isLiveHaproxy(master) ? processTree(master) : new Set<number>();
   const uses: PortUse[] = [
     { port: settings.port, purpose: 'PORT, the API', address: settings.ip },
     ...settings.defaultPorts.map((b) => ({ port: b.port, purpose: 'DEFAULT_PORTS', address: b.address })),
@@ -102,9 +101,7 @@ async function refuseTakenPorts(settings: Settings, entries: readonly Entry[], p
     ...entries.flatMap((e) => e.spec.destinations.filter((d) => d.reqMode !== 'http' && d.srcPort !== undefined).map((d) => ({ port: d.srcPort as number, purpose: `srcPort of service "${e.name}"`, address: '*' }))),
   ];
   const seen = new Set<number>();
-  let held = await heldPorts(uses.filter((u) => !seen.has(u.port) && seen.add(u.port) !== undefined), own());
-  // A HAProxy this run is starting may fork its worker while the ports are looked at: its tree again.
-  if (held.length > 0 && started !== undefined) held = await heldPorts(held, own());
+  const held = await heldPorts(uses.filter((u) => !seen.has(u.port) && seen.add(u.port) !== undefined), own);
   if (held.length > 0) {
     throw new FlowError('PORT_IN_USE', `cannot start: ${describeHeld(held)}. Is another flow-proxy (or HAProxy) running on these ports? Stop it, or give this instance other ports (DEFAULT_PORTS, PORT) and its own DATA_DIR.`);
   }
@@ -207,19 +204,11 @@ export async function startProxy(options: ProxyOptions): Promise<Proxy> {
     log,
   });
   if (acme) certs.writeCrtList(dataPlane.files.crtList);
-  // A restart serves the last run's files while the first config is made (HAProxy reloads only if it differs);
-  // the ports known now are checked first, and an error before the first apply stops that HAProxy again.
-  await refuseTakenPorts(settings, [...entries.values()], dataPlane.files.pidFile);
-  dataPlane.startEarly();
-  const beforeFirstApply = <T>(work: Promise<T>): Promise<T> => work.catch(async (e: unknown) => {
-    await dataPlane.abandonEarly(settings.stopGraceMs);
-    throw e;
-  });
   const engine = new Reconciler({
     dataPlane,
     store,
     settings: renderSettings(settings, dataPlane.files),
-    templates: await beforeFirstApply(mainTemplates()),
+    templates: await mainTemplates(),
     custom: new ServiceTemplates(readTemplate),
     certs: certState,
     names,
@@ -243,7 +232,7 @@ export async function startProxy(options: ProxyOptions): Promise<Proxy> {
   // stored and environment services keep their names. Events are followed once HAProxy runs.
   // dockerode (with ssh2 and gRPC) is a fifth of the start-up's module loading: loaded only when discovery is on.
   const discovery = settings.discovery === 'docker'
-    ? (await beforeFirstApply(import('./adapters/docker/createDiscovery.js'))).createDockerDiscovery({
+    ? (await import('./adapters/docker/createDiscovery.js')).createDockerDiscovery({
       dockerHost: settings.docker.multiple ? settings.docker.engines.map((e) => e.url).join(',') : settings.dockerHost,
       engines: settings.docker.engines,
       multiple: settings.docker.multiple,
@@ -261,9 +250,9 @@ export async function startProxy(options: ProxyOptions): Promise<Proxy> {
       onLive: (ms) => metrics.changeToLive.observe({ source: 'docker' }, ms / 1000),
     })
     : undefined;
-  for (const e of (await beforeFirstApply(discovery?.initialSync(stopped.signal) ?? Promise.resolve([])))) if (!entries.has(e.name)) entries.set(e.name, e);
-  await beforeFirstApply(refuseTakenPorts(settings, [...entries.values()], dataPlane.files.pidFile, dataPlane.ownPid));
-  await beforeFirstApply(engine.start([...entries.values()], invalid, stored?.removed ?? []));
+  for (const e of (await discovery?.initialSync(stopped.signal)) ?? []) if (!entries.has(e.name)) entries.set(e.name, e);
+  await refuseTakenPorts(settings, [...entries.values()], dataPlane.files.pidFile);
+  await engine.start([...entries.values()], invalid, stored?.removed ?? []);
   discovery?.start(stopped.signal);
   void acme?.manager.start(stopped.signal).catch((e: unknown) => log.error({ err: e }, 'ACME could not start'));
 

@@ -4,10 +4,9 @@ import path from 'node:path';
 import test from 'ava';
 import { startBackend, type Backend } from '../support/backend.js';
 import { answeredBy, request } from '../support/http.js';
-import { MAIN, ROOT, startFlowProxy, type FlowProxy } from '../support/flowProxy.js';
+import { MAIN, startFlowProxy, type FlowProxy } from '../support/flowProxy.js';
 import { freePort, isListening } from '../support/ports.js';
 import { haproxyPids } from '../support/processes.js';
-import { haproxyProc } from '../support/acme.js';
 import { tempDir } from '../support/tmp.js';
 
 let a: Backend;
@@ -71,39 +70,6 @@ test('a restart restores every service before the API answers', async (t) => {
   t.is(answeredBy(await again.get('/', { host: 'kept.test' })), 'b');
   const json = (await again.api('config', { type: 'json' })).json;
   t.deepEqual(Object.keys(json).sort(), ['kept', 'kept-dom']);
-});
-
-test('a restart serves the last run\'s routes while the first config is made, and reloads only if that config differs', async (t) => {
-  const p = await start();
-  t.is((await p.api('reconfigure', { serviceName: 'kept', servicePath: '/kept', port: String(a.port), outboundHostname: '127.0.0.1', timeoutServer: '9' })).status, 200);
-  t.is(await p.stop(), 0);
-  t.deepEqual(haproxyPids(p.dataDir), []);
-  const same = await start({ dataDir: p.dataDir, apiPort: p.apiPort, httpPort: p.httpPort });
-  t.regex(same.output(), /HAProxy started on the last run's files, which the first config equals/);
-  t.is((await haproxyProc(same)).reloads, 0, 'the first config is what HAProxy started on: no reload');
-  t.is(answeredBy(await same.get('/kept/x')), 'a');
-  t.is(await same.stop(), 0);
-  // A service from the environment makes the first config another one: HAProxy reloads with it.
-  const env = { DFP_SERVICE_SERVICE_NAME: 'env-b', DFP_SERVICE_SERVICE_PATH: '/env-b', DFP_SERVICE_PORT: String(b.port), DFP_SERVICE_OUTBOUND_HOSTNAME: '127.0.0.1' };
-  const other = await start({ dataDir: p.dataDir, apiPort: p.apiPort, httpPort: p.httpPort, env });
-  t.regex(other.output(), /HAProxy started on the last run's files; reloading with the first config/);
-  t.is((await haproxyProc(other)).reloads, 1);
-  t.is(answeredBy(await other.get('/kept/x')), 'a');
-  t.is(answeredBy(await other.get('/env-b')), 'b');
-  t.is(await other.stop(), 0);
-  // A first config HAProxy refuses ends the start: the HAProxy started on the last run's files is stopped too.
-  const broken = path.join(tempDir('fp-tpl-'), 'haproxy.cfg.hbs');
-  fs.writeFileSync(broken, `${fs.readFileSync(path.join(ROOT, 'templates', 'haproxy.cfg.hbs'), 'utf8')}\nfrontend broken_by_the_test\n    bind 127.0.0.1:${await freePort()}\n    no_such_keyword_for_the_test\n`);
-  const child = spawn(process.execPath, [MAIN], { env: { ...other.env, CFG_TEMPLATE_PATH: broken }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (out += d.toString()));
-  const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
-  t.not(code, 0);
-  t.regex(out, /HAProxy started on the last run's files; reloading/);
-  t.regex(out, /no_such_keyword_for_the_test/);
-  t.deepEqual(haproxyPids(p.dataDir), [], 'nothing left running');
-  t.false(await isListening(p.httpPort));
 });
 
 test('SIGTERM stops the API and HAProxy; nothing is left bound', async (t) => {

@@ -61,10 +61,6 @@ export class HaproxyDataPlane implements DataPlane {
 
   private readonly readServerState = () => cliCommand(this.files.adminSocket, 'show servers state', { timeoutMs: 5000 });
   private readonly stateReads = new ServerStateReads<string[]>(this.readServerState);
-  /** The HAProxy startEarly launched, with the files it read (undefined once it failed). */
-  private early: Promise<{ config: string; maps: Map<string, string> } | undefined> | undefined;
-  /** startEarly launched a HAProxy that no first config has made live yet. */
-  private launchedEarly = false;
   /** The derived files written last, with what they held then (see writeUnlessThere). */
   private readonly written = new Map<string, { content: string; ino: number; size: number; mtimeMs: number }>();
 
@@ -88,73 +84,17 @@ export class HaproxyDataPlane implements DataPlane {
     );
   }
 
-  /** No pid file of an earlier run (or only the HAProxy startEarly launched): start launches a new HAProxy. */
+  /** No pid file of an earlier run: start launches a new HAProxy. */
   startsFresh(): boolean {
-    return this.early !== undefined || !fs.existsSync(this.files.pidFile);
-  }
-
-  /**
-   * A restart serves the last run's config while the first one is made: with no HAProxy to adopt,
-   * one is started now on the files the last run left, and start() reloads it only if the first
-   * config differs from them. Until start() runs, abandonEarly() stops it. Files HAProxy refuses
-   * are left to start() as if there had been none.
-   */
-  startEarly(): void {
-    if (this.early !== undefined || !this.startsFresh() || !fs.existsSync(this.files.config)) return;
-    let onDisk: { config: string; maps: Map<string, string> };
-    try {
-      const maps = new Map<string, string>();
-      for (const name of fs.readdirSync(this.files.mapDir)) if (name.endsWith('.map')) maps.set(name, fs.readFileSync(path.join(this.files.mapDir, name), 'utf8'));
-      onDisk = { config: fs.readFileSync(this.files.config, 'utf8'), maps };
-    } catch {
-      return;
-    }
-    if (!fs.existsSync(this.files.serverState)) writeFileAtomic(this.files.serverState, EMPTY_STATE, 0o600, false);
-    this.launchedEarly = true;
-    this.early = this.process.spawnEarly().then(
-      () => onDisk,
-      (e: unknown) => {
-        this.options.log.info({ err: e instanceof Error ? e.message : String(e) }, 'HAProxy did not start on the last run\'s files; it starts with the first config');
-        return undefined;
-      },
-    );
-  }
-
-  /** The HAProxy startEarly launched, stopped: the start failed before the first config was live. */
-  async abandonEarly(graceMs?: number): Promise<void> {
-    if (!this.launchedEarly) return;
-    this.launchedEarly = false;
-    await this.early;
-    this.early = undefined;
-    await this.process.stop(graceMs);
-  }
-
-  /** The master this run started or adopted, also while it is still starting. */
-  get ownPid(): number | undefined {
-    return this.process.spawnedPid;
+    return !fs.existsSync(this.files.pidFile);
   }
 
   /** Writes the first config and starts (or adopts) HAProxy with it. */
   async start(files: ConfigFiles): Promise<'started' | 'adopted'> {
-    const early = this.early && (await this.early);
-    this.early = undefined;
-    if (early) {
-      await this.process.start();
-      const same = early.config === this.liveText(files.config) && Object.entries(files.maps).every(([name, text]) => early.maps.get(name) === text);
-      this.options.log.info({ reload: !same }, same ? 'HAProxy started on the last run\'s files, which the first config equals' : 'HAProxy started on the last run\'s files; reloading with the first config');
-      if (same) this.writeLive(files);
-      else {
-        const r = await this.commit(files);
-        if (!r.ok) throw new Error(r.message);
-      }
-      this.launchedEarly = false;
-      return 'started';
-    }
     if (this.startsFresh()) this.writeLive(files);
     // A first start has no saved server state yet: an empty one spares HAProxy's "Can't open" warning.
     if (!fs.existsSync(this.files.serverState)) writeFileAtomic(this.files.serverState, EMPTY_STATE, 0o600, false);
     const how = await this.process.start();
-    this.launchedEarly = false;
     return how;
   }
 
@@ -352,11 +292,6 @@ export class HaproxyDataPlane implements DataPlane {
     } catch (e) {
       this.options.log.warn({ err: e }, 'could not save server state before reload');
     }
-  }
-
-  /** The live config's text as written to disk (the map directory in place of its token). */
-  private liveText(config: string): string {
-    return config.split(MAP_DIR_TOKEN).join(this.files.mapDir);
   }
 
   private writeSet(files: ConfigFiles, config: string, mapDir: string): void {

@@ -63,25 +63,8 @@ export class HaproxyProcess {
     return this.masterPid;
   }
 
-  /** The master started by this run, also while it is still starting. */
-  get spawnedPid(): number | undefined {
-    return this.child?.pid ?? this.masterPid;
-  }
-
-  /**
-   * Starts a new HAProxy on the files there now, without watching it yet: start() then takes it
-   * over. A restart serves the last run's config while the first one is made (see the data plane's startEarly).
-   */
-  async spawnEarly(timeoutMs = 30_000): Promise<void> {
-    await this.spawnMaster(timeoutMs);
-  }
-
   /** Adopts a live master from an earlier run, else starts one. The config file must exist. */
   async start(timeoutMs = 30_000): Promise<'started' | 'adopted'> {
-    if (this.watch === undefined && this.masterPid !== undefined && alive(this.masterPid)) {
-      this.startWatch(); // started by spawnEarly
-      return 'started';
-    }
     const found = await this.tryAdopt();
     if (found === 'adopted') {
       this.log.info({ masterPid: this.masterPid }, 'adopted running HAProxy');
@@ -143,8 +126,7 @@ export class HaproxyProcess {
     child.on('exit', (code, signal) => {
       exited = { code, signal };
       if (this.child === child) this.child = undefined;
-      // Watched once start() ran: an early master is not brought back before the engine exists.
-      if (!this.stopping && this.watch !== undefined && this.masterPid === child.pid) void this.recover('master exited');
+      if (!this.stopping && this.masterPid === child.pid) void this.recover('master exited');
     });
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline) {
